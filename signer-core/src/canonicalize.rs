@@ -1,0 +1,508 @@
+//! Header and body canonicalization, "simple" and "relaxed" (RFC 6376 3.4).
+//!
+//! Body canonicalization is one streaming state machine
+//! ([`BodyCanonicalizer`]): it reads each input byte once, keeps O(1) state
+//! between chunks (a count of held-back line endings, a pending CR, a
+//! pending white-space flag), and its output does not depend on how the body
+//! is split into chunks. The one-shot [`canonicalize_body`] wraps it.
+//!
+//! Line endings follow the [`message`](crate::message) rules: CRLF and bare
+//! LF end a line (both canonicalize to CRLF), a bare CR is data.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::error::Error;
+
+/// One canonicalization algorithm (RFC 6376 3.4.1 to 3.4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CanonicalizationAlgorithm {
+    /// "simple": tolerates almost no modification.
+    Simple,
+    /// "relaxed": tolerates white-space changes and header re-folding.
+    Relaxed,
+}
+
+impl CanonicalizationAlgorithm {
+    /// The name used in `c=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Simple => "simple",
+            Self::Relaxed => "relaxed",
+        }
+    }
+
+    fn parse(s: &[u8]) -> Result<Self, Error> {
+        match s {
+            b"simple" => Ok(Self::Simple),
+            b"relaxed" => Ok(Self::Relaxed),
+            _ => Err(Error::UnsupportedCanonicalization),
+        }
+    }
+}
+
+/// Header and body canonicalization, the `c=` tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Canonicalization {
+    /// How header fields are canonicalized.
+    pub header: CanonicalizationAlgorithm,
+    /// How the body is canonicalized.
+    pub body: CanonicalizationAlgorithm,
+}
+
+impl Canonicalization {
+    /// `simple/simple`, the RFC default when `c=` is absent.
+    pub const SIMPLE_SIMPLE: Self = Self::new(
+        CanonicalizationAlgorithm::Simple,
+        CanonicalizationAlgorithm::Simple,
+    );
+    /// `relaxed/relaxed`, waxseal's default for signing: it survives the
+    /// re-folding and white-space changes that mail systems make.
+    pub const RELAXED_RELAXED: Self = Self::new(
+        CanonicalizationAlgorithm::Relaxed,
+        CanonicalizationAlgorithm::Relaxed,
+    );
+    /// `relaxed/simple`.
+    pub const RELAXED_SIMPLE: Self = Self::new(
+        CanonicalizationAlgorithm::Relaxed,
+        CanonicalizationAlgorithm::Simple,
+    );
+    /// `simple/relaxed`.
+    pub const SIMPLE_RELAXED: Self = Self::new(
+        CanonicalizationAlgorithm::Simple,
+        CanonicalizationAlgorithm::Relaxed,
+    );
+
+    /// Builds a canonicalization from its two halves.
+    pub const fn new(header: CanonicalizationAlgorithm, body: CanonicalizationAlgorithm) -> Self {
+        Self { header, body }
+    }
+
+    /// Parses a `c=` value. RFC 6376 3.5: "If only one algorithm is named,
+    /// that algorithm is used for the header and 'simple' is used for the
+    /// body."
+    pub fn parse(value: &[u8]) -> Result<Self, Error> {
+        match value.iter().position(|b| *b == b'/') {
+            Some(i) => Ok(Self::new(
+                CanonicalizationAlgorithm::parse(&value[..i])?,
+                CanonicalizationAlgorithm::parse(&value[i + 1..])?,
+            )),
+            None => Ok(Self::new(
+                CanonicalizationAlgorithm::parse(value)?,
+                CanonicalizationAlgorithm::Simple,
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Canonicalization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.header.as_str(), self.body.as_str())
+    }
+}
+
+fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Appends the canonical form of one header field (`raw` = name, colon,
+/// value, continuation lines, line endings as in the input) to `out`,
+/// terminated by CRLF.
+///
+/// * simple (3.4.1): the field unchanged, except that a bare LF line
+///   ending becomes CRLF, and a missing final line ending is added.
+/// * relaxed (3.4.2): name lower-cased; line endings removed (unfolding);
+///   each run of WSP becomes one SP; WSP at the end of the value and
+///   around the colon removed.
+pub fn canonicalize_header(alg: CanonicalizationAlgorithm, raw: &[u8], out: &mut Vec<u8>) {
+    match alg {
+        CanonicalizationAlgorithm::Simple => {
+            let mut prev = 0u8;
+            for &b in raw {
+                if b == b'\n' && prev != b'\r' {
+                    out.push(b'\r');
+                }
+                out.push(b);
+                prev = b;
+            }
+            if prev != b'\n' {
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        CanonicalizationAlgorithm::Relaxed => {
+            let colon = raw.iter().position(|b| *b == b':').unwrap_or(raw.len());
+            let mut name = &raw[..colon];
+            while let [rest @ .., b' ' | b'\t'] = name {
+                name = rest;
+            }
+            out.extend(name.iter().map(u8::to_ascii_lowercase));
+            out.push(b':');
+            let value = raw.get(colon + 1..).unwrap_or_default();
+            let mut pending_wsp = false;
+            let mut any = false;
+            let mut i = 0;
+            while i < value.len() {
+                let b = value[i];
+                if b == b'\n' || (b == b'\r' && value.get(i + 1) == Some(&b'\n')) {
+                    // unfolding: line endings vanish; the WSP that starts
+                    // the continuation line is kept as white space.
+                } else if is_wsp(b) {
+                    pending_wsp = true;
+                } else {
+                    if pending_wsp && any {
+                        out.push(b' ');
+                    }
+                    pending_wsp = false;
+                    any = true;
+                    out.push(b);
+                }
+                i += 1;
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// Size of the internal output buffer of [`BodyCanonicalizer`]: output is
+/// handed on in pieces of about this size, which is what hashers like.
+const OUT_BUF: usize = 8 * 1024;
+/// 256 CRLFs, for emitting held-back line endings in bulk.
+const CRLFS: [u8; 512] = {
+    let mut a = [0u8; 512];
+    let mut i = 0;
+    while i < a.len() {
+        a[i] = if i % 2 == 0 { b'\r' } else { b'\n' };
+        i += 1;
+    }
+    a
+};
+
+/// Streaming body canonicalizer (RFC 6376 3.4.3 simple, 3.4.4 relaxed).
+///
+/// Feed the body with [`update`](Self::update) in chunks of any size and
+/// call [`finish`](Self::finish) once; canonical bytes are passed to the
+/// `out` callback in order. Both take time linear in their input.
+///
+/// * simple: empty lines at the end of the body are removed; the body ends
+///   with exactly one CRLF (an empty body becomes CRLF).
+/// * relaxed: WSP at line ends removed; other WSP runs become one SP;
+///   empty lines at the end removed; a non-empty body ends with CRLF and
+///   an empty (or all-white-space) body stays empty.
+#[derive(Debug, Clone)]
+pub struct BodyCanonicalizer {
+    alg: CanonicalizationAlgorithm,
+    /// Line endings seen but not yet emitted: they are only emitted when
+    /// more content follows, so trailing empty lines vanish.
+    pending_crlf: u64,
+    /// The last chunk ended in CR; whether it is a line ending depends on
+    /// the next byte.
+    pending_cr: bool,
+    /// relaxed: WSP seen since the last emitted byte on this line.
+    pending_wsp: bool,
+    /// relaxed: some non-WSP content has been emitted.
+    emitted: bool,
+    buf: Vec<u8>,
+}
+
+impl BodyCanonicalizer {
+    /// A canonicalizer for `alg`.
+    pub fn new(alg: CanonicalizationAlgorithm) -> Self {
+        BodyCanonicalizer {
+            alg,
+            pending_crlf: 0,
+            pending_cr: false,
+            pending_wsp: false,
+            emitted: false,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The algorithm this canonicalizer implements.
+    pub fn algorithm(&self) -> CanonicalizationAlgorithm {
+        self.alg
+    }
+
+    /// Canonicalizes the next chunk of the body. Output may be held back
+    /// (at most a few KiB plus a count of line endings) until later calls.
+    pub fn update(&mut self, mut chunk: &[u8], out: &mut impl FnMut(&[u8])) {
+        if chunk.is_empty() {
+            return;
+        }
+        if self.pending_cr {
+            self.pending_cr = false;
+            if chunk[0] == b'\n' {
+                self.line_end();
+                chunk = &chunk[1..];
+            } else {
+                self.content(b"\r", out);
+            }
+        }
+        while let Some(i) = memchr::memchr(b'\n', chunk) {
+            let line = &chunk[..i];
+            self.content(line.strip_suffix(b"\r").unwrap_or(line), out);
+            self.line_end();
+            chunk = &chunk[i + 1..];
+        }
+        match chunk.strip_suffix(b"\r") {
+            Some(rest) => {
+                self.content(rest, out);
+                self.pending_cr = true;
+            }
+            None => self.content(chunk, out),
+        }
+    }
+
+    /// Ends the body and emits what is still held back. The canonicalizer
+    /// is reset and may be reused for another body.
+    pub fn finish(&mut self, out: &mut impl FnMut(&[u8])) {
+        if self.pending_cr {
+            self.pending_cr = false;
+            self.content(b"\r", out);
+        }
+        let final_crlf = match self.alg {
+            // 3.4.3: "If there is no body or no trailing CRLF on the
+            // message body, a CRLF is added."
+            CanonicalizationAlgorithm::Simple => true,
+            // 3.4.4: "If the body is non-empty but does not end with a
+            // CRLF, a CRLF is added." (errata 1384: empty stays empty)
+            CanonicalizationAlgorithm::Relaxed => self.emitted,
+        };
+        if final_crlf {
+            self.emit(b"\r\n", out);
+        }
+        if !self.buf.is_empty() {
+            out(&self.buf);
+        }
+        self.buf.clear();
+        self.pending_crlf = 0;
+        self.pending_wsp = false;
+        self.emitted = false;
+    }
+
+    fn line_end(&mut self) {
+        self.pending_wsp = false; // 3.4.4: WSP at the end of a line is ignored
+        self.pending_crlf += 1;
+    }
+
+    fn emit(&mut self, bytes: &[u8], out: &mut impl FnMut(&[u8])) {
+        if self.buf.len() + bytes.len() > OUT_BUF {
+            if !self.buf.is_empty() {
+                out(&self.buf);
+                self.buf.clear();
+            }
+            if bytes.len() >= OUT_BUF {
+                out(bytes);
+                return;
+            }
+        }
+        if self.buf.capacity() == 0 {
+            self.buf.reserve_exact(OUT_BUF);
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Emits the held-back line endings: content follows them, so they were
+    /// not trailing after all.
+    fn flush_crlf(&mut self, out: &mut impl FnMut(&[u8])) {
+        while self.pending_crlf > 0 {
+            let n = self.pending_crlf.min((CRLFS.len() / 2) as u64) as usize;
+            self.emit(&CRLFS[..2 * n], out);
+            self.pending_crlf -= n as u64;
+        }
+    }
+
+    /// Emits non-WSP text of the current line.
+    fn text(&mut self, t: &[u8], out: &mut impl FnMut(&[u8])) {
+        if self.pending_crlf > 0 {
+            self.flush_crlf(out);
+        }
+        if self.pending_wsp {
+            self.pending_wsp = false;
+            self.emit(b" ", out);
+        }
+        self.emit(t, out);
+        self.emitted = true;
+    }
+
+    /// Processes part of a line (never containing a line ending).
+    fn content(&mut self, piece: &[u8], out: &mut impl FnMut(&[u8])) {
+        if piece.is_empty() {
+            return;
+        }
+        match self.alg {
+            CanonicalizationAlgorithm::Simple => self.text(piece, out),
+            CanonicalizationAlgorithm::Relaxed => {
+                // Copy runs of unchanged bytes in one go: a single SP
+                // between two non-WSP bytes is unchanged by 3.4.4.
+                let mut run_start = 0;
+                let mut i = 0;
+                let len = piece.len();
+                while i < len {
+                    let b = piece[i];
+                    if !is_wsp(b) {
+                        i += 1;
+                        continue;
+                    }
+                    let mut j = i + 1;
+                    while j < len && is_wsp(piece[j]) {
+                        j += 1;
+                    }
+                    if b == b' ' && j == i + 1 && j < len && i > run_start {
+                        i = j; // single SP inside a run of text: unchanged
+                        continue;
+                    }
+                    if i > run_start {
+                        self.text(&piece[run_start..i], out);
+                    }
+                    self.pending_wsp = true;
+                    run_start = j;
+                    i = j;
+                }
+                if run_start < len {
+                    self.text(&piece[run_start..], out);
+                }
+            }
+        }
+    }
+}
+
+/// Canonicalizes a whole body at once (a wrapper of [`BodyCanonicalizer`]).
+pub fn canonicalize_body(alg: CanonicalizationAlgorithm, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 2);
+    let mut c = BodyCanonicalizer::new(alg);
+    let mut sink = |b: &[u8]| out.extend_from_slice(b);
+    c.update(body, &mut sink);
+    c.finish(&mut sink);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[allow(unused_imports)]
+    use crate::test_prelude::*;
+    use CanonicalizationAlgorithm::{Relaxed, Simple};
+
+    fn body(alg: CanonicalizationAlgorithm, b: &[u8]) -> Vec<u8> {
+        canonicalize_body(alg, b)
+    }
+
+    fn header(alg: CanonicalizationAlgorithm, raw: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        canonicalize_header(alg, raw, &mut out);
+        out
+    }
+
+    #[test]
+    fn parse_c_tag_rfc6376_3_5() {
+        assert_eq!(
+            Canonicalization::parse(b"relaxed").unwrap(),
+            Canonicalization::RELAXED_SIMPLE
+        );
+        assert_eq!(
+            Canonicalization::parse(b"simple/relaxed").unwrap(),
+            Canonicalization::SIMPLE_RELAXED
+        );
+        assert!(Canonicalization::parse(b"Relaxed/simple").is_err());
+        assert!(Canonicalization::parse(b"relaxed/").is_err());
+        assert!(Canonicalization::parse(b"nofws").is_err());
+        assert_eq!(
+            Canonicalization::RELAXED_RELAXED.to_string(),
+            "relaxed/relaxed"
+        );
+    }
+
+    #[test]
+    fn rfc6376_3_4_5_example() {
+        // The example of RFC 6376 3.4.5 (with <SP> and <HTAB> written out).
+        let msg_headers: [&[u8]; 2] = [b"A: X\r\n", b"B : Y\t\r\n\tZ  \r\n"];
+        let relaxed: Vec<u8> = msg_headers
+            .iter()
+            .flat_map(|h| header(Relaxed, h))
+            .collect();
+        assert_eq!(relaxed, b"a:X\r\nb:Y Z\r\n");
+        let simple: Vec<u8> = msg_headers.iter().flat_map(|h| header(Simple, h)).collect();
+        assert_eq!(simple, b"A: X\r\nB : Y\t\r\n\tZ  \r\n");
+        let b = b" C \r\nD \t E\r\n\r\n\r\n";
+        assert_eq!(body(Relaxed, b), b" C\r\nD E\r\n");
+        assert_eq!(body(Simple, b), b" C \r\nD \t E\r\n");
+    }
+
+    #[test]
+    fn empty_body() {
+        assert_eq!(body(Simple, b""), b"\r\n");
+        assert_eq!(body(Relaxed, b""), b"");
+        assert_eq!(body(Simple, b"\r\n\r\n"), b"\r\n");
+        assert_eq!(body(Relaxed, b"\r\n\r\n"), b"");
+    }
+
+    #[test]
+    fn whitespace_only_trailing_lines() {
+        // The trap: relaxed must drop lines that become empty.
+        assert_eq!(body(Relaxed, b"a\r\n \r\n"), b"a\r\n");
+        assert_eq!(body(Relaxed, b"a\r\n \t \r\n\t\r\n\r\n"), b"a\r\n");
+        assert_eq!(body(Relaxed, b" \r\n\t\r\n"), b"");
+        // simple keeps them: they are not empty lines
+        assert_eq!(body(Simple, b"a\r\n \r\n"), b"a\r\n \r\n");
+        // inside the body they stay as empty lines
+        assert_eq!(body(Relaxed, b"a\r\n \r\nb"), b"a\r\n\r\nb\r\n");
+    }
+
+    #[test]
+    fn body_without_final_crlf() {
+        assert_eq!(body(Simple, b"a\r\nb"), b"a\r\nb\r\n");
+        assert_eq!(body(Relaxed, b"a\r\nb  "), b"a\r\nb\r\n");
+        assert_eq!(body(Relaxed, b"  "), b"");
+    }
+
+    #[test]
+    fn bare_lf_is_a_line_ending_bare_cr_is_data() {
+        assert_eq!(body(Simple, b"a\nb\n\n"), b"a\r\nb\r\n");
+        assert_eq!(body(Relaxed, b"a \n\n"), b"a\r\n");
+        assert_eq!(body(Simple, b"a\rb\r\n"), b"a\rb\r\n");
+        assert_eq!(body(Simple, b"a\r"), b"a\r\r\n");
+        assert_eq!(body(Relaxed, b"a \r b\r\n"), b"a \r b\r\n");
+        assert_eq!(body(Relaxed, b"\r"), b"\r\r\n");
+        assert_eq!(body(Simple, b"a\r\r\n"), b"a\r\r\n");
+        assert_eq!(header(Simple, b"Subject: a\n b\n"), b"Subject: a\r\n b\r\n");
+        assert_eq!(header(Relaxed, b"Subject: a\n b\n"), b"subject:a b\r\n");
+        assert_eq!(header(Relaxed, b"Subject: a\rb\r\n"), b"subject:a\rb\r\n");
+    }
+
+    #[test]
+    fn long_lines_and_leading_whitespace() {
+        let mut long = vec![b'x'; 100_000];
+        long.extend_from_slice(b"  \t y\r\n");
+        let mut want = vec![b'x'; 100_000];
+        want.extend_from_slice(b" y\r\n");
+        assert_eq!(body(Relaxed, &long), want);
+        assert_eq!(body(Relaxed, b"\t\ta  b\r\n"), b" a b\r\n");
+        assert_eq!(body(Relaxed, b" a\r\n"), b" a\r\n");
+    }
+
+    #[test]
+    fn folded_headers_with_tabs_and_eight_bit() {
+        assert_eq!(
+            header(
+                Relaxed,
+                b"SUBJect\t :\t caf\xc3\xa9 \r\n\t\tna\xefve\t \r\n"
+            ),
+            b"subject:caf\xc3\xa9 na\xefve\r\n"
+        );
+        assert_eq!(header(Relaxed, b"X-Empty:\r\n"), b"x-empty:\r\n");
+        assert_eq!(header(Relaxed, b"X-Empty:   \r\n \r\n"), b"x-empty:\r\n");
+        assert_eq!(header(Simple, b"To: b"), b"To: b\r\n");
+    }
+
+    #[test]
+    fn many_trailing_empty_lines_then_text() {
+        let mut b = vec![b'a'];
+        b.extend(b"\r\n".repeat(2000));
+        b.push(b'z');
+        let mut want = vec![b'a'];
+        want.extend(b"\r\n".repeat(2000));
+        want.extend(b"z\r\n");
+        assert_eq!(body(Simple, &b), want);
+        assert_eq!(body(Relaxed, &b), want);
+    }
+}

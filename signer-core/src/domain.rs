@@ -1,0 +1,286 @@
+//! Validated names: signing domains (d=), selectors (s=) and agent or user
+//! identifiers (i=), with label-aware comparison.
+//!
+//! RFC 6376 3.5: `d=` is a `domain-name` (RFC 5321 sub-domains joined by
+//! dots), `s=` a dot-separated list of sub-domains, `i=` is
+//! `[ Local-part ] "@" domain-name` whose domain must be the same as, or a
+//! subdomain of, `d=`. Comparison is ASCII case-insensitive and by whole
+//! labels, so `@evilexample.com` is *not* under `example.com`.
+//!
+//! Design note: labels may also contain `_` (seen in real selectors and
+//! allowed by DNS), and a single trailing dot is dropped. Internationalized
+//! names must be given as A-labels (`xn--...`); UTF-8 labels are rejected.
+
+use alloc::string::{String, ToString};
+use core::fmt;
+
+use crate::error::Error;
+
+/// Longest domain name in text form (RFC 1035 2.3.4, without the final dot).
+const MAX_NAME_LEN: usize = 253;
+
+fn valid_label(label: &str) -> bool {
+    let b = label.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+fn valid_name(name: &str, min_labels: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name.split('.').all(valid_label)
+        && name.split('.').count() >= min_labels
+}
+
+fn strip_root(s: &str) -> &str {
+    s.strip_suffix('.').unwrap_or(s)
+}
+
+/// True when `sub` equals `parent` or is a subdomain of it, comparing whole
+/// labels case-insensitively.
+fn eq_or_subdomain(sub: &str, parent: &str) -> bool {
+    let mut a = sub.rsplit('.');
+    for p in parent.rsplit('.') {
+        match a.next() {
+            Some(l) if l.eq_ignore_ascii_case(p) => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// A signing domain (`d=`): a syntactically valid domain name.
+#[derive(Clone, Debug, Eq)]
+pub struct Domain(String);
+
+impl Domain {
+    /// Validates a domain name. RFC 6376 3.5 (`domain-name`) asks for at
+    /// least two labels; a single-label name is accepted too (private
+    /// test setups use them) and left to policy.
+    pub fn new(name: &str) -> Result<Self, Error> {
+        let name = strip_root(name);
+        if valid_name(name, 1) {
+            Ok(Domain(name.to_string()))
+        } else {
+            Err(Error::InvalidDomain)
+        }
+    }
+
+    /// The name as given (case preserved, no trailing dot).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True when `self` is `other` or a subdomain of `other`, label by label.
+    pub fn eq_or_subdomain_of(&self, other: &Domain) -> bool {
+        eq_or_subdomain(&self.0, &other.0)
+    }
+}
+
+impl PartialEq for Domain {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
+}
+
+impl fmt::Display for Domain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl core::str::FromStr for Domain {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Domain::new(s)
+    }
+}
+
+/// A selector (`s=`): one or more labels, naming the key record at
+/// `<selector>._domainkey.<domain>`.
+#[derive(Clone, Debug, Eq)]
+pub struct Selector(String);
+
+impl Selector {
+    /// Validates a selector.
+    pub fn new(name: &str) -> Result<Self, Error> {
+        if valid_name(name, 1) {
+            Ok(Selector(name.to_string()))
+        } else {
+            Err(Error::InvalidSelector)
+        }
+    }
+
+    /// The selector as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The DNS name of the key record: `<selector>._domainkey.<domain>`
+    /// (RFC 6376 3.6.2.1).
+    pub fn record_name(&self, domain: &Domain) -> String {
+        let mut s = String::with_capacity(self.0.len() + domain.0.len() + 12);
+        s.push_str(&self.0);
+        s.push_str("._domainkey.");
+        s.push_str(&domain.0);
+        s
+    }
+}
+
+impl PartialEq for Selector {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl core::str::FromStr for Selector {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Selector::new(s)
+    }
+}
+
+/// An agent or user identifier (`i=`): `[local-part]@domain`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    local_part: Option<String>,
+    domain: Domain,
+}
+
+impl Identity {
+    /// Parses `[local-part]@domain`. The local part is split at the last
+    /// `@` and may be empty; it must be printable ASCII (a quoted local
+    /// part keeps its quotes) and contain no white space or `;`.
+    pub fn new(text: &str) -> Result<Self, Error> {
+        let at = text.rfind('@').ok_or(Error::InvalidIdentity)?;
+        let (local, domain) = (&text[..at], &text[at + 1..]);
+        if !local.bytes().all(|b| b.is_ascii_graphic() && b != b';') {
+            return Err(Error::InvalidIdentity);
+        }
+        let domain = Domain::new(domain).map_err(|_| Error::InvalidIdentity)?;
+        Ok(Identity {
+            local_part: (!local.is_empty()).then(|| local.to_string()),
+            domain,
+        })
+    }
+
+    /// Identity `@domain` (no local part), the default i= for d=domain.
+    pub fn for_domain(domain: &Domain) -> Self {
+        Identity {
+            local_part: None,
+            domain: domain.clone(),
+        }
+    }
+
+    /// The local part, if there is one.
+    pub fn local_part(&self) -> Option<&str> {
+        self.local_part.as_deref()
+    }
+
+    /// The domain part.
+    pub fn domain(&self) -> &Domain {
+        &self.domain
+    }
+
+    /// True when the identity's domain is `d` or a subdomain of `d`
+    /// (RFC 6376 3.5, i= tag).
+    pub fn is_within(&self, d: &Domain) -> bool {
+        self.domain.eq_or_subdomain_of(d)
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(l) = &self.local_part {
+            f.write_str(l)?;
+        }
+        write!(f, "@{}", self.domain)
+    }
+}
+
+impl core::str::FromStr for Identity {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Identity::new(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[allow(unused_imports)]
+    use crate::test_prelude::*;
+
+    #[test]
+    fn domains() {
+        assert!(Domain::new("example.com").is_ok());
+        assert_eq!(Domain::new("Example.COM.").unwrap().as_str(), "Example.COM");
+        for bad in [
+            "",
+            ".",
+            "a..b",
+            "-a.com",
+            "a-.com",
+            "a b.com",
+            "exämple.com",
+            "a.com..",
+        ] {
+            assert_eq!(Domain::new(bad), Err(Error::InvalidDomain), "{bad}");
+        }
+        let long = ["a"; 130].join(".");
+        assert_eq!(Domain::new(&long), Err(Error::InvalidDomain));
+        assert_eq!(Domain::new(&"a".repeat(64)), Err(Error::InvalidDomain));
+    }
+
+    #[test]
+    fn subdomain_by_labels_not_suffix() {
+        let d = Domain::new("example.com").unwrap();
+        let ok = |s: &str| Domain::new(s).unwrap().eq_or_subdomain_of(&d);
+        assert!(ok("example.com"));
+        assert!(ok("EXAMPLE.com"));
+        assert!(ok("mail.example.com"));
+        assert!(ok("a.b.Example.Com"));
+        assert!(!ok("evilexample.com"));
+        assert!(!ok("com"));
+        assert!(!ok("example.org"));
+    }
+
+    #[test]
+    fn rfc6376_3_5_identity_must_be_within_d() {
+        let d = Domain::new("example.com").unwrap();
+        assert!(Identity::new("@example.com").unwrap().is_within(&d));
+        assert!(Identity::new("joe@eng.example.com").unwrap().is_within(&d));
+        assert!(!Identity::new("joe@evilexample.com").unwrap().is_within(&d));
+        let i = Identity::new("\"a@b\"@example.com").unwrap();
+        assert_eq!(i.local_part(), Some("\"a@b\""));
+        assert_eq!(i.to_string(), "\"a@b\"@example.com");
+        assert_eq!(Identity::new("example.com"), Err(Error::InvalidIdentity));
+        assert_eq!(
+            Identity::new("a b@example.com"),
+            Err(Error::InvalidIdentity)
+        );
+        assert_eq!(Identity::new("a@"), Err(Error::InvalidIdentity));
+    }
+
+    #[test]
+    fn selector_record_name() {
+        let s = Selector::new("brisbane").unwrap();
+        let d = Domain::new("football.example.com").unwrap();
+        assert_eq!(
+            s.record_name(&d),
+            "brisbane._domainkey.football.example.com"
+        );
+        assert!(Selector::new("2024.q1").is_ok());
+        assert_eq!(Selector::new("a;b"), Err(Error::InvalidSelector));
+    }
+}

@@ -1,0 +1,169 @@
+//! The one error type of `waxseal-core`.
+//!
+//! Errors carry positions and static tag names, never `String`s, so they are
+//! cheap, `no_std` friendly and stable to match on. A *failed verification*
+//! is not an error: it is a result (see the verifier); this type is for input
+//! that cannot be processed and for misuse of the API.
+
+use core::fmt;
+
+/// Everything that can go wrong in `waxseal-core`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    // ---- messages -------------------------------------------------------
+    /// A line in the header block is neither a `name: value` field nor a
+    /// continuation line (RFC 5322 2.2). `offset` is the byte offset of the
+    /// line in the message.
+    MalformedHeaderField {
+        /// Byte offset of the offending line.
+        offset: usize,
+    },
+    /// The header block is larger than the configured limit.
+    HeaderTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The message has no `From` header field; RFC 6376 5.4 requires it to
+    /// be signed.
+    MissingFrom,
+
+    // ---- tag lists (RFC 6376 3.2) -----------------------------------------
+    /// A tag list does not follow the RFC 6376 3.2 grammar.
+    TagListSyntax {
+        /// Byte offset in the tag list where parsing stopped.
+        offset: usize,
+    },
+    /// The same tag name appears twice (RFC 6376 3.2: "Tags with duplicate
+    /// names MUST NOT occur").
+    DuplicateTag {
+        /// Byte offset of the second occurrence.
+        offset: usize,
+    },
+    /// A required tag is missing.
+    MissingTag(&'static str),
+    /// A tag's value is not valid for that tag.
+    InvalidTagValue(&'static str),
+
+    // ---- names -----------------------------------------------------------
+    /// Not a valid domain name (d=, or a domain given by the caller).
+    InvalidDomain,
+    /// Not a valid selector (s=): a dot-separated list of labels.
+    InvalidSelector,
+    /// Not a valid agent or user identifier (i=).
+    InvalidIdentity,
+    /// The i= domain is neither the d= domain nor a subdomain of it
+    /// (RFC 6376 3.5, i= tag).
+    IdentityNotInDomain,
+    /// Not a valid header field name (RFC 5322 `field-name`).
+    InvalidHeaderName,
+
+    // ---- signatures ------------------------------------------------------
+    /// The signature's `v=` is not `1`.
+    UnsupportedVersion,
+    /// The `a=` algorithm is not one waxseal knows, or may not be used here
+    /// (rsa-sha1 is never used for signing, RFC 8301).
+    UnsupportedAlgorithm,
+    /// The `c=` value is not a known canonicalization.
+    UnsupportedCanonicalization,
+    /// `x=` is not later than `t=` (RFC 6376 3.5, x= tag).
+    ExpirationBeforeTimestamp,
+    /// The signing key does not fit the requested algorithm.
+    KeyTypeMismatch,
+
+    // ---- keys and records ---------------------------------------------------
+    /// Base64 data is malformed.
+    InvalidBase64,
+    /// A private key could not be decoded (PEM, PKCS#1, PKCS#8, raw seed).
+    InvalidPrivateKey,
+    /// A public key could not be decoded.
+    InvalidPublicKey,
+    /// The RSA key size is outside what is allowed here.
+    UnsupportedKeySize {
+        /// The modulus size of the key in bits.
+        bits: usize,
+    },
+    /// Key generation failed (the random number generator failed).
+    KeyGeneration,
+    /// The `k=` key type of a DNS key record is not known.
+    UnsupportedKeyType,
+    /// A DNS key record's `v=` is not `DKIM1` or not the first tag
+    /// (RFC 6376 3.6.1).
+    InvalidRecordVersion,
+    /// A policy or DMARC record is malformed.
+    InvalidPolicyRecord,
+
+    // ---- crypto --------------------------------------------------------------
+    /// The private-key operation failed.
+    SigningFailed,
+    /// The digest given to a signing or verifying operation has the wrong
+    /// length for its hash algorithm.
+    InvalidDigestLength,
+    /// A signature did not verify.
+    BadSignature,
+
+    // ---- API misuse --------------------------------------------------------
+    /// A streaming object was used after `finish`, or `finish` was called
+    /// twice.
+    AlreadyFinished,
+    /// A signer was created without any signature to make.
+    NothingToSign,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::MalformedHeaderField { offset } => write!(
+                f,
+                "malformed header field at byte {offset}: not `name: value` and not a continuation line"
+            ),
+            Error::HeaderTooLarge { limit } => {
+                write!(f, "header block larger than the limit of {limit} bytes")
+            }
+            Error::MissingFrom => f.write_str("message has no From header field"),
+            Error::TagListSyntax { offset } => {
+                write!(f, "tag list syntax error at byte {offset}")
+            }
+            Error::DuplicateTag { offset } => write!(f, "duplicate tag at byte {offset}"),
+            Error::MissingTag(t) => write!(f, "required tag {t}= is missing"),
+            Error::InvalidTagValue(t) => write!(f, "invalid value for tag {t}="),
+            Error::InvalidDomain => f.write_str("invalid domain name"),
+            Error::InvalidSelector => f.write_str("invalid selector"),
+            Error::InvalidIdentity => f.write_str("invalid signing identity (i=)"),
+            Error::IdentityNotInDomain => {
+                f.write_str("the i= domain is not the d= domain or a subdomain of it")
+            }
+            Error::InvalidHeaderName => f.write_str("invalid header field name"),
+            Error::UnsupportedVersion => f.write_str("unsupported DKIM-Signature version (v=)"),
+            Error::UnsupportedAlgorithm => f.write_str("unsupported signing algorithm (a=)"),
+            Error::UnsupportedCanonicalization => {
+                f.write_str("unsupported canonicalization (c=)")
+            }
+            Error::ExpirationBeforeTimestamp => {
+                f.write_str("expiration (x=) is not later than the timestamp (t=)")
+            }
+            Error::KeyTypeMismatch => f.write_str("key type does not match the algorithm"),
+            Error::InvalidBase64 => f.write_str("malformed base64 data"),
+            Error::InvalidPrivateKey => f.write_str(
+                "cannot decode the private key (expected PKCS#1 or PKCS#8 PEM/DER, or a 32-byte Ed25519 seed)",
+            ),
+            Error::InvalidPublicKey => f.write_str("cannot decode the public key"),
+            Error::UnsupportedKeySize { bits } => {
+                write!(f, "RSA key size {bits} bits is not allowed here")
+            }
+            Error::KeyGeneration => f.write_str("key generation failed"),
+            Error::UnsupportedKeyType => f.write_str("unsupported key type (k=)"),
+            Error::InvalidRecordVersion => {
+                f.write_str("key record version must be v=DKIM1 and come first")
+            }
+            Error::InvalidPolicyRecord => f.write_str("malformed policy record"),
+            Error::SigningFailed => f.write_str("the private-key operation failed"),
+            Error::InvalidDigestLength => f.write_str("digest has the wrong length"),
+            Error::BadSignature => f.write_str("signature does not verify"),
+            Error::AlreadyFinished => f.write_str("already finished"),
+            Error::NothingToSign => f.write_str("no signature requested"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}

@@ -1,0 +1,335 @@
+//! Hash algorithms and the body hash (RFC 6376 3.7, `bh=`).
+
+use alloc::vec::Vec;
+
+use sha1::Sha1;
+use sha2::{Digest as _, Sha256};
+
+use crate::canonicalize::{BodyCanonicalizer, CanonicalizationAlgorithm};
+
+/// A hash algorithm of DKIM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashAlgorithm {
+    /// SHA-256, the only one waxseal signs with.
+    Sha256,
+    /// SHA-1: only for verifying old `rsa-sha1` signatures, which RFC 8301
+    /// says MUST NOT be signed and MUST NOT be considered valid.
+    Sha1,
+}
+
+impl HashAlgorithm {
+    /// The name used in key records (`h=`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sha256 => "sha256",
+            Self::Sha1 => "sha1",
+        }
+    }
+
+    /// Output length in bytes.
+    pub fn output_len(self) -> usize {
+        match self {
+            Self::Sha256 => 32,
+            Self::Sha1 => 20,
+        }
+    }
+
+    /// Hashes `data` in one go.
+    pub fn digest(self, data: &[u8]) -> Digest {
+        let mut h = Hasher::new(self);
+        h.update(data);
+        h.finish()
+    }
+}
+
+/// A finished hash value (up to 32 bytes).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Digest {
+    bytes: [u8; 32],
+    len: u8,
+}
+
+impl Digest {
+    /// The hash bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
+impl AsRef<[u8]> for Digest {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl core::fmt::Debug for Digest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for b in self.as_bytes() {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A running hash.
+#[derive(Clone)]
+pub enum Hasher {
+    /// SHA-256 (uses SHA-NI or other CPU extensions where present).
+    Sha256(Sha256),
+    /// SHA-1.
+    Sha1(Sha1),
+}
+
+impl Hasher {
+    /// A fresh hasher.
+    pub fn new(alg: HashAlgorithm) -> Self {
+        match alg {
+            HashAlgorithm::Sha256 => Hasher::Sha256(Sha256::new()),
+            HashAlgorithm::Sha1 => Hasher::Sha1(Sha1::new()),
+        }
+    }
+
+    /// Adds data.
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(data),
+            Hasher::Sha1(h) => h.update(data),
+        }
+    }
+
+    /// The hash of everything added.
+    pub fn finish(self) -> Digest {
+        let mut bytes = [0u8; 32];
+        let len = match self {
+            Hasher::Sha256(h) => {
+                bytes.copy_from_slice(&h.finalize());
+                32
+            }
+            Hasher::Sha1(h) => {
+                bytes[..20].copy_from_slice(&h.finalize());
+                20
+            }
+        };
+        Digest { bytes, len }
+    }
+}
+
+/// The result of hashing a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyHash {
+    /// The body hash (`bh=`).
+    pub digest: Digest,
+    /// Length of the whole canonicalized body in bytes.
+    pub canonical_len: u64,
+    /// How many canonicalized bytes were hashed: the whole body, or the
+    /// `l=` limit when it is shorter. When `hashed_len < canonical_len`,
+    /// part of the body is not covered by the signature.
+    pub hashed_len: u64,
+}
+
+/// A hash that stops after `limit` bytes (the `l=` tag, which counts
+/// canonicalized bytes, RFC 6376 3.5) and counts everything it is given.
+#[derive(Clone)]
+struct LimitedHash {
+    hasher: Hasher,
+    limit: Option<u64>,
+    hashed: u64,
+}
+
+impl LimitedHash {
+    fn update(&mut self, data: &[u8]) {
+        let take = match self.limit {
+            Some(l) => (l - self.hashed).min(data.len() as u64) as usize,
+            None => data.len(),
+        };
+        if take > 0 {
+            self.hasher.update(&data[..take]);
+            self.hashed += take as u64;
+        }
+    }
+}
+
+/// The body hash in one streaming pass: canonicalization and hashing
+/// together, memory independent of the body size.
+///
+/// ```
+/// use waxseal_core::{BodyHasher, CanonicalizationAlgorithm, HashAlgorithm};
+/// let mut h = BodyHasher::new(CanonicalizationAlgorithm::Relaxed, HashAlgorithm::Sha256, None);
+/// h.update(b"Hi.\r\n\r\nWe lost the game.  ");
+/// h.update(b"Are you hungry yet?\r\n\r\n");
+/// let bh = h.finish();
+/// assert_eq!(bh.canonical_len, 46);
+/// ```
+#[derive(Clone)]
+pub struct BodyHasher {
+    canon: BodyCanonicalizer,
+    hash: LimitedHash,
+    total: u64,
+}
+
+impl BodyHasher {
+    /// A body hasher; `limit` is the `l=` value, if any.
+    pub fn new(canon: CanonicalizationAlgorithm, alg: HashAlgorithm, limit: Option<u64>) -> Self {
+        BodyHasher {
+            canon: BodyCanonicalizer::new(canon),
+            hash: LimitedHash {
+                hasher: Hasher::new(alg),
+                limit,
+                hashed: 0,
+            },
+            total: 0,
+        }
+    }
+
+    /// Adds the next chunk of the body.
+    pub fn update(&mut self, chunk: &[u8]) {
+        let (hash, total) = (&mut self.hash, &mut self.total);
+        self.canon.update(chunk, &mut |b: &[u8]| {
+            *total += b.len() as u64;
+            hash.update(b);
+        });
+    }
+
+    /// Ends the body and returns its hash.
+    pub fn finish(mut self) -> BodyHash {
+        let (hash, total) = (&mut self.hash, &mut self.total);
+        self.canon.finish(&mut |b: &[u8]| {
+            *total += b.len() as u64;
+            hash.update(b);
+        });
+        BodyHash {
+            digest: self.hash.hasher.finish(),
+            canonical_len: self.total,
+            hashed_len: self.hash.hashed,
+        }
+    }
+}
+
+/// Several body hashes in one pass over the body, as needed to make or
+/// check several signatures at once: each body canonicalization runs once
+/// and feeds every hash that uses it; identical requests share one hash.
+#[derive(Clone, Default)]
+pub struct BodyHashSet {
+    groups: Vec<(BodyCanonicalizer, Vec<usize>)>,
+    requests: Vec<(CanonicalizationAlgorithm, HashAlgorithm, Option<u64>)>,
+    hashes: Vec<LimitedHash>,
+    totals: Vec<u64>,
+}
+
+impl BodyHashSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks for a body hash; returns its index in the result of
+    /// [`finish`](Self::finish). Asking twice for the same thing returns
+    /// the same index.
+    pub fn add(
+        &mut self,
+        canon: CanonicalizationAlgorithm,
+        alg: HashAlgorithm,
+        limit: Option<u64>,
+    ) -> usize {
+        if let Some(i) = self.requests.iter().position(|r| *r == (canon, alg, limit)) {
+            return i;
+        }
+        let idx = self.requests.len();
+        self.requests.push((canon, alg, limit));
+        self.hashes.push(LimitedHash {
+            hasher: Hasher::new(alg),
+            limit,
+            hashed: 0,
+        });
+        match self.groups.iter_mut().find(|g| g.0.algorithm() == canon) {
+            Some(g) => g.1.push(idx),
+            None => {
+                self.groups
+                    .push((BodyCanonicalizer::new(canon), alloc::vec![idx]));
+                self.totals.push(0);
+            }
+        }
+        idx
+    }
+
+    /// Adds the next chunk of the body to every hash.
+    pub fn update(&mut self, chunk: &[u8]) {
+        for (g, (canon, members)) in self.groups.iter_mut().enumerate() {
+            let hashes = &mut self.hashes;
+            let total = &mut self.totals[g];
+            canon.update(chunk, &mut |b: &[u8]| {
+                *total += b.len() as u64;
+                for &m in members.iter() {
+                    hashes[m].update(b);
+                }
+            });
+        }
+    }
+
+    /// Ends the body; the results in the order of the indices `add` gave.
+    pub fn finish(mut self) -> Vec<BodyHash> {
+        let mut canonical_len = alloc::vec![0u64; self.hashes.len()];
+        for (g, (canon, members)) in self.groups.iter_mut().enumerate() {
+            let hashes = &mut self.hashes;
+            let total = &mut self.totals[g];
+            canon.finish(&mut |b: &[u8]| {
+                *total += b.len() as u64;
+                for &m in members.iter() {
+                    hashes[m].update(b);
+                }
+            });
+            for &m in members.iter() {
+                canonical_len[m] = *total;
+            }
+        }
+        self.hashes
+            .into_iter()
+            .zip(canonical_len)
+            .map(|(h, canonical_len)| BodyHash {
+                digest: h.hasher.finish(),
+                canonical_len,
+                hashed_len: h.hashed,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[allow(unused_imports)]
+    use crate::test_prelude::*;
+    use CanonicalizationAlgorithm::{Relaxed, Simple};
+
+    #[test]
+    fn limit_counts_canonical_bytes() {
+        let mut h = BodyHasher::new(Relaxed, HashAlgorithm::Sha256, Some(3));
+        h.update(b"a    b\r\n\r\n");
+        let r = h.finish();
+        assert_eq!(r.canonical_len, 5); // "a b\r\n"
+        assert_eq!(r.hashed_len, 3);
+        assert_eq!(r.digest, HashAlgorithm::Sha256.digest(b"a b"));
+    }
+
+    #[test]
+    fn set_matches_single_hashers() {
+        let body = b"Hi  there \r\n\r\nbye\n\n";
+        let mut set = BodyHashSet::new();
+        let reqs = [
+            (Relaxed, HashAlgorithm::Sha256, None),
+            (Simple, HashAlgorithm::Sha256, None),
+            (Relaxed, HashAlgorithm::Sha1, Some(4)),
+            (Relaxed, HashAlgorithm::Sha256, None),
+        ];
+        let idx: Vec<usize> = reqs.iter().map(|r| set.add(r.0, r.1, r.2)).collect();
+        assert_eq!(idx, [0, 1, 2, 0]);
+        set.update(&body[..5]);
+        set.update(&body[5..]);
+        let got = set.finish();
+        for (r, i) in reqs.iter().zip(idx) {
+            let mut h = BodyHasher::new(r.0, r.1, r.2);
+            h.update(body);
+            assert_eq!(got[i], h.finish());
+        }
+    }
+}

@@ -1,0 +1,624 @@
+//! Keys: RSA (PKCS#1 v1.5 with SHA-256, RFC 6376 3.3) and Ed25519
+//! (RFC 8463), loading, generation, export, and the signing algorithms.
+//!
+//! Private keys load from PKCS#1 (`BEGIN RSA PRIVATE KEY`) and PKCS#8
+//! (`BEGIN PRIVATE KEY`) PEM or DER, and Ed25519 keys also from the raw
+//! 32-byte seed (binary, or base64 text as printed in RFC 8463 A.1). They
+//! export as PKCS#8 PEM. Encrypted PKCS#8 is not supported.
+//!
+//! # Security
+//!
+//! RSA uses the `rsa` crate 0.10, whose arithmetic is constant-time
+//! (`crypto-bigint`); the 0.9 series was subject to the Marvin timing attack
+//! (RUSTSEC-2023-0071). The core has no random number generator of its own,
+//! so RSA signing here is not blinded; with constant-time arithmetic that
+//! is not a timing channel. Hosts that want blinding or more speed plug in
+//! their own [`SignDigest`] (see DESIGN.md, "Crypto where it is fastest").
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
+use ed25519_dalek::{Signer as _, SigningKey as Ed25519SigningKey, VerifyingKey};
+use rand_core::CryptoRng;
+use rsa::pkcs1::DecodeRsaPrivateKey as _;
+use rsa::pkcs1v15::Pkcs1v15Sign;
+use rsa::pkcs8::der::Decode as _;
+use rsa::pkcs8::{EncodePublicKey as _, LineEnding};
+use rsa::traits::PublicKeyParts as _;
+use zeroize::Zeroizing;
+
+use crate::base64;
+use crate::error::Error;
+use crate::hash::HashAlgorithm;
+
+/// Smallest RSA key waxseal signs with (RFC 8301 3.2: signers MUST use at
+/// least 1024 bits).
+pub const RSA_MIN_SIGNING_BITS: usize = 1024;
+/// Largest RSA key waxseal signs with or generates. Verifiers are only
+/// required to handle up to 4096 bits (RFC 8301 3.2).
+pub const RSA_MAX_SIGNING_BITS: usize = 4096;
+/// Default size of generated RSA keys (RFC 8301 3.2: SHOULD use 2048).
+pub const RSA_DEFAULT_BITS: usize = 2048;
+/// Smallest RSA public key that can be decoded at all, so that a verifier
+/// can report "key too small" instead of "bad key".
+pub const RSA_MIN_DECODE_BITS: usize = 512;
+/// Largest RSA public key that can be decoded (bounds verification cost).
+pub const RSA_MAX_DECODE_BITS: usize = 8192;
+
+/// The key type of a key record (`k=`, RFC 6376 3.6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    /// `k=rsa`, the default.
+    Rsa,
+    /// `k=ed25519` (RFC 8463).
+    Ed25519,
+}
+
+impl KeyType {
+    /// The `k=` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Rsa => "rsa",
+            KeyType::Ed25519 => "ed25519",
+        }
+    }
+
+    /// Parses a `k=` value (case-sensitive, as tag values are).
+    pub fn parse(value: &[u8]) -> Result<Self, Error> {
+        match value {
+            b"rsa" => Ok(KeyType::Rsa),
+            b"ed25519" => Ok(KeyType::Ed25519),
+            _ => Err(Error::UnsupportedKeyType),
+        }
+    }
+}
+
+/// A signing algorithm (`a=`, RFC 6376 3.3 and RFC 8463 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SigningAlgorithm {
+    /// `rsa-sha256`.
+    RsaSha256,
+    /// `ed25519-sha256`: Ed25519 over the SHA-256 hash of the header data.
+    Ed25519Sha256,
+    /// `rsa-sha1`: verification only; RFC 8301 forbids signing with it.
+    RsaSha1,
+}
+
+impl SigningAlgorithm {
+    /// The `a=` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RsaSha256 => "rsa-sha256",
+            Self::Ed25519Sha256 => "ed25519-sha256",
+            Self::RsaSha1 => "rsa-sha1",
+        }
+    }
+
+    /// Parses an `a=` value. Names are matched case-sensitively, as tag
+    /// values are in RFC 6376.
+    pub fn parse(value: &[u8]) -> Result<Self, Error> {
+        match value {
+            b"rsa-sha256" => Ok(Self::RsaSha256),
+            b"ed25519-sha256" => Ok(Self::Ed25519Sha256),
+            b"rsa-sha1" => Ok(Self::RsaSha1),
+            _ => Err(Error::UnsupportedAlgorithm),
+        }
+    }
+
+    /// The key type the algorithm needs.
+    pub fn key_type(self) -> KeyType {
+        match self {
+            Self::RsaSha256 | Self::RsaSha1 => KeyType::Rsa,
+            Self::Ed25519Sha256 => KeyType::Ed25519,
+        }
+    }
+
+    /// The hash algorithm used for the body and the header data.
+    pub fn hash(self) -> HashAlgorithm {
+        match self {
+            Self::RsaSha256 | Self::Ed25519Sha256 => HashAlgorithm::Sha256,
+            Self::RsaSha1 => HashAlgorithm::Sha1,
+        }
+    }
+}
+
+impl fmt::Display for SigningAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The private-key operation, as a capability. The signer computes the
+/// hash of the canonicalized header data and asks this trait to sign it,
+/// so the key itself can live anywhere: in this process ([`PrivateKey`]),
+/// in native crypto of a host, outside a WebAssembly sandbox.
+pub trait SignDigest {
+    /// The algorithm the key signs with: `rsa-sha256` or `ed25519-sha256`.
+    fn algorithm(&self) -> SigningAlgorithm;
+
+    /// Signs the SHA-256 digest of the header data: RSASSA-PKCS1-v1_5 of
+    /// the digest (RFC 6376 3.3.1), or Ed25519 (PureEdDSA) with the 32
+    /// digest bytes as the message (RFC 8463 3).
+    fn sign_digest(&self, digest: &[u8]) -> Result<Vec<u8>, Error>;
+}
+
+impl<T: SignDigest + ?Sized> SignDigest for &T {
+    fn algorithm(&self) -> SigningAlgorithm {
+        (**self).algorithm()
+    }
+    fn sign_digest(&self, digest: &[u8]) -> Result<Vec<u8>, Error> {
+        (**self).sign_digest(digest)
+    }
+}
+
+impl<T: SignDigest + ?Sized> SignDigest for Box<T> {
+    fn algorithm(&self) -> SigningAlgorithm {
+        (**self).algorithm()
+    }
+    fn sign_digest(&self, digest: &[u8]) -> Result<Vec<u8>, Error> {
+        (**self).sign_digest(digest)
+    }
+}
+
+#[derive(Clone)]
+enum PrivateInner {
+    Rsa(Box<rsa::PrivateKey>),
+    Ed25519(Box<Ed25519SigningKey>),
+}
+
+/// A private key held in memory, signing with the pure-Rust backend.
+#[derive(Clone)]
+pub struct PrivateKey {
+    inner: PrivateInner,
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "PrivateKey({} {} bits)",
+            self.key_type().as_str(),
+            self.bits()
+        )
+    }
+}
+
+fn rsa_modulus_bits(key: &rsa::PublicKey) -> usize {
+    key.n().bit_width() as usize
+}
+
+impl PrivateKey {
+    fn from_rsa(key: rsa::PrivateKey) -> Result<Self, Error> {
+        let bits = rsa_modulus_bits(key.as_public_key());
+        if !(RSA_MIN_SIGNING_BITS..=RSA_MAX_SIGNING_BITS).contains(&bits) {
+            return Err(Error::UnsupportedKeySize { bits });
+        }
+        Ok(PrivateKey {
+            inner: PrivateInner::Rsa(Box::new(key)),
+        })
+    }
+
+    /// An Ed25519 key from its 32-byte seed (the RFC 8032 private key).
+    pub fn from_ed25519_seed(seed: &[u8; 32]) -> Self {
+        PrivateKey {
+            inner: PrivateInner::Ed25519(Box::new(Ed25519SigningKey::from_bytes(seed))),
+        }
+    }
+
+    /// Decodes a PEM private key: `BEGIN RSA PRIVATE KEY` (PKCS#1) or
+    /// `BEGIN PRIVATE KEY` (PKCS#8, RSA or Ed25519).
+    pub fn from_pem(pem: &str) -> Result<Self, Error> {
+        let pem = pem.trim();
+        if pem.contains("-----BEGIN RSA PRIVATE KEY-----") {
+            let key = rsa::PrivateKey::from_pkcs1_pem(pem).map_err(|_| Error::InvalidPrivateKey)?;
+            return Self::from_rsa(key);
+        }
+        if pem.contains("-----BEGIN PRIVATE KEY-----") {
+            if let Ok(key) = rsa::PrivateKey::from_pkcs8_pem(pem) {
+                return Self::from_rsa(key);
+            }
+            if let Ok(key) = Ed25519SigningKey::from_pkcs8_pem(pem) {
+                return Ok(PrivateKey {
+                    inner: PrivateInner::Ed25519(Box::new(key)),
+                });
+            }
+            return Err(rsa_size_error_pkcs8_pem(pem).unwrap_or(Error::InvalidPrivateKey));
+        }
+        Err(Error::InvalidPrivateKey)
+    }
+
+    /// Decodes a DER private key: PKCS#8 (RSA or Ed25519) or PKCS#1 RSA.
+    pub fn from_der(der: &[u8]) -> Result<Self, Error> {
+        if let Ok(key) = rsa::PrivateKey::from_pkcs8_der(der) {
+            return Self::from_rsa(key);
+        }
+        if let Ok(key) = Ed25519SigningKey::from_pkcs8_der(der) {
+            return Ok(PrivateKey {
+                inner: PrivateInner::Ed25519(Box::new(key)),
+            });
+        }
+        if let Ok(key) = rsa::PrivateKey::from_pkcs1_der(der) {
+            return Self::from_rsa(key);
+        }
+        Err(rsa_size_error_der(der).unwrap_or(Error::InvalidPrivateKey))
+    }
+
+    /// Decodes a private key in any supported form: PEM, DER, a raw
+    /// 32-byte Ed25519 seed, or that seed in base64 text.
+    pub fn parse(data: &[u8]) -> Result<Self, Error> {
+        if let Ok(text) = core::str::from_utf8(data) {
+            if text.contains("-----BEGIN") {
+                return Self::from_pem(text);
+            }
+            let t = text.trim();
+            if !t.is_empty()
+                && t.len() <= 64
+                && let Ok(seed) = base64::decode(t.as_bytes())
+                && let Ok(seed) = <[u8; 32]>::try_from(seed.as_slice())
+            {
+                return Ok(Self::from_ed25519_seed(&seed));
+            }
+        }
+        if let Ok(seed) = <&[u8; 32]>::try_from(data) {
+            return Ok(Self::from_ed25519_seed(seed));
+        }
+        Self::from_der(data)
+    }
+
+    /// Generates an RSA key of `bits` bits (1024 to 4096, a multiple of 8;
+    /// use [`RSA_DEFAULT_BITS`] unless there is a reason not to). This takes
+    /// from a fraction of a second to many seconds for 4096 bits.
+    pub fn generate_rsa<R: CryptoRng + ?Sized>(rng: &mut R, bits: usize) -> Result<Self, Error> {
+        if !(RSA_MIN_SIGNING_BITS..=RSA_MAX_SIGNING_BITS).contains(&bits) || !bits.is_multiple_of(8)
+        {
+            return Err(Error::UnsupportedKeySize { bits });
+        }
+        let key = rsa::PrivateKey::new(rng, bits).map_err(|_| Error::KeyGeneration)?;
+        Self::from_rsa(key)
+    }
+
+    /// Generates an Ed25519 key.
+    pub fn generate_ed25519<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(&mut *seed);
+        Self::from_ed25519_seed(&seed)
+    }
+
+    /// The key in PKCS#8 PEM (`BEGIN PRIVATE KEY`), LF line endings.
+    pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, Error> {
+        match &self.inner {
+            PrivateInner::Rsa(k) => k.to_pkcs8_pem(LineEnding::LF),
+            PrivateInner::Ed25519(k) => k.to_pkcs8_pem(LineEnding::LF),
+        }
+        .map_err(|_| Error::InvalidPrivateKey)
+    }
+
+    /// The key in PKCS#8 DER.
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, Error> {
+        match &self.inner {
+            PrivateInner::Rsa(k) => k.to_pkcs8_der(),
+            PrivateInner::Ed25519(k) => k.to_pkcs8_der(),
+        }
+        .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
+        .map_err(|_| Error::InvalidPrivateKey)
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        match &self.inner {
+            PrivateInner::Rsa(k) => PublicKey {
+                inner: PublicInner::Rsa(Box::new(k.to_public_key())),
+            },
+            PrivateInner::Ed25519(k) => PublicKey {
+                inner: PublicInner::Ed25519(k.verifying_key()),
+            },
+        }
+    }
+
+    /// RSA or Ed25519.
+    pub fn key_type(&self) -> KeyType {
+        match &self.inner {
+            PrivateInner::Rsa(_) => KeyType::Rsa,
+            PrivateInner::Ed25519(_) => KeyType::Ed25519,
+        }
+    }
+
+    /// Key size in bits: the RSA modulus size, or 256 for Ed25519.
+    pub fn bits(&self) -> usize {
+        match &self.inner {
+            PrivateInner::Rsa(k) => rsa_modulus_bits(k.as_public_key()),
+            PrivateInner::Ed25519(_) => 256,
+        }
+    }
+}
+
+/// After a failed decode: was it a well-formed RSA key of a size we refuse?
+fn rsa_size_error_der(der: &[u8]) -> Option<Error> {
+    let info = rsa::pkcs8::PrivateKeyInfoRef::from_der(der).ok();
+    let pkcs1 = match &info {
+        Some(i) => i.private_key.as_bytes(),
+        None => der,
+    };
+    let key = rsa::pkcs1::RsaPrivateKeyRef::from_der(pkcs1).ok()?;
+    let bits = uint_bits(key.modulus.as_bytes());
+    (!(RSA_MIN_SIGNING_BITS..=RSA_MAX_SIGNING_BITS).contains(&bits))
+        .then_some(Error::UnsupportedKeySize { bits })
+}
+
+fn rsa_size_error_pkcs8_pem(pem: &str) -> Option<Error> {
+    let (_, doc) = rsa::pkcs8::SecretDocument::from_pem(pem).ok()?;
+    rsa_size_error_der(doc.as_bytes())
+}
+
+/// Number of significant bits of a big-endian unsigned integer.
+fn uint_bits(bytes: &[u8]) -> usize {
+    let mut b = bytes;
+    while let [0, rest @ ..] = b {
+        b = rest;
+    }
+    match b.first() {
+        Some(first) => (b.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
+        None => 0,
+    }
+}
+
+impl SignDigest for PrivateKey {
+    fn algorithm(&self) -> SigningAlgorithm {
+        match self.inner {
+            PrivateInner::Rsa(_) => SigningAlgorithm::RsaSha256,
+            PrivateInner::Ed25519(_) => SigningAlgorithm::Ed25519Sha256,
+        }
+    }
+
+    fn sign_digest(&self, digest: &[u8]) -> Result<Vec<u8>, Error> {
+        if digest.len() != 32 {
+            return Err(Error::InvalidDigestLength);
+        }
+        match &self.inner {
+            PrivateInner::Rsa(k) => k
+                .pkcs1v15_sign_prehash::<sha2::Sha256>(digest)
+                .map_err(|_| Error::SigningFailed),
+            PrivateInner::Ed25519(k) => Ok(k.sign(digest).to_bytes().to_vec()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PublicInner {
+    Rsa(Box<rsa::PublicKey>),
+    Ed25519(VerifyingKey),
+}
+
+/// A public key, as published in a DNS key record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicKey {
+    inner: PublicInner,
+}
+
+impl PublicKey {
+    /// Decodes the `p=` data of a key record (already base64-decoded).
+    ///
+    /// For `k=rsa` this is a DER SubjectPublicKeyInfo (what `openssl rsa
+    /// -pubout` writes and every signer publishes); a bare PKCS#1
+    /// RSAPublicKey is accepted too. RSA keys from 512 to 8192 bits
+    /// decode, so that policy can judge the size. For `k=ed25519` it is
+    /// the raw 32-byte public key (RFC 8463 4).
+    pub fn from_record_data(key_type: KeyType, data: &[u8]) -> Result<Self, Error> {
+        match key_type {
+            KeyType::Rsa => {
+                let spki = rsa::pkcs8::SubjectPublicKeyInfoRef::from_der(data).ok();
+                let pkcs1 = match &spki {
+                    Some(s) => {
+                        if s.algorithm.oid != rsa::pkcs1::ALGORITHM_OID {
+                            return Err(Error::InvalidPublicKey);
+                        }
+                        s.subject_public_key
+                            .as_bytes()
+                            .ok_or(Error::InvalidPublicKey)?
+                    }
+                    None => data,
+                };
+                let k = rsa::pkcs1::RsaPublicKeyRef::from_der(pkcs1)
+                    .map_err(|_| Error::InvalidPublicKey)?;
+                let n = k.modulus.as_bytes();
+                let bits = uint_bits(n);
+                if !(RSA_MIN_DECODE_BITS..=RSA_MAX_DECODE_BITS).contains(&bits) {
+                    return Err(Error::UnsupportedKeySize { bits });
+                }
+                let n = rsa::BoxedUint::from_be_slice(n, (n.len() * 8) as u32)
+                    .map_err(|_| Error::InvalidPublicKey)?;
+                let e = k.public_exponent.as_bytes();
+                let e = rsa::BoxedUint::from_be_slice(e, (e.len() * 8) as u32)
+                    .map_err(|_| Error::InvalidPublicKey)?;
+                let key = rsa::PublicKey::new_with_size_limits(
+                    n,
+                    e,
+                    RSA_MIN_DECODE_BITS..=RSA_MAX_DECODE_BITS,
+                )
+                .map_err(|_| Error::InvalidPublicKey)?;
+                Ok(PublicKey {
+                    inner: PublicInner::Rsa(Box::new(key)),
+                })
+            }
+            KeyType::Ed25519 => {
+                let bytes = <&[u8; 32]>::try_from(data).map_err(|_| Error::InvalidPublicKey)?;
+                let key = VerifyingKey::from_bytes(bytes).map_err(|_| Error::InvalidPublicKey)?;
+                Ok(PublicKey {
+                    inner: PublicInner::Ed25519(key),
+                })
+            }
+        }
+    }
+
+    /// The `p=` data: DER SubjectPublicKeyInfo for RSA, the raw 32 bytes
+    /// for Ed25519.
+    pub fn to_record_data(&self) -> Vec<u8> {
+        match &self.inner {
+            PublicInner::Rsa(k) => k
+                .to_public_key_der()
+                .map(|d| d.as_bytes().to_vec())
+                .unwrap_or_default(),
+            PublicInner::Ed25519(k) => k.to_bytes().to_vec(),
+        }
+    }
+
+    /// RSA or Ed25519.
+    pub fn key_type(&self) -> KeyType {
+        match &self.inner {
+            PublicInner::Rsa(_) => KeyType::Rsa,
+            PublicInner::Ed25519(_) => KeyType::Ed25519,
+        }
+    }
+
+    /// Key size in bits: the RSA modulus size, or 256 for Ed25519.
+    pub fn bits(&self) -> usize {
+        match &self.inner {
+            PublicInner::Rsa(k) => rsa_modulus_bits(k),
+            PublicInner::Ed25519(_) => 256,
+        }
+    }
+
+    /// Verifies `signature` over `digest` (the hash of the header data)
+    /// for `alg`. Ed25519 uses strict verification (no small-order keys,
+    /// canonical signatures only).
+    pub fn verify_digest(
+        &self,
+        alg: SigningAlgorithm,
+        digest: &[u8],
+        signature: &[u8],
+    ) -> Result<(), Error> {
+        if digest.len() != alg.hash().output_len() {
+            return Err(Error::InvalidDigestLength);
+        }
+        match (&self.inner, alg) {
+            (PublicInner::Rsa(k), SigningAlgorithm::RsaSha256) => k
+                .verify(Pkcs1v15Sign::new::<sha2::Sha256>(), digest, signature)
+                .map_err(|_| Error::BadSignature),
+            (PublicInner::Rsa(k), SigningAlgorithm::RsaSha1) => k
+                .verify(Pkcs1v15Sign::new::<sha1::Sha1>(), digest, signature)
+                .map_err(|_| Error::BadSignature),
+            (PublicInner::Ed25519(k), SigningAlgorithm::Ed25519Sha256) => {
+                let sig = ed25519_dalek::Signature::from_slice(signature)
+                    .map_err(|_| Error::BadSignature)?;
+                k.verify_strict(digest, &sig)
+                    .map_err(|_| Error::BadSignature)
+            }
+            _ => Err(Error::KeyTypeMismatch),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[allow(unused_imports)]
+    use crate::test_prelude::*;
+
+    // RFC 8463 A.1
+    const RFC8463_RSA: &str = include_str!("../tests/vectors/rfc8463/test.rsa.private.pem");
+    const RFC8463_ED_SEED_B64: &str = "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
+    // RFC 8463 A.2
+    const RFC8463_ED_PUB_B64: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+
+    #[test]
+    fn rfc8463_a1_keys_load_and_match_a2_records() {
+        let ed = PrivateKey::parse(RFC8463_ED_SEED_B64.as_bytes()).unwrap();
+        assert_eq!(ed.key_type(), KeyType::Ed25519);
+        assert_eq!(
+            base64::encode(&ed.public_key().to_record_data()),
+            RFC8463_ED_PUB_B64
+        );
+        let rsa = PrivateKey::parse(RFC8463_RSA.as_bytes()).unwrap();
+        assert_eq!(rsa.bits(), 1024);
+        assert!(
+            base64::encode(&rsa.public_key().to_record_data())
+                .starts_with("MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWR")
+        );
+    }
+
+    #[test]
+    fn pkcs8_round_trip_both_types() {
+        for key in [
+            PrivateKey::parse(RFC8463_RSA.as_bytes()).unwrap(),
+            PrivateKey::parse(RFC8463_ED_SEED_B64.as_bytes()).unwrap(),
+        ] {
+            let pem = key.to_pkcs8_pem().unwrap();
+            assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+            let again = PrivateKey::parse(pem.as_bytes()).unwrap();
+            assert_eq!(again.public_key(), key.public_key());
+            let der = key.to_pkcs8_der().unwrap();
+            assert_eq!(
+                PrivateKey::parse(&der).unwrap().public_key(),
+                key.public_key()
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_is_a_typed_error() {
+        for bad in [
+            &b""[..],
+            b"hello",
+            b"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            &[0x30, 0x82, 0xff, 0xff, 0x02],
+        ] {
+            assert_eq!(
+                PrivateKey::parse(bad).unwrap_err(),
+                Error::InvalidPrivateKey,
+                "{bad:?}"
+            );
+        }
+        // a truncated PEM
+        let cut = &RFC8463_RSA[..RFC8463_RSA.len() / 2];
+        assert!(PrivateKey::parse(cut.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn sign_and_verify_digest() {
+        let digest = HashAlgorithm::Sha256.digest(b"x");
+        for key in [
+            PrivateKey::parse(RFC8463_RSA.as_bytes()).unwrap(),
+            PrivateKey::parse(RFC8463_ED_SEED_B64.as_bytes()).unwrap(),
+        ] {
+            let sig = key.sign_digest(digest.as_bytes()).unwrap();
+            let public = key.public_key();
+            let data = public.to_record_data();
+            let public = PublicKey::from_record_data(key.key_type(), &data).unwrap();
+            public
+                .verify_digest(key.algorithm(), digest.as_bytes(), &sig)
+                .unwrap();
+            let other = HashAlgorithm::Sha256.digest(b"y");
+            assert_eq!(
+                public.verify_digest(key.algorithm(), other.as_bytes(), &sig),
+                Err(Error::BadSignature)
+            );
+            assert_eq!(key.sign_digest(b"short"), Err(Error::InvalidDigestLength));
+        }
+    }
+
+    #[test]
+    fn algorithm_names() {
+        for a in [
+            SigningAlgorithm::RsaSha256,
+            SigningAlgorithm::Ed25519Sha256,
+            SigningAlgorithm::RsaSha1,
+        ] {
+            assert_eq!(SigningAlgorithm::parse(a.as_str().as_bytes()), Ok(a));
+        }
+        assert!(SigningAlgorithm::parse(b"RSA-SHA256").is_err());
+        assert_eq!(KeyType::parse(b"ed25519"), Ok(KeyType::Ed25519));
+        assert!(KeyType::parse(b"dsa").is_err());
+    }
+
+    #[test]
+    fn uint_bits_counts_significant_bits() {
+        assert_eq!(uint_bits(&[0, 0x80, 0]), 16);
+        assert_eq!(uint_bits(&[0x01]), 1);
+        assert_eq!(uint_bits(&[]), 0);
+    }
+}

@@ -1,0 +1,766 @@
+//! Signing (RFC 6376 5): choosing the header fields, hashing header and
+//! body, and producing `DKIM-Signature` fields, several in one pass over
+//! the message.
+//!
+//! ```
+//! use waxseal_core::{sign, Domain, PrivateKey, Selector, SignOptions};
+//! let key = PrivateKey::parse(b"nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=")?;
+//! let mut opts = SignOptions::new(Domain::new("example.com")?, Selector::new("sel")?);
+//! opts.timestamp = Some(1_700_000_000);
+//! let sigs = sign(b"From: a@example.com\r\n\r\nHi\r\n", &[(&opts, &key)])?;
+//! assert!(sigs[0].field.starts_with("DKIM-Signature: v=1; a=ed25519-sha256;"));
+//! # Ok::<(), waxseal_core::Error>(())
+//! ```
+
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::canonicalize::{Canonicalization, CanonicalizationAlgorithm, canonicalize_header};
+use crate::domain::{Domain, Identity, Selector};
+use crate::error::Error;
+use crate::hash::{BodyHashSet, Digest, HashAlgorithm, Hasher};
+use crate::keys::{SignDigest, SigningAlgorithm};
+use crate::message::{self, HeaderField};
+use crate::signature::{DkimSignature, is_field_name};
+
+/// Header fields signed by default when present: the RFC 6376 5.4.1 list,
+/// plus Message-ID and the MIME fields.
+///
+/// Design note: RFC 6376 5.4.1 lists From, Reply-To, Subject, Date, To,
+/// Cc, Resent-Date, Resent-From, Resent-To, Resent-Cc, In-Reply-To,
+/// References and the List-* fields. waxseal also signs Message-ID,
+/// MIME-Version, Content-Type and Content-Transfer-Encoding (as RFC 4871
+/// did and OpenDKIM and mailauth do): an unsigned Content-Type lets a
+/// forwarder change the MIME boundary and so what the reader sees.
+pub const DEFAULT_SIGNED_HEADERS: &[&str] = &[
+    "from",
+    "reply-to",
+    "subject",
+    "date",
+    "to",
+    "cc",
+    "resent-date",
+    "resent-from",
+    "resent-to",
+    "resent-cc",
+    "in-reply-to",
+    "references",
+    "list-id",
+    "list-help",
+    "list-unsubscribe",
+    "list-subscribe",
+    "list-post",
+    "list-owner",
+    "list-archive",
+    "message-id",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+];
+
+/// Header fields oversigned by default: listed in `h=` once more than
+/// they occur, so that a copy added later (a second From, an added Cc)
+/// breaks the signature (RFC 6376 8.15).
+pub const DEFAULT_OVERSIGNED_HEADERS: &[&str] =
+    &["from", "to", "subject", "date", "cc", "reply-to"];
+
+/// Which header fields to sign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderSelection {
+    /// Names signed for every occurrence present in the message. `From` is
+    /// always signed, listed or not. Default: [`DEFAULT_SIGNED_HEADERS`].
+    pub sign: Vec<String>,
+    /// Names listed once more than they occur (so also when absent).
+    /// Default: [`DEFAULT_OVERSIGNED_HEADERS`].
+    pub oversign: Vec<String>,
+}
+
+impl Default for HeaderSelection {
+    fn default() -> Self {
+        HeaderSelection {
+            sign: DEFAULT_SIGNED_HEADERS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            oversign: DEFAULT_OVERSIGNED_HEADERS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
+}
+
+impl HeaderSelection {
+    /// Sign exactly these names (each occurrence present), oversign none.
+    pub fn only<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> Self {
+        HeaderSelection {
+            sign: names.into_iter().map(Into::into).collect(),
+            oversign: Vec::new(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if self
+            .sign
+            .iter()
+            .chain(&self.oversign)
+            .all(|n| is_field_name(n))
+        {
+            Ok(())
+        } else {
+            Err(Error::InvalidHeaderName)
+        }
+    }
+
+    /// The `h=` list for a message with these header fields: each name as
+    /// many times as it occurs (plus one when oversigned), lower-cased, in
+    /// the order of `sign` then the extra `oversign` names; `from` first
+    /// if it is in neither.
+    pub fn h_list(&self, fields: &[HeaderField<'_>]) -> Result<Vec<String>, Error> {
+        self.validate()?;
+        let count = |name: &str| fields.iter().filter(|f| f.is(name)).count();
+        if count("from") == 0 {
+            return Err(Error::MissingFrom);
+        }
+        let mut names: Vec<String> = Vec::new();
+        let mut push_unique = |n: &str| {
+            let n = n.to_ascii_lowercase();
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        };
+        if !self
+            .sign
+            .iter()
+            .chain(&self.oversign)
+            .any(|n| n.eq_ignore_ascii_case("from"))
+        {
+            push_unique("from");
+        }
+        self.sign.iter().for_each(|n| push_unique(n));
+        self.oversign.iter().for_each(|n| push_unique(n));
+        let mut h = Vec::new();
+        for name in names {
+            let over = self.oversign.iter().any(|o| o.eq_ignore_ascii_case(&name));
+            let n = count(&name) + usize::from(over);
+            for _ in 0..n {
+                h.push(name.clone());
+            }
+        }
+        Ok(h)
+    }
+}
+
+/// What to sign and how: one signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignOptions {
+    /// `d=`: the signing domain. Required.
+    pub domain: Domain,
+    /// `s=`: the selector. Required.
+    pub selector: Selector,
+    /// `i=`: the agent or user identifier; must be the domain or a
+    /// subdomain of it. Default: none (receivers then use `@` + d=).
+    pub identity: Option<Identity>,
+    /// Which header fields to sign. Default: [`HeaderSelection::default`].
+    pub headers: HeaderSelection,
+    /// `c=`. Default: relaxed/relaxed.
+    pub canonicalization: Canonicalization,
+    /// `t=`: the signing time in seconds since 1970, supplied by the
+    /// caller (the core has no clock). Default: none (no t= tag).
+    pub timestamp: Option<u64>,
+    /// `x=`: expiration time in seconds since 1970; must be later than
+    /// `timestamp`. Default: none.
+    pub expiration: Option<u64>,
+    /// Write `l=` with the length of the canonicalized body. Default:
+    /// false. Warning: with l=, anyone can append text (a new MIME part,
+    /// a link) to the message without breaking the signature; only use
+    /// it for lists that are known to append footers.
+    pub body_length: bool,
+    /// Write `z=` with copies of the signed header fields, for diagnosis.
+    /// Default: false.
+    pub copy_headers: bool,
+}
+
+impl SignOptions {
+    /// Options with the required fields and every default.
+    pub fn new(domain: Domain, selector: Selector) -> Self {
+        SignOptions {
+            domain,
+            selector,
+            identity: None,
+            headers: HeaderSelection::default(),
+            canonicalization: Canonicalization::RELAXED_RELAXED,
+            timestamp: None,
+            expiration: None,
+            body_length: false,
+            copy_headers: false,
+        }
+    }
+
+    fn validate(&self, alg: SigningAlgorithm) -> Result<(), Error> {
+        if alg == SigningAlgorithm::RsaSha1 {
+            return Err(Error::UnsupportedAlgorithm); // RFC 8301 3.1
+        }
+        if let Some(i) = &self.identity
+            && !i.is_within(&self.domain)
+        {
+            return Err(Error::IdentityNotInDomain);
+        }
+        if let (Some(t), Some(x)) = (self.timestamp, self.expiration)
+            && x <= t
+        {
+            return Err(Error::ExpirationBeforeTimestamp);
+        }
+        self.headers.validate()
+    }
+}
+
+/// A signature made by the [`Signer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureHeader {
+    /// The complete header field, `DKIM-Signature: ...`, folded with CRLF
+    /// and ending in CRLF: prepend it to the message.
+    pub field: String,
+    /// The signature's tags.
+    pub signature: DkimSignature,
+}
+
+impl SignatureHeader {
+    /// The field with LF line endings, for messages stored with LF.
+    pub fn field_lf(&self) -> String {
+        self.field.replace("\r\n", "\n")
+    }
+}
+
+/// Picks the header fields named in `h=`, bottom-up per name (RFC 6376
+/// 5.4.2): the n-th occurrence of a name in `h=` takes the n-th field of
+/// that name counted from the bottom; names beyond the fields present
+/// (oversigning) select nothing and contribute nothing to the hash.
+pub fn select_headers<'m, 'f>(
+    fields: &'f [HeaderField<'m>],
+    h: &[String],
+) -> Vec<&'f HeaderField<'m>> {
+    let mut used: Vec<(String, usize)> = Vec::new();
+    let mut out = Vec::with_capacity(h.len());
+    for name in h {
+        let lower = name.to_ascii_lowercase();
+        let skip = match used.iter_mut().find(|(n, _)| *n == lower) {
+            Some((_, c)) => {
+                *c += 1;
+                *c - 1
+            }
+            None => {
+                used.push((lower, 1));
+                0
+            }
+        };
+        if let Some(f) = fields.iter().rev().filter(|f| f.is(name)).nth(skip) {
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// The header hash (RFC 6376 3.7): the selected header fields, each
+/// canonicalized, then the signature's own field with an empty `b=` value
+/// (`unsigned_field`: name, colon and value, no final CRLF needed),
+/// canonicalized, without its final CRLF.
+pub fn header_hash(
+    hash: HashAlgorithm,
+    canon: CanonicalizationAlgorithm,
+    selected: &[&HeaderField<'_>],
+    unsigned_field: &[u8],
+) -> Digest {
+    let mut buf = Vec::with_capacity(1024);
+    for f in selected {
+        canonicalize_header(canon, f.raw, &mut buf);
+    }
+    canonicalize_header(canon, unsigned_field, &mut buf);
+    buf.truncate(buf.len() - 2); // the CRLF canonicalize_header added
+    let mut h = Hasher::new(hash);
+    h.update(&buf);
+    h.finish()
+}
+
+/// The canonicalized header data of [`header_hash`], for diagnostics.
+pub fn header_hash_input(
+    canon: CanonicalizationAlgorithm,
+    selected: &[&HeaderField<'_>],
+    unsigned_field: &[u8],
+) -> Vec<u8> {
+    let mut buf = Vec::new();
+    for f in selected {
+        canonicalize_header(canon, f.raw, &mut buf);
+    }
+    canonicalize_header(canon, unsigned_field, &mut buf);
+    buf.truncate(buf.len() - 2);
+    buf
+}
+
+/// Default limit on the size of the header block the [`Signer`] buffers.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 1024 * 1024;
+
+enum State {
+    /// Collecting the header block; `scan` is where the search for its end
+    /// resumes.
+    Headers {
+        scan: usize,
+    },
+    /// Hashing the body; the header block is `buf[..header_len]`.
+    Body {
+        header_len: usize,
+        hashes: BodyHashSet,
+        slots: Vec<usize>,
+    },
+    Done,
+}
+
+struct Request<'k> {
+    options: SignOptions,
+    key: Box<dyn SignDigest + 'k>,
+}
+
+/// A streaming signer: makes one or more signatures over one message in a
+/// single pass. Memory is bounded by the header block (see
+/// [`max_header_bytes`](Self::max_header_bytes)); the body streams.
+///
+/// ```
+/// use waxseal_core::{Domain, PrivateKey, Selector, SignOptions, Signer};
+/// let key = PrivateKey::parse(b"nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=")?;
+/// let opts = SignOptions::new(Domain::new("example.com")?, Selector::new("sel")?);
+/// let mut signer = Signer::new();
+/// signer.add(opts, &key)?;
+/// signer.update(b"From: a@example.com\r\nSubject: hi\r\n")?;
+/// signer.update(b"\r\nBody text\r\n")?;
+/// let sigs = signer.finish()?;
+/// assert_eq!(sigs.len(), 1);
+/// # Ok::<(), waxseal_core::Error>(())
+/// ```
+pub struct Signer<'k> {
+    requests: Vec<Request<'k>>,
+    buf: Vec<u8>,
+    state: State,
+    max_header_bytes: usize,
+}
+
+impl Default for Signer<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'k> Signer<'k> {
+    /// A signer with no signatures requested yet.
+    pub fn new() -> Self {
+        Signer {
+            requests: Vec::new(),
+            buf: Vec::new(),
+            state: State::Headers { scan: 0 },
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+        }
+    }
+
+    /// Sets the largest header block accepted (default 1 MiB).
+    pub fn max_header_bytes(mut self, limit: usize) -> Self {
+        self.max_header_bytes = limit;
+        self
+    }
+
+    /// Requests one more signature. Must be called before the first
+    /// [`update`](Self::update).
+    pub fn add(&mut self, options: SignOptions, key: impl SignDigest + 'k) -> Result<(), Error> {
+        if !matches!(self.state, State::Headers { scan: 0 }) || !self.buf.is_empty() {
+            return Err(Error::AlreadyFinished);
+        }
+        options.validate(key.algorithm())?;
+        self.requests.push(Request {
+            options,
+            key: Box::new(key),
+        });
+        Ok(())
+    }
+
+    /// Feeds the next chunk of the message.
+    pub fn update(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        match &mut self.state {
+            State::Headers { scan } => {
+                if self.requests.is_empty() {
+                    return Err(Error::NothingToSign);
+                }
+                if self.buf.is_empty() {
+                    // Fast path (one-shot signing): the header block ends
+                    // inside this chunk, so the body is hashed straight
+                    // from it without copying.
+                    if let Some((header_len, body_start)) = message::find_header_end(chunk, 0) {
+                        if header_len > self.max_header_bytes {
+                            return Err(Error::HeaderTooLarge {
+                                limit: self.max_header_bytes,
+                            });
+                        }
+                        self.buf.extend_from_slice(&chunk[..body_start]);
+                        self.start_body(header_len)?;
+                        if let State::Body { hashes, .. } = &mut self.state {
+                            hashes.update(&chunk[body_start..]);
+                        }
+                        return Ok(());
+                    }
+                }
+                let from = *scan;
+                self.buf.extend_from_slice(chunk);
+                match message::find_header_end(&self.buf, from) {
+                    Some((header_len, body_start)) => {
+                        if header_len > self.max_header_bytes {
+                            return Err(Error::HeaderTooLarge {
+                                limit: self.max_header_bytes,
+                            });
+                        }
+                        self.start_body(header_len)?;
+                        let body = self.buf.split_off(body_start);
+                        if let State::Body { hashes, .. } = &mut self.state {
+                            hashes.update(&body);
+                        }
+                    }
+                    None => {
+                        if self.buf.len() > self.max_header_bytes {
+                            return Err(Error::HeaderTooLarge {
+                                limit: self.max_header_bytes,
+                            });
+                        }
+                        *scan = message::resume_point(&self.buf, from);
+                    }
+                }
+                Ok(())
+            }
+            State::Body { hashes, .. } => {
+                hashes.update(chunk);
+                Ok(())
+            }
+            State::Done => Err(Error::AlreadyFinished),
+        }
+    }
+
+    fn start_body(&mut self, header_len: usize) -> Result<(), Error> {
+        // Parse now so that a malformed header block fails early.
+        let fields = message::parse_header_block(&self.buf[..header_len])?;
+        if !fields.iter().any(|f| f.is("from")) {
+            return Err(Error::MissingFrom);
+        }
+        let mut hashes = BodyHashSet::new();
+        let slots = self
+            .requests
+            .iter()
+            .map(|r| {
+                hashes.add(
+                    r.options.canonicalization.body,
+                    r.key.algorithm().hash(),
+                    None,
+                )
+            })
+            .collect();
+        self.state = State::Body {
+            header_len,
+            hashes,
+            slots,
+        };
+        Ok(())
+    }
+
+    /// Ends the message and makes the signatures, in the order requested.
+    pub fn finish(&mut self) -> Result<Vec<SignatureHeader>, Error> {
+        if matches!(self.state, State::Headers { .. }) {
+            if self.requests.is_empty() {
+                return Err(Error::NothingToSign);
+            }
+            // No empty line: the whole message is header, the body empty.
+            let len = self.buf.len();
+            if len > self.max_header_bytes {
+                return Err(Error::HeaderTooLarge {
+                    limit: self.max_header_bytes,
+                });
+            }
+            self.start_body(len)?;
+        }
+        let (header_len, hashes, slots) = match core::mem::replace(&mut self.state, State::Done) {
+            State::Body {
+                header_len,
+                hashes,
+                slots,
+            } => (header_len, hashes, slots),
+            _ => return Err(Error::AlreadyFinished),
+        };
+        let body_hashes = hashes.finish();
+        let fields = message::parse_header_block(&self.buf[..header_len])?;
+        let mut out = Vec::with_capacity(self.requests.len());
+        for (req, slot) in self.requests.iter().zip(slots) {
+            let bh = &body_hashes[slot];
+            out.push(sign_one(
+                &req.options,
+                &*req.key,
+                &fields,
+                bh.digest,
+                bh.canonical_len,
+            )?);
+        }
+        self.buf = Vec::new();
+        Ok(out)
+    }
+}
+
+fn sign_one(
+    o: &SignOptions,
+    key: &dyn SignDigest,
+    fields: &[HeaderField<'_>],
+    body_hash: Digest,
+    body_len: u64,
+) -> Result<SignatureHeader, Error> {
+    let algorithm = key.algorithm();
+    let h = o.headers.h_list(fields)?;
+    let selected = select_headers(fields, &h);
+    let copied_headers = o.copy_headers.then(|| {
+        let parts: Vec<String> = selected.iter().map(|f| z_copy(f)).collect();
+        parts.join("|")
+    });
+    let mut sig = DkimSignature {
+        algorithm,
+        signature: Vec::new(),
+        body_hash: body_hash.as_bytes().to_vec(),
+        canonicalization: o.canonicalization,
+        domain: o.domain.clone(),
+        signed_headers: h,
+        identity: o.identity.clone(),
+        body_length: o.body_length.then_some(body_len),
+        query_methods: None,
+        selector: o.selector.clone(),
+        timestamp: o.timestamp,
+        expiration: o.expiration,
+        copied_headers,
+        unknown_tags: Vec::new(),
+    };
+    let unsigned = sig.unsigned_header();
+    let digest = header_hash(
+        algorithm.hash(),
+        o.canonicalization.header,
+        &selected,
+        unsigned.as_bytes(),
+    );
+    sig.signature = key.sign_digest(digest.as_bytes())?;
+    Ok(SignatureHeader {
+        field: sig.to_header(),
+        signature: sig,
+    })
+}
+
+/// A header field copy for `z=`: `name:value`, unfolded, value white
+/// space trimmed, in DKIM-Quoted-Printable (RFC 6376 2.11) with `|`
+/// encoded as well (3.5, z= tag).
+fn z_copy(f: &HeaderField<'_>) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::from_utf8_lossy(f.name).into_owned();
+    s.push(':');
+    let value: Vec<u8> = f
+        .value
+        .iter()
+        .copied()
+        .filter(|b| *b != b'\r' && *b != b'\n')
+        .collect();
+    let start = value
+        .iter()
+        .position(|b| *b != b' ' && *b != b'\t')
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| *b != b' ' && *b != b'\t')
+        .map_or(start, |i| i + 1);
+    for &b in &value[start..end] {
+        if matches!(b, 0x21..=0x3a | 0x3c | 0x3e..=0x7b | 0x7d..=0x7e) {
+            s.push(b as char);
+        } else {
+            s.push('=');
+            s.push(HEX[usize::from(b >> 4)] as char);
+            s.push(HEX[usize::from(b & 15)] as char);
+        }
+    }
+    s
+}
+
+/// Signs a whole message in one call: one signature per `(options, key)`
+/// pair, in that order.
+pub fn sign(
+    message: &[u8],
+    requests: &[(&SignOptions, &dyn SignDigest)],
+) -> Result<Vec<SignatureHeader>, Error> {
+    let mut signer = Signer::new();
+    for (o, k) in requests {
+        signer.add((*o).clone(), *k)?;
+    }
+    signer.update(message)?;
+    signer.finish()
+}
+
+/// The message with the signature fields prepended (first signature on
+/// top), using the message's own line ending style: LF when its first
+/// line ends in a bare LF, CRLF otherwise.
+pub fn prepend_signatures(message: &[u8], signatures: &[SignatureHeader]) -> Vec<u8> {
+    let lf = match memchr::memchr(b'\n', message) {
+        Some(i) => i == 0 || message[i - 1] != b'\r',
+        None => false,
+    };
+    let mut out = Vec::with_capacity(message.len() + signatures.len() * 512);
+    for s in signatures {
+        if lf {
+            out.extend_from_slice(s.field_lf().as_bytes());
+        } else {
+            out.extend_from_slice(s.field.as_bytes());
+        }
+    }
+    out.extend_from_slice(message);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::PrivateKey;
+    use crate::message::Message;
+    #[allow(unused_imports)]
+    use crate::test_prelude::*;
+
+    fn ed_key() -> PrivateKey {
+        PrivateKey::parse(b"nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=").unwrap()
+    }
+
+    fn opts() -> SignOptions {
+        SignOptions::new(
+            Domain::new("example.com").unwrap(),
+            Selector::new("s").unwrap(),
+        )
+    }
+
+    #[test]
+    fn h_list_counts_and_oversigns() {
+        let m = Message::parse(
+            b"Received: x\r\nFrom: a\r\nTo: b\r\nTo: c\r\nX-Other: 1\r\nMessage-ID: <1@x>\r\n\r\n",
+        )
+        .unwrap();
+        let h = HeaderSelection::default().h_list(&m.fields).unwrap();
+        assert_eq!(
+            h,
+            [
+                "from",
+                "from",
+                "reply-to",
+                "subject",
+                "date",
+                "to",
+                "to",
+                "to",
+                "cc",
+                "message-id"
+            ]
+        );
+        let h = HeaderSelection::only(["To", "X-Other"])
+            .h_list(&m.fields)
+            .unwrap();
+        assert_eq!(h, ["from", "to", "to", "x-other"]);
+        let none = Message::parse(b"To: b\r\n\r\n").unwrap();
+        assert_eq!(
+            HeaderSelection::default().h_list(&none.fields),
+            Err(Error::MissingFrom)
+        );
+        assert_eq!(
+            HeaderSelection::only(["bad name"]).h_list(&m.fields),
+            Err(Error::InvalidHeaderName)
+        );
+    }
+
+    #[test]
+    fn rfc6376_5_4_2_bottom_up_selection() {
+        let m = Message::parse(b"X: 1\r\nFrom: a\r\nX: 2\r\nX: 3\r\n\r\n").unwrap();
+        let h: Vec<String> = ["x", "X", "from", "x", "x"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let sel = select_headers(&m.fields, &h);
+        let raws: Vec<&[u8]> = sel.iter().map(|f| f.raw).collect();
+        assert_eq!(
+            raws,
+            [&b"X: 3\r\n"[..], b"X: 2\r\n", b"From: a\r\n", b"X: 1\r\n"]
+        );
+    }
+
+    #[test]
+    fn chunked_signing_equals_one_shot() {
+        let msg = b"From: a@example.com\r\nSubject: t\r\n\r\nHello  \r\nworld\r\n\r\n";
+        let key = ed_key();
+        let mut o = opts();
+        o.timestamp = Some(1);
+        let want = sign(msg, &[(&o, &key)]).unwrap();
+        for split in 0..=msg.len() {
+            let mut s = Signer::new();
+            s.add(o.clone(), &key).unwrap();
+            s.update(&msg[..split]).unwrap();
+            s.update(&msg[split..]).unwrap();
+            assert_eq!(s.finish().unwrap(), want, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let key = ed_key();
+        let mut o = opts();
+        o.identity = Some(Identity::new("x@evilexample.com").unwrap());
+        assert_eq!(Signer::new().add(o, &key), Err(Error::IdentityNotInDomain));
+        let mut o = opts();
+        o.timestamp = Some(10);
+        o.expiration = Some(5);
+        assert_eq!(
+            Signer::new().add(o, &key),
+            Err(Error::ExpirationBeforeTimestamp)
+        );
+        assert_eq!(Signer::new().update(b"x"), Err(Error::NothingToSign));
+        assert_eq!(Signer::new().finish(), Err(Error::NothingToSign));
+    }
+
+    #[test]
+    fn errors_on_bad_messages() {
+        let key = ed_key();
+        let o = opts();
+        assert_eq!(
+            sign(b"To: x\r\n\r\nbody", &[(&o, &key)]),
+            Err(Error::MissingFrom)
+        );
+        assert!(matches!(
+            sign(b"garbage without colon\r\n\r\n", &[(&o, &key)]),
+            Err(Error::MalformedHeaderField { .. })
+        ));
+        assert_eq!(sign(b"", &[(&o, &key)]), Err(Error::MissingFrom));
+        let mut s = Signer::new().max_header_bytes(16);
+        s.add(o, &key).unwrap();
+        assert_eq!(
+            s.update(b"From: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            Err(Error::HeaderTooLarge { limit: 16 })
+        );
+    }
+
+    #[test]
+    fn z_copies_are_quoted_printable() {
+        let m = Message::parse(b"Subject:  a|b; c=d\r\n \xc3\xa9 \r\n\r\n").unwrap();
+        assert_eq!(z_copy(&m.fields[0]), "Subject:a=7Cb=3B=20c=3Dd=20=C3=A9");
+    }
+
+    #[test]
+    fn prepend_keeps_line_endings() {
+        let key = ed_key();
+        let o = opts();
+        let lf = b"From: a\n\nbody\n";
+        let sigs = sign(lf, &[(&o, &key)]).unwrap();
+        let out = prepend_signatures(lf, &sigs);
+        assert!(!out.windows(2).any(|w| w == b"\r\n"));
+        let crlf = b"From: a\r\n\r\nbody\r\n";
+        let out = prepend_signatures(crlf, &sign(crlf, &[(&o, &key)]).unwrap());
+        assert!(out.starts_with(b"DKIM-Signature: v=1;"));
+        // same signature for both line ending styles
+        assert_eq!(sigs, sign(crlf, &[(&o, &key)]).unwrap());
+    }
+}

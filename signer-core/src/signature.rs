@@ -1,0 +1,573 @@
+//! The `DKIM-Signature` header field (RFC 6376 3.5): a typed model, the
+//! parser, and the writer that folds the field to 78 columns.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use crate::base64;
+use crate::canonicalize::Canonicalization;
+use crate::domain::{Domain, Identity, Selector};
+use crate::error::Error;
+use crate::keys::SigningAlgorithm;
+use crate::tag_list::{Tag, TagList};
+
+/// The header field name.
+pub const HEADER_NAME: &str = "DKIM-Signature";
+
+/// Longest line of a folded header we write (RFC 5322 2.1.1: lines
+/// SHOULD be no more than 78 characters, excluding the CRLF).
+pub const FOLD_WIDTH: usize = 78;
+
+/// A parsed or to-be-written DKIM signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkimSignature {
+    /// `a=`.
+    pub algorithm: SigningAlgorithm,
+    /// `b=`: the signature bytes (empty while signing).
+    pub signature: Vec<u8>,
+    /// `bh=`: the body hash.
+    pub body_hash: Vec<u8>,
+    /// `c=`. Default (tag absent): simple/simple.
+    pub canonicalization: Canonicalization,
+    /// `d=`: the signing domain (SDID).
+    pub domain: Domain,
+    /// `h=`: the signed header field names, in order, as written.
+    pub signed_headers: Vec<String>,
+    /// `i=`: the agent or user identifier (AUID). Default (tag absent):
+    /// `@` + d=, see [`auid`](Self::auid).
+    pub identity: Option<Identity>,
+    /// `l=`: number of canonicalized body bytes signed. Default: all.
+    pub body_length: Option<u64>,
+    /// `q=`: query methods, as written. Default (tag absent): `dns/txt`.
+    pub query_methods: Option<Vec<String>>,
+    /// `s=`: the selector.
+    pub selector: Selector,
+    /// `t=`: signature timestamp, seconds since 1970 (UTC).
+    pub timestamp: Option<u64>,
+    /// `x=`: expiration, seconds since 1970 (UTC).
+    pub expiration: Option<u64>,
+    /// `z=`: copied header fields, as written (DKIM-Quoted-Printable,
+    /// separated by `|`), folding white space removed.
+    pub copied_headers: Option<String>,
+    /// Tags this version of DKIM does not define, kept verbatim
+    /// (RFC 6376 3.2: "Unrecognized tags MUST be ignored").
+    pub unknown_tags: Vec<(String, String)>,
+}
+
+/// Salvaged identification of a signature that could not be parsed, for
+/// reporting (RFC 8601 `header.d`, `header.s`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignatureLabels {
+    /// `d=` as written, if present.
+    pub domain: Option<String>,
+    /// `s=` as written, if present.
+    pub selector: Option<String>,
+    /// `a=` as written, if present.
+    pub algorithm: Option<String>,
+    /// `i=` as written, if present.
+    pub identity: Option<String>,
+    /// `b=` as written (FWS removed), if present.
+    pub signature: Option<String>,
+}
+
+impl SignatureLabels {
+    /// Picks what it can out of a signature's value, even a broken one.
+    pub fn salvage(value: &[u8]) -> Self {
+        let text = |t: &Tag<'_>| String::from_utf8_lossy(&t.value_without_fws()).into_owned();
+        match TagList::parse(value) {
+            Ok(tags) => SignatureLabels {
+                domain: tags.get("d").map(text),
+                selector: tags.get("s").map(text),
+                algorithm: tags.get("a").map(text),
+                identity: tags.get("i").map(text),
+                signature: tags.get("b").map(text),
+            },
+            Err(_) => SignatureLabels::default(),
+        }
+    }
+}
+
+fn parse_number(tag: &Tag<'_>, name: &'static str, max_digits: usize) -> Result<u64, Error> {
+    let v = tag.value;
+    if v.is_empty() || v.len() > max_digits || !v.iter().all(u8::is_ascii_digit) {
+        return Err(Error::InvalidTagValue(name));
+    }
+    v.iter().try_fold(0u64, |acc, d| {
+        acc.checked_mul(10)
+            .and_then(|a| a.checked_add(u64::from(d - b'0')))
+            .ok_or(Error::InvalidTagValue(name))
+    })
+}
+
+fn required<'t, 'a>(tags: &'t TagList<'a>, name: &'static str) -> Result<&'t Tag<'a>, Error> {
+    tags.get(name).ok_or(Error::MissingTag(name))
+}
+
+fn utf8<'a>(tag: &Tag<'a>, name: &'static str) -> Result<&'a str, Error> {
+    tag.value_str().ok_or(Error::InvalidTagValue(name))
+}
+
+/// True for an RFC 5322 `field-name` (1*ftext).
+pub fn is_field_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| matches!(b, 33..=57 | 59..=126))
+}
+
+impl DkimSignature {
+    /// Parses the value of a `DKIM-Signature` field (everything after the
+    /// colon). Checks what RFC 6376 3.5 and 6.1.1 make a syntax matter:
+    /// required tags, `v=1`, known algorithm and canonicalization, valid
+    /// names, i= within d=, x= after t=, and numbers that fit.
+    pub fn parse(value: &[u8]) -> Result<Self, Error> {
+        Self::parse_with_b_region(value).map(|(s, _)| s)
+    }
+
+    /// Like [`parse`](Self::parse), also returning the region of the `b=`
+    /// value (white space included) inside `value`, which is what must be
+    /// deleted to recompute the header hash (RFC 6376 3.7).
+    pub fn parse_with_b_region(value: &[u8]) -> Result<(Self, Range<usize>), Error> {
+        let tags = TagList::parse(value)?;
+        let v = required(&tags, "v")?;
+        if v.value != b"1" {
+            return Err(Error::UnsupportedVersion);
+        }
+        let algorithm = SigningAlgorithm::parse(required(&tags, "a")?.value)?;
+        let b = required(&tags, "b")?;
+        let signature = base64::decode(b.value)?;
+        let body_hash = base64::decode(required(&tags, "bh")?.value)?;
+        let canonicalization = match tags.get("c") {
+            Some(c) => Canonicalization::parse(c.value)?,
+            None => Canonicalization::SIMPLE_SIMPLE,
+        };
+        let domain = Domain::new(utf8(required(&tags, "d")?, "d")?)?;
+        let h = required(&tags, "h")?;
+        let signed_headers: Vec<String> = utf8(h, "h")?
+            .split(':')
+            .map(|n| {
+                n.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+                    .to_string()
+            })
+            .collect();
+        if !signed_headers.iter().all(|n| is_field_name(n)) {
+            return Err(Error::InvalidTagValue("h"));
+        }
+        let identity = match tags.get("i") {
+            Some(i) => {
+                let id = Identity::new(utf8(i, "i")?)?;
+                if !id.is_within(&domain) {
+                    return Err(Error::IdentityNotInDomain);
+                }
+                Some(id)
+            }
+            None => None,
+        };
+        let body_length = tags
+            .get("l")
+            .map(|l| parse_number(l, "l", 76))
+            .transpose()?;
+        let query_methods = tags
+            .get("q")
+            .map(|q| {
+                utf8(q, "q").map(|s| {
+                    s.split(':')
+                        .map(|m| {
+                            m.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+                                .to_string()
+                        })
+                        .collect()
+                })
+            })
+            .transpose()?;
+        let selector = Selector::new(utf8(required(&tags, "s")?, "s")?)?;
+        let timestamp = tags
+            .get("t")
+            .map(|t| parse_number(t, "t", 20))
+            .transpose()?;
+        let expiration = tags
+            .get("x")
+            .map(|x| parse_number(x, "x", 20))
+            .transpose()?;
+        if let (Some(t), Some(x)) = (timestamp, expiration)
+            && x <= t
+        {
+            return Err(Error::ExpirationBeforeTimestamp);
+        }
+        let copied_headers = tags
+            .get("z")
+            .map(|z| String::from_utf8_lossy(&z.value_without_fws()).into_owned());
+        const KNOWN: [&str; 15] = [
+            "v", "a", "b", "bh", "c", "d", "h", "i", "l", "q", "s", "t", "x", "z", "",
+        ];
+        let unknown_tags = tags
+            .iter()
+            .filter(|t| !KNOWN.contains(&t.name))
+            .map(|t| {
+                (
+                    t.name.to_string(),
+                    String::from_utf8_lossy(t.value).into_owned(),
+                )
+            })
+            .collect();
+        let sig = DkimSignature {
+            algorithm,
+            signature,
+            body_hash,
+            canonicalization,
+            domain,
+            signed_headers,
+            identity,
+            body_length,
+            query_methods,
+            selector,
+            timestamp,
+            expiration,
+            copied_headers,
+            unknown_tags,
+        };
+        Ok((sig, b.region.clone()))
+    }
+
+    /// The AUID: `i=`, or `@` + `d=` when i= is absent (RFC 6376 3.5).
+    pub fn auid(&self) -> Identity {
+        self.identity
+            .clone()
+            .unwrap_or_else(|| Identity::for_domain(&self.domain))
+    }
+
+    /// True when `q=` is absent or lists `dns/txt`, the only query method
+    /// there is (RFC 6376 3.5, q= tag).
+    pub fn uses_dns_txt(&self) -> bool {
+        match &self.query_methods {
+            None => true,
+            Some(q) => q.iter().any(|m| m == "dns/txt" || m == "dns"),
+        }
+    }
+
+    /// The whole header field as waxseal writes it, folded to 78 columns,
+    /// with CRLF line breaks and a final CRLF. Tags come in the order v a c
+    /// d i q s t x l h z bh b; `b=` is last, so the hashed form of the
+    /// field is [`unsigned_header`](Self::unsigned_header).
+    pub fn to_header(&self) -> String {
+        let mut w = Folder::new();
+        self.write_unsigned(&mut w);
+        let b = base64::encode(&self.signature);
+        w.splittable_value(&b, b"");
+        w.out.push_str("\r\n");
+        w.out
+    }
+
+    /// The header field with an empty `b=` and no final CRLF: exactly the
+    /// bytes that go into the header hash for this signature (RFC 6376
+    /// 3.7), before canonicalization.
+    pub fn unsigned_header(&self) -> String {
+        let mut w = Folder::new();
+        self.write_unsigned(&mut w);
+        w.out
+    }
+
+    fn write_unsigned(&self, w: &mut Folder) {
+        w.tag("v", "1");
+        w.tag("a", self.algorithm.as_str());
+        w.tag("c", &self.canonicalization.to_string());
+        w.tag("d", self.domain.as_str());
+        if let Some(i) = &self.identity {
+            w.tag("i", &i.to_string());
+        }
+        if let Some(q) = &self.query_methods {
+            w.tag("q", &q.join(":"));
+        }
+        w.tag("s", self.selector.as_str());
+        if let Some(t) = self.timestamp {
+            w.tag("t", &t.to_string());
+        }
+        if let Some(x) = self.expiration {
+            w.tag("x", &x.to_string());
+        }
+        if let Some(l) = self.body_length {
+            w.tag("l", &l.to_string());
+        }
+        for (name, value) in &self.unknown_tags {
+            w.tag(name, value);
+        }
+        w.start_tag("h");
+        w.splittable_value(&self.signed_headers.join(":"), b":");
+        w.out.push(';');
+        w.col += 1;
+        if let Some(z) = &self.copied_headers {
+            w.start_tag("z");
+            w.splittable_value(z, b"|");
+            w.out.push(';');
+            w.col += 1;
+        }
+        w.start_tag("bh");
+        w.splittable_value(&base64::encode(&self.body_hash), b"");
+        w.out.push(';');
+        w.col += 1;
+        w.start_tag("b");
+    }
+}
+
+/// Writes `name=value;` pieces, folding with CRLF + TAB at 78 columns.
+struct Folder {
+    out: String,
+    col: usize,
+}
+
+impl Folder {
+    fn new() -> Self {
+        let mut out = String::with_capacity(512);
+        out.push_str(HEADER_NAME);
+        out.push(':');
+        Folder {
+            col: out.len(),
+            out,
+        }
+    }
+
+    fn fold(&mut self) {
+        self.out.push_str("\r\n\t");
+        self.col = 1;
+    }
+
+    /// A short tag written whole, folding before it when it does not fit.
+    fn tag(&mut self, name: &str, value: &str) {
+        let len = name.len() + 1 + value.len() + 1;
+        if self.col + 1 + len > FOLD_WIDTH {
+            self.fold();
+        } else {
+            self.out.push(' ');
+            self.col += 1;
+        }
+        self.out.push_str(name);
+        self.out.push('=');
+        self.out.push_str(value);
+        self.out.push(';');
+        self.col += len;
+    }
+
+    /// Writes ` name=`, folding first unless at least `name=` and a few
+    /// characters of the value fit: the value of `b=` then never starts on
+    /// a new line, so every way of deleting it gives the same bytes.
+    fn start_tag(&mut self, name: &str) {
+        if self.col + 1 + name.len() + 1 + 8 > FOLD_WIDTH {
+            self.fold();
+        } else {
+            self.out.push(' ');
+            self.col += 1;
+        }
+        self.out.push_str(name);
+        self.out.push('=');
+        self.col += name.len() + 1;
+    }
+
+    /// Writes a long value, folding between pieces: after any byte of
+    /// `seps` when given, else anywhere (base64 allows FWS between any two
+    /// characters).
+    fn splittable_value(&mut self, value: &str, seps: &[u8]) {
+        let mut rest = value;
+        while !rest.is_empty() {
+            let room = FOLD_WIDTH.saturating_sub(self.col + 1).max(1);
+            // The next piece: up to and including a separator, or `room`
+            // characters of base64.
+            let piece_len = if seps.is_empty() {
+                room.min(rest.len())
+            } else {
+                rest.bytes()
+                    .position(|b| seps.contains(&b))
+                    .map_or(rest.len(), |i| i + 1)
+            };
+            if piece_len > room && self.col > 1 && !self.out.ends_with('=') {
+                self.fold();
+                continue;
+            }
+            let (piece, tail) = rest.split_at(piece_len.min(rest.len()));
+            self.out.push_str(piece);
+            self.col += piece.len();
+            rest = tail;
+            if !rest.is_empty() && self.col + 1 >= FOLD_WIDTH {
+                self.fold();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[allow(unused_imports)]
+    use crate::test_prelude::*;
+
+    const A3_ED: &[u8] = b" v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n d=football.example.com; i=@football.example.com;\r\n q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r\n subject : date : message-id : from : subject : date;\r\n bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n b=/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11Bus\r\n Fa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw==\r\n";
+
+    #[test]
+    fn parses_rfc8463_a3_signature() {
+        let (s, region) = DkimSignature::parse_with_b_region(A3_ED).unwrap();
+        assert_eq!(s.algorithm, SigningAlgorithm::Ed25519Sha256);
+        assert_eq!(s.canonicalization, Canonicalization::RELAXED_RELAXED);
+        assert_eq!(s.domain.as_str(), "football.example.com");
+        assert_eq!(s.selector.as_str(), "brisbane");
+        assert_eq!(s.timestamp, Some(1528637909));
+        assert_eq!(
+            s.signed_headers,
+            [
+                "from",
+                "to",
+                "subject",
+                "date",
+                "message-id",
+                "from",
+                "subject",
+                "date"
+            ]
+        );
+        assert_eq!(s.signature.len(), 64);
+        assert_eq!(s.body_hash.len(), 32);
+        assert!(s.uses_dns_txt());
+        assert_eq!(s.auid().to_string(), "@football.example.com");
+        // the b= region runs from after '=' to the end, CRLF included
+        assert!(A3_ED[..region.start].ends_with(b"b="));
+        assert_eq!(region.end, A3_ED.len());
+    }
+
+    fn base() -> Vec<u8> {
+        b"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; b=AAAA".to_vec()
+    }
+
+    #[test]
+    fn required_tags_and_values() {
+        assert!(DkimSignature::parse(&base()).is_ok());
+        for (tag, err) in [
+            ("v", Error::MissingTag("v")),
+            ("a", Error::MissingTag("a")),
+            ("d", Error::MissingTag("d")),
+            ("s", Error::MissingTag("s")),
+            ("h", Error::MissingTag("h")),
+            ("bh", Error::MissingTag("bh")),
+        ] {
+            let text = String::from_utf8(base()).unwrap();
+            let cut: Vec<&str> = text
+                .split("; ")
+                .filter(|t| !t.starts_with(&format!("{tag}=")))
+                .collect();
+            assert_eq!(
+                DkimSignature::parse(cut.join("; ").as_bytes()),
+                Err(err),
+                "{tag}"
+            );
+        }
+        let with = |extra: &str| {
+            let mut v = base();
+            v.extend_from_slice(extra.as_bytes());
+            DkimSignature::parse(&v)
+        };
+        assert_eq!(
+            with("; i=joe@evilexample.com"),
+            Err(Error::IdentityNotInDomain)
+        );
+        assert!(with("; i=joe@sub.Example.com").is_ok());
+        assert_eq!(with("; t=10; x=10"), Err(Error::ExpirationBeforeTimestamp));
+        assert_eq!(with("; l=-1"), Err(Error::InvalidTagValue("l")));
+        assert_eq!(
+            with("; l=99999999999999999999999"),
+            Err(Error::InvalidTagValue("l"))
+        );
+        assert_eq!(with("; c=fancy"), Err(Error::UnsupportedCanonicalization));
+        assert_eq!(with("; h=from"), Err(Error::DuplicateTag { offset: 68 }));
+        let v2 = String::from_utf8(base()).unwrap().replace("v=1", "v=2");
+        assert_eq!(
+            DkimSignature::parse(v2.as_bytes()),
+            Err(Error::UnsupportedVersion)
+        );
+        let rsa1 = String::from_utf8(base())
+            .unwrap()
+            .replace("rsa-sha256", "rsa-md5");
+        assert_eq!(
+            DkimSignature::parse(rsa1.as_bytes()),
+            Err(Error::UnsupportedAlgorithm)
+        );
+        let unknown = with("; foo=bar baz").unwrap();
+        assert_eq!(
+            unknown.unknown_tags,
+            [("foo".to_string(), "bar baz".to_string())]
+        );
+    }
+
+    #[test]
+    fn salvage_from_broken_signature() {
+        let l = SignatureLabels::salvage(b"v=1; a=rsa-sha256; d=example.com; s=sel; b=ab cd");
+        assert_eq!(l.domain.as_deref(), Some("example.com"));
+        assert_eq!(l.selector.as_deref(), Some("sel"));
+        assert_eq!(l.signature.as_deref(), Some("abcd"));
+    }
+
+    fn sample() -> DkimSignature {
+        DkimSignature {
+            algorithm: SigningAlgorithm::RsaSha256,
+            signature: vec![0xAB; 256],
+            body_hash: vec![7; 32],
+            canonicalization: Canonicalization::RELAXED_RELAXED,
+            domain: Domain::new("mail.example.com").unwrap(),
+            signed_headers: [
+                "from",
+                "to",
+                "subject",
+                "date",
+                "message-id",
+                "mime-version",
+                "content-type",
+                "content-transfer-encoding",
+                "from",
+                "to",
+                "subject",
+                "date",
+                "cc",
+                "reply-to",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            identity: Some(Identity::new("someone@mail.example.com").unwrap()),
+            body_length: Some(12345),
+            query_methods: None,
+            selector: Selector::new("sel2024").unwrap(),
+            timestamp: Some(1_700_000_000),
+            expiration: Some(1_700_086_400),
+            copied_headers: None,
+            unknown_tags: vec![],
+        }
+    }
+
+    #[test]
+    fn header_folds_at_78_and_round_trips() {
+        let s = sample();
+        let h = s.to_header();
+        assert!(h.starts_with("DKIM-Signature: v=1; a=rsa-sha256;"));
+        assert!(h.ends_with("\r\n"));
+        for line in h.trim_end_matches("\r\n").split("\r\n") {
+            assert!(line.len() <= FOLD_WIDTH, "{} > 78: {line:?}", line.len());
+        }
+        // continuation lines start with a TAB; the b= value starts on the b= line
+        assert!(
+            h.split("\r\n")
+                .skip(1)
+                .all(|l| l.is_empty() || l.starts_with('\t'))
+        );
+        assert!(!h.contains("b=\r\n"));
+        let value = &h.as_bytes()[HEADER_NAME.len() + 1..];
+        assert_eq!(DkimSignature::parse(value).unwrap(), s);
+        // the unsigned form is the signed one with the b= value deleted
+        let (_, region) = DkimSignature::parse_with_b_region(value).unwrap();
+        let mut stripped = h.as_bytes()[..HEADER_NAME.len() + 1 + region.start].to_vec();
+        stripped.extend_from_slice(&value[region.end..]);
+        assert_eq!(stripped, s.unsigned_header().as_bytes());
+    }
+
+    #[test]
+    fn very_long_names_still_fold_safely() {
+        let mut s = sample();
+        s.signed_headers = vec!["x-".to_string() + &"a".repeat(100); 3];
+        let h = s.to_header();
+        let value = &h.as_bytes()[HEADER_NAME.len() + 1..];
+        assert_eq!(DkimSignature::parse(value).unwrap(), s);
+    }
+}

@@ -1,0 +1,260 @@
+//! Tag=value lists (RFC 6376 3.2), the syntax of `DKIM-Signature` values and
+//! of DNS key records.
+//!
+//! ```text
+//! tag-list  =  tag-spec *( ";" tag-spec ) [ ";" ]
+//! tag-spec  =  [FWS] tag-name [FWS] "=" [FWS] tag-value [FWS]
+//! tag-name  =  ALPHA *ALNUMPUNC
+//! tag-value =  [ tval *( 1*(WSP / FWS) tval ) ]
+//! tval      =  1*VALCHAR          ; VALCHAR = %x21-3A / %x3C-7E
+//! ```
+//!
+//! Tag names are case sensitive; duplicate names are an error ("Tags with
+//! duplicate names MUST NOT occur within a single tag-list"); unknown tags are
+//! kept so that callers can ignore them or carry them over. Bytes 0x80 and
+//! above are accepted in values (RFC 8616 3.2 allows UTF-8 there).
+//!
+//! Design note: CR and LF count as folding white space here. Inside a header
+//! field a line break is always followed by WSP (otherwise it would start the
+//! next field), so this is the same as RFC 5322 FWS for every input that
+//! reaches this parser, and it also lets bare-LF input through.
+
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use crate::error::Error;
+
+/// One `name=value` pair of a tag list, borrowing from the parsed input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag<'a> {
+    /// The tag name (case sensitive).
+    pub name: &'a str,
+    /// The value with leading and trailing folding white space removed;
+    /// inner white space is kept as it was.
+    pub value: &'a [u8],
+    /// Where `value` lies in the parsed input. For an empty value this is
+    /// the empty range just after `=` and any white space.
+    pub value_span: Range<usize>,
+    /// Everything between the `=` and the `;` that ends the tag (or the
+    /// end of the input), white space included: what RFC 6376 3.7 deletes
+    /// for `b=` ("the value of the b= tag (including all surrounding
+    /// whitespace) deleted").
+    pub region: Range<usize>,
+}
+
+impl<'a> Tag<'a> {
+    /// The value with all folding white space (SP, HTAB, CR, LF) removed, as
+    /// needed for base64 (`b=`, `bh=`, `p=`) and for colon-separated lists.
+    pub fn value_without_fws(&self) -> Vec<u8> {
+        self.value.iter().copied().filter(|b| !is_fws(*b)).collect()
+    }
+
+    /// The value as UTF-8 text, if it is.
+    pub fn value_str(&self) -> Option<&'a str> {
+        core::str::from_utf8(self.value).ok()
+    }
+}
+
+/// A parsed tag list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TagList<'a> {
+    tags: Vec<Tag<'a>>,
+}
+
+pub(crate) fn is_fws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+fn is_valchar(b: u8) -> bool {
+    matches!(b, 0x21..=0x3a | 0x3c..=0x7e | 0x80..=0xff)
+}
+
+impl<'a> TagList<'a> {
+    /// Parses a tag list. Runs in O(n log n) in the number of tags (the
+    /// duplicate check sorts), O(n) in the input length.
+    pub fn parse(input: &'a [u8]) -> Result<Self, Error> {
+        let mut tags = Vec::new();
+        let len = input.len();
+        let mut pos = 0;
+        let skip_fws = |mut p: usize| {
+            while p < len && is_fws(input[p]) {
+                p += 1;
+            }
+            p
+        };
+        loop {
+            pos = skip_fws(pos);
+            if pos == len {
+                break;
+            }
+            // tag-name = ALPHA *ALNUMPUNC
+            let name_start = pos;
+            if !input[pos].is_ascii_alphabetic() {
+                return Err(Error::TagListSyntax { offset: pos });
+            }
+            while pos < len && (input[pos].is_ascii_alphanumeric() || input[pos] == b'_') {
+                pos += 1;
+            }
+            let name_end = pos;
+            pos = skip_fws(pos);
+            if pos == len || input[pos] != b'=' {
+                return Err(Error::TagListSyntax { offset: pos });
+            }
+            let region_start = pos + 1;
+            pos = skip_fws(pos + 1);
+            let value_start = pos;
+            let mut value_end = pos;
+            while pos < len && input[pos] != b';' {
+                let b = input[pos];
+                if is_valchar(b) {
+                    value_end = pos + 1;
+                } else if !is_fws(b) {
+                    return Err(Error::TagListSyntax { offset: pos });
+                }
+                pos += 1;
+            }
+            // The name is ASCII by construction.
+            let name = core::str::from_utf8(&input[name_start..name_end])
+                .map_err(|_| Error::TagListSyntax { offset: name_start })?;
+            tags.push(Tag {
+                name,
+                value: &input[value_start..value_end],
+                value_span: value_start..value_end,
+                region: region_start..pos,
+            });
+            if pos == len {
+                break;
+            }
+            pos += 1; // the ';'
+        }
+        // Duplicate check without quadratic cost on hostile input.
+        let mut order: Vec<usize> = (0..tags.len()).collect();
+        order.sort_unstable_by(|a, b| tags[*a].name.cmp(tags[*b].name).then(a.cmp(b)));
+        for pair in order.windows(2) {
+            if tags[pair[0]].name == tags[pair[1]].name {
+                let second = &tags[pair[1]];
+                let offset = second.value_span.start;
+                return Err(Error::DuplicateTag { offset });
+            }
+        }
+        Ok(TagList { tags })
+    }
+
+    /// The tag with this exact (case-sensitive) name.
+    pub fn get(&self, name: &str) -> Option<&Tag<'a>> {
+        self.tags.iter().find(|t| t.name == name)
+    }
+
+    /// All tags in the order they appeared.
+    pub fn iter(&self) -> core::slice::Iter<'_, Tag<'a>> {
+        self.tags.iter()
+    }
+
+    /// Number of tags.
+    pub fn len(&self) -> usize {
+        self.tags.len()
+    }
+
+    /// True when the list has no tags.
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty()
+    }
+}
+
+impl<'l, 'a> IntoIterator for &'l TagList<'a> {
+    type Item = &'l Tag<'a>;
+    type IntoIter = core::slice::Iter<'l, Tag<'a>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.tags.iter()
+    }
+}
+
+/// Writes a tag list as `name=value; name=value` (the writer side of
+/// RFC 6376 3.2). Values are written as given; callers make sure they are
+/// valid `tag-value`s.
+pub fn write_tag_list<'t>(
+    tags: impl IntoIterator<Item = (&'t str, &'t str)>,
+) -> alloc::string::String {
+    let mut out = alloc::string::String::new();
+    for (i, (name, value)) in tags.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str("; ");
+        }
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[allow(unused_imports)]
+    use crate::test_prelude::*;
+
+    #[test]
+    fn rfc6376_3_2_basic_and_trailing_semicolon() {
+        let l = TagList::parse(b" v=1; a = rsa-sha256 ;\r\n\tb=ab\r\n cd; ").unwrap();
+        assert_eq!(l.len(), 3);
+        assert_eq!(l.get("v").unwrap().value, b"1");
+        assert_eq!(l.get("a").unwrap().value, b"rsa-sha256");
+        assert_eq!(l.get("b").unwrap().value, b"ab\r\n cd");
+        assert_eq!(l.get("b").unwrap().value_without_fws(), b"abcd");
+    }
+
+    #[test]
+    fn empty_values_and_lists() {
+        assert!(TagList::parse(b"").unwrap().is_empty());
+        assert!(TagList::parse(b"  \r\n ").unwrap().is_empty());
+        let l = TagList::parse(b"p=; b= ").unwrap();
+        assert_eq!(l.get("p").unwrap().value, b"");
+        let b = l.get("b").unwrap();
+        assert_eq!(b.value, b"");
+        assert_eq!(b.value_span, 7..7);
+        assert_eq!(b.region, 6..7);
+    }
+
+    #[test]
+    fn names_are_case_sensitive_and_unknown_tags_kept() {
+        let l = TagList::parse(b"V=1; v=2; x_y9=z").unwrap();
+        assert_eq!(l.get("V").unwrap().value, b"1");
+        assert_eq!(l.get("v").unwrap().value, b"2");
+        assert_eq!(l.get("x_y9").unwrap().value, b"z");
+    }
+
+    #[test]
+    fn rfc6376_3_2_duplicates_rejected() {
+        assert_eq!(
+            TagList::parse(b"a=1; b=2; a=3"),
+            Err(Error::DuplicateTag { offset: 12 })
+        );
+    }
+
+    #[test]
+    fn syntax_errors() {
+        for bad in [&b"=1"[..], b"1a=2", b"a", b"a=1;;b=2", b"a=\x01", b"a b=1"] {
+            assert!(
+                matches!(TagList::parse(bad), Err(Error::TagListSyntax { .. })),
+                "{bad:?}"
+            );
+        }
+        // inner WSP is part of a value, and '=' is a VALCHAR
+        let l = TagList::parse(b"a=1 b=").unwrap();
+        assert_eq!(l.get("a").unwrap().value, b"1 b=");
+    }
+
+    #[test]
+    fn eight_bit_values_allowed_rfc8616() {
+        let l = TagList::parse("i=jos\u{e9}@example.com".as_bytes()).unwrap();
+        assert_eq!(
+            l.get("i").unwrap().value_str(),
+            Some("jos\u{e9}@example.com")
+        );
+    }
+
+    #[test]
+    fn writer() {
+        assert_eq!(write_tag_list([("v", "DKIM1"), ("p", "")]), "v=DKIM1; p=");
+    }
+}
