@@ -13,6 +13,7 @@ pub mod error;
 pub mod hash;
 pub mod keys;
 pub mod message;
+pub mod policy;
 pub mod record;
 pub mod sign;
 pub mod signature;
