@@ -201,6 +201,8 @@ pub struct BodyCanonicalizer {
     pending_wsp: bool,
     /// relaxed: some non-WSP content has been emitted.
     emitted: bool,
+    /// Nothing of the current line has been seen yet.
+    at_line_start: bool,
     buf: Vec<u8>,
 }
 
@@ -213,6 +215,7 @@ impl BodyCanonicalizer {
             pending_cr: false,
             pending_wsp: false,
             emitted: false,
+            at_line_start: true,
             buf: Vec::new(),
         }
     }
@@ -224,6 +227,14 @@ impl BodyCanonicalizer {
 
     /// Canonicalizes the next chunk of the body. Output may be held back
     /// (at most a few KiB plus a count of line endings) until later calls.
+    ///
+    /// Design note: most lines of real mail come out of canonicalization
+    /// unchanged (simple: every non-empty line; relaxed: lines without
+    /// TABs, double spaces or trailing spaces). Runs of such lines are
+    /// passed on as one slice of the input; only the other lines go through
+    /// the byte-by-byte path, and runs of empty lines are counted, not
+    /// copied. Each byte is still looked at a bounded number of times, so
+    /// the cost stays linear for any input.
     pub fn update(&mut self, mut chunk: &[u8], out: &mut impl FnMut(&[u8])) {
         if chunk.is_empty() {
             return;
@@ -237,18 +248,75 @@ impl BodyCanonicalizer {
                 self.content(b"\r", out);
             }
         }
-        while let Some(i) = memchr::memchr(b'\n', chunk) {
-            let line = &chunk[..i];
-            self.content(line.strip_suffix(b"\r").unwrap_or(line), out);
+        let mut specials = Specials::new(chunk, self.alg);
+        // A run of input that is its own canonical form: chunk[run.0..run.1].
+        let mut run: Option<(usize, usize)> = None;
+        let mut pos = 0;
+        while let Some(i) = memchr::memchr(b'\n', &chunk[pos..]) {
+            let lf = pos + i;
+            let crlf = lf > pos && chunk[lf - 1] == b'\r';
+            let content_end = if crlf { lf - 1 } else { lf };
+            if content_end == pos && self.at_line_start {
+                // Empty lines: count them (they may be trailing).
+                if let Some((s, e)) = run.take() {
+                    self.emit(&chunk[s..e], out);
+                }
+                self.line_end();
+                pos = lf + 1;
+                loop {
+                    let rest = &chunk[pos..];
+                    if rest.first() == Some(&b'\n') {
+                        pos += 1;
+                    } else if rest.starts_with(b"\r\n") {
+                        pos += 2;
+                    } else {
+                        break;
+                    }
+                    self.pending_crlf += 1;
+                }
+                continue;
+            }
+            if crlf && self.at_line_start && specials.line_is_clean(pos, content_end) {
+                match &mut run {
+                    // the previous line's CRLF is in the input: extend the run
+                    Some((_, e)) if *e + 2 == pos && self.pending_crlf == 1 => {
+                        *e = content_end;
+                        self.pending_crlf = 0;
+                    }
+                    _ => {
+                        if let Some((s, e)) = run.take() {
+                            self.emit(&chunk[s..e], out);
+                        }
+                        self.flush_crlf(out);
+                        run = Some((pos, content_end));
+                        self.emitted = true;
+                    }
+                }
+            } else {
+                if let Some((s, e)) = run.take() {
+                    self.emit(&chunk[s..e], out);
+                }
+                // relaxed_line relies on the line starting here: a line
+                // continued from the last chunk may carry pending WSP.
+                if specials.relaxed && self.at_line_start && content_end > pos {
+                    self.relaxed_line(chunk, pos, content_end, &mut specials, out);
+                } else {
+                    self.content(&chunk[pos..content_end], out);
+                }
+            }
             self.line_end();
-            chunk = &chunk[i + 1..];
+            pos = lf + 1;
         }
-        match chunk.strip_suffix(b"\r") {
-            Some(rest) => {
-                self.content(rest, out);
+        if let Some((s, e)) = run.take() {
+            self.emit(&chunk[s..e], out);
+        }
+        let rest = &chunk[pos..];
+        match rest.strip_suffix(b"\r") {
+            Some(r) => {
+                self.content(r, out);
                 self.pending_cr = true;
             }
-            None => self.content(chunk, out),
+            None => self.content(rest, out),
         }
     }
 
@@ -277,11 +345,13 @@ impl BodyCanonicalizer {
         self.pending_crlf = 0;
         self.pending_wsp = false;
         self.emitted = false;
+        self.at_line_start = true;
     }
 
     fn line_end(&mut self) {
         self.pending_wsp = false; // 3.4.4: WSP at the end of a line is ignored
         self.pending_crlf += 1;
+        self.at_line_start = true;
     }
 
     fn emit(&mut self, bytes: &[u8], out: &mut impl FnMut(&[u8])) {
@@ -324,11 +394,58 @@ impl BodyCanonicalizer {
         self.emitted = true;
     }
 
+    /// Relaxed canonicalization of the line `chunk[start..end]` (from its
+    /// start, without its line ending), jumping from one TAB or double space to the next (found by
+    /// `specials`) instead of looking at every byte.
+    fn relaxed_line(
+        &mut self,
+        chunk: &[u8],
+        start: usize,
+        end: usize,
+        specials: &mut Specials<'_>,
+        out: &mut impl FnMut(&[u8]),
+    ) {
+        self.at_line_start = false;
+        let mut i = start;
+        while i < end {
+            match specials.next_special(i, end) {
+                None => {
+                    // No TAB or double space left: at most a single
+                    // trailing space to drop.
+                    let trailing = chunk[end - 1] == b' ';
+                    let e = if trailing { end - 1 } else { end };
+                    if e > i {
+                        self.text(&chunk[i..e], out);
+                    }
+                    self.pending_wsp |= trailing;
+                    return;
+                }
+                Some(p) => {
+                    // The WSP run around p; at most one SP precedes p.
+                    let mut run_start = p;
+                    while run_start > i && is_wsp(chunk[run_start - 1]) {
+                        run_start -= 1;
+                    }
+                    let mut run_end = p;
+                    while run_end < end && is_wsp(chunk[run_end]) {
+                        run_end += 1;
+                    }
+                    if run_start > i {
+                        self.text(&chunk[i..run_start], out);
+                    }
+                    self.pending_wsp = true;
+                    i = run_end;
+                }
+            }
+        }
+    }
+
     /// Processes part of a line (never containing a line ending).
     fn content(&mut self, piece: &[u8], out: &mut impl FnMut(&[u8])) {
         if piece.is_empty() {
             return;
         }
+        self.at_line_start = false;
         match self.alg {
             CanonicalizationAlgorithm::Simple => self.text(piece, out),
             CanonicalizationAlgorithm::Relaxed => {
@@ -363,6 +480,64 @@ impl BodyCanonicalizer {
                 }
             }
         }
+    }
+}
+
+/// Finds, for relaxed canonicalization, the lines that come out unchanged:
+/// no TAB, no two spaces in a row, no space at the end. The next TAB and
+/// the next double space are searched with SIMD (memchr) and cached, and
+/// a search only starts again past the cached position, so the chunk is
+/// scanned once in total, whatever its content.
+struct Specials<'c> {
+    chunk: &'c [u8],
+    relaxed: bool,
+    tab: Option<usize>,
+    double: Option<usize>,
+    finder: Option<memchr::memmem::Finder<'static>>,
+}
+
+impl<'c> Specials<'c> {
+    fn new(chunk: &'c [u8], alg: CanonicalizationAlgorithm) -> Self {
+        let relaxed = alg == CanonicalizationAlgorithm::Relaxed;
+        let finder = relaxed.then(|| memchr::memmem::Finder::new(b"  "));
+        Specials {
+            chunk,
+            relaxed,
+            tab: if relaxed {
+                memchr::memchr(b'\t', chunk)
+            } else {
+                None
+            },
+            double: finder.as_ref().and_then(|f| f.find(chunk)),
+            finder,
+        }
+    }
+
+    /// True when the non-empty line `chunk[start..end]` is its own
+    /// canonical form. Calls must come with non-decreasing `start`.
+    fn line_is_clean(&mut self, start: usize, end: usize) -> bool {
+        !self.relaxed || (self.chunk[end - 1] != b' ' && self.next_special(start, end).is_none())
+    }
+
+    /// The first TAB or double space in `start..end`. Calls must come with
+    /// non-decreasing `start`.
+    fn next_special(&mut self, start: usize, end: usize) -> Option<usize> {
+        let rest = &self.chunk[start..];
+        if self.tab.is_some_and(|p| p < start) {
+            self.tab = memchr::memchr(b'\t', rest).map(|i| start + i);
+        }
+        if self.double.is_some_and(|p| p < start) {
+            self.double = self
+                .finder
+                .as_ref()
+                .and_then(|f| f.find(rest))
+                .map(|i| start + i);
+        }
+        match (self.tab, self.double) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .filter(|p| *p < end)
     }
 }
 

@@ -616,6 +616,44 @@ mod tests {
     }
 
     #[test]
+    fn generated_keys_sign_and_export() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let ed = PrivateKey::generate_ed25519(&mut rng);
+        let rsa = PrivateKey::generate_rsa(&mut rng, 1024).unwrap();
+        assert_eq!(rsa.bits(), 1024);
+        for k in [ed, rsa] {
+            let again = PrivateKey::parse(k.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
+            assert_eq!(again.public_key(), k.public_key());
+        }
+        assert_eq!(
+            PrivateKey::generate_rsa(&mut rng, 512).unwrap_err(),
+            Error::UnsupportedKeySize { bits: 512 }
+        );
+        assert_eq!(
+            PrivateKey::generate_rsa(&mut rng, 8192).unwrap_err(),
+            Error::UnsupportedKeySize { bits: 8192 }
+        );
+    }
+
+    #[test]
+    fn test_key_files_load_and_small_keys_are_refused() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/keys/");
+        let load = |f: &str| PrivateKey::parse(&std::fs::read(alloc::format!("{dir}{f}")).unwrap());
+        assert_eq!(load("rsa1024.pem").unwrap().bits(), 1024);
+        assert_eq!(load("rsa4096.pem").unwrap().bits(), 4096);
+        assert_eq!(
+            load("rsa2048.pem").unwrap().public_key(),
+            load("rsa2048-pkcs1.pem").unwrap().public_key()
+        );
+        assert_eq!(load("ed25519.pem").unwrap().key_type(), KeyType::Ed25519);
+        assert_eq!(
+            load("rsa512-too-small.pem").unwrap_err(),
+            Error::UnsupportedKeySize { bits: 512 }
+        );
+    }
+
+    #[test]
     fn uint_bits_counts_significant_bits() {
         assert_eq!(uint_bits(&[0, 0x80, 0]), 16);
         assert_eq!(uint_bits(&[0x01]), 1);

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# waxseal's whole test run: what CI runs (.ci/run calls this script).
+#   set-up (scripts/setup.sh), then: rustfmt check, clippy -D warnings, docs
+#   with -D warnings, the tests of every crate (unit, property, RFC vectors,
+#   interop with dkimpy / Mail::DKIM / mailauth / OpenDKIM), builds for
+#   wasm32-unknown-unknown, wasm32-wasip2 and a no-std target, cargo-deny, and
+#   a short run of every fuzz target.
+# Environment: FUZZ_SECONDS (default 20) per fuzz target.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+step() { printf '\n==== %s\n' "$*"; }
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step "set-up"
+scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all --check
+(cd fuzz && cargo fmt --check)
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo doc -D warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
+step "cargo test"
+cargo test --workspace --locked
+
+step "core builds for WebAssembly and without std"
+cargo build -p waxseal-core --locked --target wasm32-unknown-unknown --quiet
+cargo build -p waxseal-core --locked --target wasm32-wasip2 --quiet
+# thumbv7em-none-eabihf has no std at all: this fails if anything in the
+# core's dependency tree needs std.
+cargo build -p waxseal-core --locked --target thumbv7em-none-eabihf --quiet
+echo "ok: wasm32-unknown-unknown, wasm32-wasip2, thumbv7em-none-eabihf (no std)"
+
+step "cargo deny (licences, bans, sources)"
+# Advisories need the RustSec database from GitHub, which these machines
+# cannot reach; licences, duplicate/banned crates and sources are checked.
+cargo deny --locked check licenses bans sources
+
+step "fuzz smoke run"
+secs="${FUZZ_SECONDS:-20}"
+(cd fuzz && cargo +nightly fuzz build 2>&1 | tail -n 1)
+for target in $(cd fuzz && cargo +nightly fuzz list); do
+  (cd fuzz && cargo +nightly fuzz run "$target" -- -max_total_time="$secs" -seed=1 2>&1 | tail -n 1)
+done
+
+step "all tests passed"

@@ -1,0 +1,207 @@
+//! Property tests: chunk invariance of the streaming canonicalizer and
+//! body hasher, canonical forms, parser round trips, and no panics on
+//! arbitrary input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use proptest::prelude::*;
+use waxseal_core::canonicalize::canonicalize_body;
+use waxseal_core::tag_list::{TagList, write_tag_list};
+use waxseal_core::{
+    BodyHasher, CanonicalizationAlgorithm, DkimSignature, HashAlgorithm, KeyRecord, Message,
+};
+
+const ALGS: [CanonicalizationAlgorithm; 2] = [
+    CanonicalizationAlgorithm::Simple,
+    CanonicalizationAlgorithm::Relaxed,
+];
+
+/// Bodies made mostly of the bytes that matter to canonicalization.
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(
+        prop_oneof![
+            4 => Just(b' '),
+            2 => Just(b'\t'),
+            4 => Just(b'\r'),
+            4 => Just(b'\n'),
+            4 => Just(b'a'),
+            1 => Just(0xc3u8),
+            1 => any::<u8>(),
+        ],
+        0..96,
+    )
+}
+
+fn hash_in_chunks(alg: CanonicalizationAlgorithm, chunks: &[&[u8]]) -> waxseal_core::BodyHash {
+    let mut h = BodyHasher::new(alg, HashAlgorithm::Sha256, None);
+    for c in chunks {
+        h.update(c);
+    }
+    h.finish()
+}
+
+/// A plain, non-streaming reading of RFC 6376 3.4.3 and 3.4.4, to check
+/// the streaming canonicalizer (and its fast paths) against.
+fn reference(alg: CanonicalizationAlgorithm, body: &[u8]) -> Vec<u8> {
+    let pieces: Vec<&[u8]> = body.split(|b| *b == b'\n').collect();
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    for (i, p) in pieces.iter().enumerate() {
+        let last = i == pieces.len() - 1;
+        if last {
+            if !p.is_empty() {
+                lines.push(p.to_vec()); // unterminated last line, kept as is
+            }
+        } else {
+            lines.push(p.strip_suffix(b"\r").unwrap_or(p).to_vec());
+        }
+    }
+    if alg == CanonicalizationAlgorithm::Relaxed {
+        for l in &mut lines {
+            let mut out = Vec::new();
+            let mut wsp = false;
+            for &b in l.iter() {
+                if b == b' ' || b == b'\t' {
+                    wsp = true;
+                } else {
+                    if wsp {
+                        out.push(b' ');
+                    }
+                    wsp = false;
+                    out.push(b);
+                }
+            }
+            *l = out; // trailing WSP dropped
+        }
+    }
+    while lines.last().is_some_and(Vec::is_empty) {
+        lines.pop();
+    }
+    if lines.is_empty() {
+        return match alg {
+            CanonicalizationAlgorithm::Simple => b"\r\n".to_vec(),
+            CanonicalizationAlgorithm::Relaxed => Vec::new(),
+        };
+    }
+    lines
+        .iter()
+        .flat_map(|l| l.iter().copied().chain(*b"\r\n"))
+        .collect()
+}
+
+/// Bodies of whole lines, some clean, some not: exercises the fast path
+/// that copies runs of unchanged lines.
+fn line_body() -> impl Strategy<Value = Vec<u8>> {
+    let line = prop_oneof![
+        4 => Just(&b"plain text line"[..]),
+        2 => Just(&b" leading space"[..]),
+        2 => Just(&b"double  space"[..]),
+        2 => Just(&b"tab\there"[..]),
+        2 => Just(&b"trailing "[..]),
+        3 => Just(&b""[..]),
+        1 => Just(&b" "[..]),
+        1 => Just(&b"cr\rinside"[..]),
+    ];
+    let ending = prop_oneof![4 => Just(&b"\r\n"[..]), 1 => Just(&b"\n"[..]), 1 => Just(&b""[..])];
+    proptest::collection::vec((line, ending), 0..24).prop_map(|v| {
+        v.into_iter()
+            .flat_map(|(l, e)| l.iter().chain(e).copied())
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The streaming canonicalizer agrees with the plain reading of the RFC.
+    #[test]
+    fn canonicalization_matches_reference(b in body(), lb in line_body()) {
+        for alg in ALGS {
+            prop_assert_eq!(canonicalize_body(alg, &b), reference(alg, &b));
+            prop_assert_eq!(canonicalize_body(alg, &lb), reference(alg, &lb));
+            let mut h = BodyHasher::new(alg, HashAlgorithm::Sha256, None);
+            for c in lb.chunks(7) {
+                h.update(c);
+            }
+            prop_assert_eq!(h.finish().digest, HashAlgorithm::Sha256.digest(&reference(alg, &lb)));
+        }
+    }
+
+    /// Splitting the body at every offset gives the same body hash.
+    #[test]
+    fn body_hash_is_independent_of_chunking(b in body()) {
+        for alg in ALGS {
+            let whole = hash_in_chunks(alg, &[&b]);
+            for i in 0..=b.len() {
+                prop_assert_eq!(hash_in_chunks(alg, &[&b[..i], &b[i..]]), whole);
+            }
+            // and byte by byte
+            let bytes: Vec<&[u8]> = b.chunks(1).collect();
+            prop_assert_eq!(hash_in_chunks(alg, &bytes), whole);
+        }
+    }
+
+    /// Three-way splits with empty chunks in between.
+    #[test]
+    fn body_hash_three_way_splits(b in body(), i in 0usize..96, j in 0usize..96) {
+        let (i, j) = (i.min(b.len()), j.min(b.len()));
+        let (i, j) = (i.min(j), i.max(j));
+        for alg in ALGS {
+            prop_assert_eq!(
+                hash_in_chunks(alg, &[&b[..i], &[], &b[i..j], &b[j..], &[]]),
+                hash_in_chunks(alg, &[&b])
+            );
+        }
+    }
+
+    /// Canonical forms are fixed points, and have the RFC 6376 3.4 shape.
+    #[test]
+    fn canonical_form_properties(b in body()) {
+        let simple = canonicalize_body(CanonicalizationAlgorithm::Simple, &b);
+        prop_assert_eq!(&canonicalize_body(CanonicalizationAlgorithm::Simple, &simple), &simple);
+        prop_assert!(simple.ends_with(b"\r\n"));
+        prop_assert!(simple == b"\r\n" || !simple.ends_with(b"\r\n\r\n"));
+
+        let relaxed = canonicalize_body(CanonicalizationAlgorithm::Relaxed, &b);
+        prop_assert_eq!(&canonicalize_body(CanonicalizationAlgorithm::Relaxed, &relaxed), &relaxed);
+        prop_assert!(relaxed.is_empty() || relaxed.ends_with(b"\r\n"));
+        prop_assert!(!relaxed.ends_with(b"\r\n\r\n"));
+        prop_assert!(!relaxed.contains(&b'\t'));
+        prop_assert!(!relaxed.windows(2).any(|w| w == b"  "));
+        prop_assert!(!relaxed.windows(3).any(|w| w == b" \r\n"));
+        // every LF in canonical output is part of a CRLF
+        for out in [&simple, &relaxed] {
+            for (i, &c) in out.iter().enumerate() {
+                if c == b'\n' {
+                    prop_assert!(i > 0 && out[i - 1] == b'\r');
+                }
+            }
+        }
+        // the hash covers exactly the canonical bytes
+        prop_assert_eq!(
+            hash_in_chunks(CanonicalizationAlgorithm::Relaxed, &[&b]).canonical_len,
+            relaxed.len() as u64
+        );
+    }
+
+    /// Written tag lists parse back to the same tags.
+    #[test]
+    fn tag_list_round_trip(
+        tags in proptest::collection::btree_map("[a-z][a-z0-9_]{0,4}", "[!-:<-~]{0,12}", 0..8)
+    ) {
+        let text = write_tag_list(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let parsed = TagList::parse(text.as_bytes()).unwrap();
+        prop_assert_eq!(parsed.len(), tags.len());
+        for (k, v) in &tags {
+            prop_assert_eq!(parsed.get(k).unwrap().value, v.as_bytes());
+        }
+    }
+
+    /// Parsers never panic, whatever the input.
+    #[test]
+    fn parsers_do_not_panic(data in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let _ = TagList::parse(&data);
+        let _ = DkimSignature::parse(&data);
+        let _ = KeyRecord::parse(&data);
+        let _ = Message::parse(&data);
+        let _ = waxseal_core::PrivateKey::parse(&data);
+    }
+}
