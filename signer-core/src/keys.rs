@@ -309,12 +309,12 @@ impl PrivateKey {
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
         match &self.inner {
-            PrivateInner::Rsa(k) => PublicKey {
-                inner: PublicInner::Rsa(Box::new(k.to_public_key())),
-            },
-            PrivateInner::Ed25519(k) => PublicKey {
-                inner: PublicInner::Ed25519(k.verifying_key()),
-            },
+            PrivateInner::Rsa(k) => {
+                PublicKey::from_inner(PublicInner::Rsa(Box::new(k.to_public_key())))
+            }
+            PrivateInner::Ed25519(k) => {
+                PublicKey::from_inner(PublicInner::Ed25519(k.verifying_key()))
+            }
         }
     }
 
@@ -393,12 +393,65 @@ enum PublicInner {
 }
 
 /// A public key, as published in a DNS key record.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct PublicKey {
     inner: PublicInner,
+    /// The `p=` data this key came from (or its canonical encoding).
+    data: Vec<u8>,
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
+}
+
+impl Eq for PublicKey {}
+
+/// The public-key operation of verification, as a capability, so that a
+/// host can verify with native crypto. [`RustCrypto`] is the pure-Rust
+/// implementation.
+pub trait VerifyDigest {
+    /// Checks `signature` over `digest` (the hash of the header data) with
+    /// `key` for `alg`. [`PublicKey::record_data`] gives the key as
+    /// published, for backends that decode keys themselves.
+    fn verify_digest(
+        &self,
+        alg: SigningAlgorithm,
+        key: &PublicKey,
+        digest: &[u8],
+        signature: &[u8],
+    ) -> Result<(), Error>;
+}
+
+/// The pure-Rust crypto backend (`rsa` 0.10, `ed25519-dalek`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RustCrypto;
+
+impl VerifyDigest for RustCrypto {
+    fn verify_digest(
+        &self,
+        alg: SigningAlgorithm,
+        key: &PublicKey,
+        digest: &[u8],
+        signature: &[u8],
+    ) -> Result<(), Error> {
+        key.verify_digest(alg, digest, signature)
+    }
 }
 
 impl PublicKey {
+    fn from_inner(inner: PublicInner) -> Self {
+        let data = match &inner {
+            PublicInner::Rsa(k) => k
+                .to_public_key_der()
+                .map(|d| d.as_bytes().to_vec())
+                .unwrap_or_default(),
+            PublicInner::Ed25519(k) => k.to_bytes().to_vec(),
+        };
+        PublicKey { inner, data }
+    }
+
     /// Decodes the `p=` data of a key record (already base64-decoded).
     ///
     /// For `k=rsa` this is a DER SubjectPublicKeyInfo (what `openssl rsa
@@ -441,6 +494,7 @@ impl PublicKey {
                 .map_err(|_| Error::InvalidPublicKey)?;
                 Ok(PublicKey {
                     inner: PublicInner::Rsa(Box::new(key)),
+                    data: data.to_vec(),
                 })
             }
             KeyType::Ed25519 => {
@@ -448,21 +502,23 @@ impl PublicKey {
                 let key = VerifyingKey::from_bytes(bytes).map_err(|_| Error::InvalidPublicKey)?;
                 Ok(PublicKey {
                     inner: PublicInner::Ed25519(key),
+                    data: data.to_vec(),
                 })
             }
         }
     }
 
-    /// The `p=` data: DER SubjectPublicKeyInfo for RSA, the raw 32 bytes
-    /// for Ed25519.
+    /// The `p=` data to publish: DER SubjectPublicKeyInfo for RSA, the raw
+    /// 32 bytes for Ed25519.
     pub fn to_record_data(&self) -> Vec<u8> {
-        match &self.inner {
-            PublicInner::Rsa(k) => k
-                .to_public_key_der()
-                .map(|d| d.as_bytes().to_vec())
-                .unwrap_or_default(),
-            PublicInner::Ed25519(k) => k.to_bytes().to_vec(),
-        }
+        Self::from_inner(self.inner.clone()).data
+    }
+
+    /// The `p=` data this key was decoded from (as published, which for
+    /// RSA may also be a bare PKCS#1 key), or the encoding of
+    /// [`to_record_data`](Self::to_record_data) for keys made here.
+    pub fn record_data(&self) -> &[u8] {
+        &self.data
     }
 
     /// RSA or Ed25519.

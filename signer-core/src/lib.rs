@@ -51,6 +51,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod auth_results;
 pub mod base64;
 pub mod canonicalize;
 pub mod domain;
@@ -63,17 +64,24 @@ pub mod record;
 pub mod sign;
 pub mod signature;
 pub mod tag_list;
+pub mod verify;
 
 pub use canonicalize::{BodyCanonicalizer, Canonicalization, CanonicalizationAlgorithm};
 pub use error::Error;
 pub use hash::{BodyHash, BodyHashSet, BodyHasher, HashAlgorithm};
 
 pub use domain::{Domain, Identity, Selector};
-pub use keys::{KeyType, PrivateKey, PublicKey, SignDigest, SigningAlgorithm};
+pub use keys::{
+    KeyType, PrivateKey, PublicKey, RustCrypto, SignDigest, SigningAlgorithm, VerifyDigest,
+};
 pub use message::{HeaderField, Message};
 pub use record::KeyRecord;
 pub use sign::{HeaderSelection, SignOptions, SignatureHeader, Signer, prepend_signatures, sign};
 pub use signature::DkimSignature;
+pub use verify::{
+    DkimResult, KeyAnswer, Reason, SignatureResult, VerificationReport, Verifier, VerifyPolicy,
+    verify,
+};
 
 #[cfg(test)]
 #[allow(unused_imports)]

@@ -80,7 +80,11 @@ impl SignatureLabels {
                 domain: tags.get("d").map(text),
                 selector: tags.get("s").map(text),
                 algorithm: tags.get("a").map(text),
-                identity: tags.get("i").map(text),
+                identity: tags.get("i").map(|i| {
+                    let raw = i.value_without_fws();
+                    let bytes = qp_decode(&raw).unwrap_or(raw);
+                    String::from_utf8_lossy(&bytes).into_owned()
+                }),
                 signature: tags.get("b").map(text),
             },
             Err(_) => SignatureLabels::default(),
@@ -106,6 +110,45 @@ fn required<'t, 'a>(tags: &'t TagList<'a>, name: &'static str) -> Result<&'t Tag
 
 fn utf8<'a>(tag: &Tag<'a>, name: &'static str) -> Result<&'a str, Error> {
     tag.value_str().ok_or(Error::InvalidTagValue(name))
+}
+
+/// Decodes DKIM-Quoted-Printable (RFC 6376 2.11): `=XX` is the byte with
+/// hex value XX (either case accepted); folding white space was removed
+/// by the caller. `None` for a malformed `=` sequence.
+pub fn qp_decode(v: &[u8]) -> Option<Vec<u8>> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] == b'=' {
+            let hi = hex(*v.get(i + 1)?)?;
+            let lo = hex(*v.get(i + 2)?)?;
+            out.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            out.push(v[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// Encodes DKIM-Quoted-Printable (RFC 6376 2.11): every byte outside
+/// `%x21-3A / %x3C / %x3E-7E` (so `;`, `=`, white space, controls and
+/// 8-bit bytes) as `=XX`.
+pub fn qp_encode(v: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(v.len());
+    for &b in v {
+        if matches!(b, 0x21..=0x3a | 0x3c | 0x3e..=0x7e) {
+            s.push(b as char);
+        } else {
+            s.push('=');
+            s.push(HEX[usize::from(b >> 4)] as char);
+            s.push(HEX[usize::from(b & 15)] as char);
+        }
+    }
+    s
 }
 
 /// True for an RFC 5322 `field-name` (1*ftext).
@@ -153,7 +196,10 @@ impl DkimSignature {
         }
         let identity = match tags.get("i") {
             Some(i) => {
-                let id = Identity::new(utf8(i, "i")?)?;
+                // RFC 6376 3.5: i= is dkim-quoted-printable (2.11).
+                let decoded = qp_decode(&i.value_without_fws()).ok_or(Error::InvalidIdentity)?;
+                let text = core::str::from_utf8(&decoded).map_err(|_| Error::InvalidIdentity)?;
+                let id = Identity::new(text)?;
                 if !id.is_within(&domain) {
                     return Err(Error::IdentityNotInDomain);
                 }
@@ -271,7 +317,7 @@ impl DkimSignature {
         w.tag("c", &self.canonicalization.to_string());
         w.tag("d", self.domain.as_str());
         if let Some(i) = &self.identity {
-            w.tag("i", &i.to_string());
+            w.tag("i", &qp_encode(i.to_string().as_bytes()));
         }
         if let Some(q) = &self.query_methods {
             w.tag("q", &q.join(":"));
@@ -490,6 +536,26 @@ mod tests {
             unknown.unknown_tags,
             [("foo".to_string(), "bar baz".to_string())]
         );
+    }
+
+    #[test]
+    fn rfc6376_2_11_i_tag_is_quoted_printable() {
+        let mut v = base();
+        v.extend_from_slice(b"; i=jlong@example=2Ecom");
+        let s = DkimSignature::parse(&v).unwrap();
+        assert_eq!(s.identity.unwrap().to_string(), "jlong@example.com");
+        let mut v = base();
+        v.extend_from_slice(b"; i=a=3Db@example.com");
+        let s = DkimSignature::parse(&v).unwrap();
+        assert_eq!(s.identity.as_ref().unwrap().local_part(), Some("a=b"));
+        // written back encoded, so it parses to the same identity
+        let h = s.to_header();
+        assert!(h.contains("i=a=3Db@example.com;"));
+        assert_eq!(DkimSignature::parse(&h.as_bytes()[15..]).unwrap(), s);
+        let mut v = base();
+        v.extend_from_slice(b"; i=a=zz@example.com");
+        assert_eq!(DkimSignature::parse(&v), Err(Error::InvalidIdentity));
+        assert_eq!(qp_decode(b"a=4"), None);
     }
 
     #[test]

@@ -1,0 +1,1046 @@
+//! Verification (RFC 6376 6), sans-I/O.
+//!
+//! The [`Verifier`] takes the message in chunks. As soon as the header
+//! block is complete it knows every `DKIM-Signature` and tells which DNS
+//! names it needs ([`Verifier::queries`]); the caller looks them up however
+//! it likes (blocking, async, DNS-over-HTTPS, a test map) and hands the
+//! answers back with [`Verifier::answer`], while the body keeps streaming.
+//! The body is read once for all signatures. [`Verifier::finish`] returns
+//! one typed result per signature, in RFC 8601 words, and an
+//! `Authentication-Results` value.
+//!
+//! ```
+//! use waxseal_core::verify::{verify, KeyAnswer, VerifyPolicy};
+//! let msg = include_bytes!("../tests/vectors/rfc8463/a3-signed.eml");
+//! let report = verify(msg, &VerifyPolicy::default(), Some(1528637909), &mut |name: &str| {
+//!     match name {
+//!         "brisbane._domainkey.football.example.com" => KeyAnswer::record(
+//!             "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="),
+//!         _ => KeyAnswer::NxDomain,
+//!     }
+//! })?;
+//! assert_eq!(report.results[0].result.as_str(), "pass");   // ed25519
+//! assert_eq!(report.results[1].result.as_str(), "permerror"); // no RSA key published
+//! # Ok::<(), waxseal_core::Error>(())
+//! ```
+//!
+//! # What counts as what
+//!
+//! Checks run in the order of RFC 6376 6.1: the signature field (6.1.1),
+//! the key (6.1.2), then the hashes (6.1.3). The cryptographic check runs
+//! even where policy will reject the signature (rsa-sha1, small keys,
+//! expired, l=), so that "valid but not acceptable" (`policy`) is told apart
+//! from "broken" (`fail`).
+//!
+//! | result | reasons |
+//! |--------|---------|
+//! | `pass` | it verifies and policy accepts it |
+//! | `fail` | body hash mismatch; bad signature; key revoked (6.1.2: "treat this as a failed signature check") |
+//! | `policy` | rsa-sha1 (RFC 8301 3.1); RSA key under the minimum (RFC 8301 3.2); `l=` leaves part of the body unsigned; expired (`x=`); timestamp in the future |
+//! | `permerror` | signature syntax (missing tag, bad value, unknown algorithm, ...); From not signed; i= not under d=; x= before t=; l= larger than the body; no key; key syntax; k= does not match a=; key h= forbids the hash; key s= excludes email; key t=s and i= in a subdomain; query method not dns/txt |
+//! | `temperror` | the key lookup failed temporarily, or was never answered |
+//! | `neutral` | not evaluated: more signatures than the policy allows |
+//! | `none` | the message has no signature (message-level, see [`VerificationReport`]) |
+//!
+//! A key record with `t=y` (testing) is reported and does not change the
+//! result.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+use core::ops::Range;
+
+use crate::canonicalize::BodyCanonicalizer;
+use crate::domain::Domain;
+use crate::error::Error;
+use crate::hash::{BodyHash, BodyHashSet};
+use crate::keys::{KeyType, PublicKey, RSA_MIN_SIGNING_BITS, SigningAlgorithm};
+use crate::message::{self, HeaderField};
+use crate::policy::{DmarcRecord, LegacyPolicy};
+use crate::record::KeyRecord;
+use crate::sign::{header_hash, header_hash_input, select_headers};
+use crate::signature::{DkimSignature, HEADER_NAME, SignatureLabels};
+
+/// RFC 8601 2.7.1 result of one signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DkimResult {
+    /// The signature verified and is acceptable.
+    Pass,
+    /// The signature did not verify (the message or the key changed).
+    Fail,
+    /// Not evaluated.
+    Neutral,
+    /// It verifies, but local policy does not accept it.
+    Policy,
+    /// A temporary failure (DNS); a later attempt may succeed.
+    TempError,
+    /// A permanent error: syntax, missing or unusable key.
+    PermError,
+    /// No signature (message level only).
+    None,
+}
+
+impl DkimResult {
+    /// The RFC 8601 keyword.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Neutral => "neutral",
+            Self::Policy => "policy",
+            Self::TempError => "temperror",
+            Self::PermError => "permerror",
+            Self::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for DkimResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a signature did not pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The signature field does not parse (RFC 6376 6.1.1); the error says
+    /// what is wrong.
+    Syntax(Error),
+    /// `h=` does not include From (RFC 6376 6.1.1).
+    FromNotSigned,
+    /// `q=` names no method waxseal can use (only `dns/txt` exists).
+    UnsupportedQueryMethod,
+    /// `l=` is larger than the canonicalized body (RFC 6376 3.5: "MUST NOT
+    /// be larger").
+    BodyLengthTooLarge {
+        /// The `l=` value.
+        signed: u64,
+        /// Length of the canonicalized body.
+        total: u64,
+    },
+    /// No key record at `<s>._domainkey.<d>` (NXDOMAIN, or no TXT record
+    /// that is a DKIM key).
+    KeyNotFound,
+    /// The key lookup failed temporarily (RFC 6376 6.1.2: TEMPFAIL).
+    KeyUnavailable,
+    /// The key record does not parse, or its key does not decode.
+    KeySyntax(Error),
+    /// `p=` is empty: the key was revoked.
+    KeyRevoked,
+    /// The record's `k=` does not fit the signature's `a=`.
+    KeyAlgorithmMismatch,
+    /// The record's `h=` does not allow the signature's hash.
+    HashNotAllowed,
+    /// The record's `s=` does not include email.
+    ServiceNotEmail,
+    /// The record has `t=s` and the `i=` domain is a subdomain of `d=`.
+    StrictIdentityMismatch,
+    /// The body hash does not match `bh=`: the body was changed.
+    BodyHashMismatch,
+    /// The signature does not verify: headers changed, or wrong key.
+    BadSignature,
+    /// `a=rsa-sha1`, which RFC 8301 3.1 says MUST NOT be considered valid.
+    WeakAlgorithm,
+    /// The RSA key is smaller than the policy minimum (RFC 8301 3.2).
+    KeyTooSmall {
+        /// The key size in bits.
+        bits: usize,
+    },
+    /// `l=` covers only part of the body; the rest is unsigned.
+    PartialBody {
+        /// Canonicalized body bytes covered by the signature.
+        signed: u64,
+        /// Length of the canonicalized body.
+        total: u64,
+    },
+    /// The signature expired (`x=` is in the past).
+    Expired {
+        /// The `x=` value.
+        expiration: u64,
+    },
+    /// The timestamp `t=` is further in the future than the allowed skew.
+    FutureTimestamp {
+        /// The `t=` value.
+        timestamp: u64,
+    },
+    /// Not evaluated: the message has more signatures than the policy
+    /// allows to check.
+    TooManySignatures {
+        /// The policy limit.
+        limit: usize,
+    },
+}
+
+impl Reason {
+    /// The RFC 8601 result this reason leads to.
+    pub fn result(self) -> DkimResult {
+        match self {
+            Reason::BodyHashMismatch | Reason::BadSignature | Reason::KeyRevoked => {
+                DkimResult::Fail
+            }
+            Reason::WeakAlgorithm
+            | Reason::KeyTooSmall { .. }
+            | Reason::PartialBody { .. }
+            | Reason::Expired { .. }
+            | Reason::FutureTimestamp { .. } => DkimResult::Policy,
+            Reason::KeyUnavailable => DkimResult::TempError,
+            Reason::TooManySignatures { .. } => DkimResult::Neutral,
+            _ => DkimResult::PermError,
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Syntax(e) => write!(f, "signature syntax error: {e}"),
+            Reason::FromNotSigned => f.write_str("From field not signed"),
+            Reason::UnsupportedQueryMethod => f.write_str("no supported query method (q=)"),
+            Reason::BodyLengthTooLarge { signed, total } => {
+                write!(f, "l={signed} is larger than the body ({total} bytes)")
+            }
+            Reason::KeyNotFound => f.write_str("no key for signature"),
+            Reason::KeyUnavailable => f.write_str("key unavailable (temporary DNS failure)"),
+            Reason::KeySyntax(e) => write!(f, "key syntax error: {e}"),
+            Reason::KeyRevoked => f.write_str("key revoked"),
+            Reason::KeyAlgorithmMismatch => f.write_str("key type does not match the algorithm"),
+            Reason::HashNotAllowed => f.write_str("inappropriate hash algorithm for the key"),
+            Reason::ServiceNotEmail => f.write_str("key not for email (s=)"),
+            Reason::StrictIdentityMismatch => {
+                f.write_str("key requires i= domain to equal d= (t=s)")
+            }
+            Reason::BodyHashMismatch => f.write_str("body hash mismatch"),
+            Reason::BadSignature => f.write_str("signature verification failed"),
+            Reason::WeakAlgorithm => f.write_str("rsa-sha1 is not accepted (RFC 8301)"),
+            Reason::KeyTooSmall { bits } => write!(f, "{bits}-bit RSA key is too small"),
+            Reason::PartialBody { signed, total } => write!(
+                f,
+                "l= signs only {signed} of {total} body bytes; {} unsigned",
+                total - signed
+            ),
+            Reason::Expired { expiration } => write!(f, "signature expired (x={expiration})"),
+            Reason::FutureTimestamp { timestamp } => {
+                write!(f, "signature timestamp in the future (t={timestamp})")
+            }
+            Reason::TooManySignatures { limit } => {
+                write!(f, "not checked: more than {limit} signatures")
+            }
+        }
+    }
+}
+
+/// How strict verification is. Defaults follow RFC 6376 and RFC 8301;
+/// every relaxation is a named field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyPolicy {
+    /// RSA keys with fewer bits get `policy`. Default: 1024 (RFC 8301 3.2).
+    pub min_rsa_bits: usize,
+    /// Accept `rsa-sha1` signatures. Default: false (RFC 8301 3.1).
+    pub allow_rsa_sha1: bool,
+    /// Accept signatures whose `l=` leaves part of the body unsigned.
+    /// Default: false (anything can be appended to such a message).
+    pub allow_unsigned_body_tail: bool,
+    /// Accept signatures whose `h=` lacks From. Default: false (RFC 6376
+    /// 6.1.1 says verifiers MUST reject them).
+    pub allow_unsigned_from: bool,
+    /// Do not check `x=`. Default: false.
+    pub ignore_expiration: bool,
+    /// How far `t=` may lie in the future, in seconds. Default: 300.
+    pub clock_skew: u64,
+    /// At most this many signatures are evaluated, from the top; the rest
+    /// get `neutral`. Default: 8.
+    pub max_signatures: usize,
+    /// Largest header block accepted, in bytes. Default: 1 MiB.
+    pub max_header_bytes: usize,
+}
+
+impl Default for VerifyPolicy {
+    fn default() -> Self {
+        VerifyPolicy {
+            min_rsa_bits: RSA_MIN_SIGNING_BITS,
+            allow_rsa_sha1: false,
+            allow_unsigned_body_tail: false,
+            allow_unsigned_from: false,
+            ignore_expiration: false,
+            clock_skew: 300,
+            max_signatures: 8,
+            max_header_bytes: crate::sign::DEFAULT_MAX_HEADER_BYTES,
+        }
+    }
+}
+
+/// The answer to one DNS TXT query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyAnswer {
+    /// The TXT records at the name; each record is the list of its
+    /// character-strings, which are concatenated (RFC 6376 3.6.2.2).
+    Records(Vec<Vec<Vec<u8>>>),
+    /// The name does not exist, or has no TXT record.
+    NxDomain,
+    /// The lookup failed temporarily (timeout, SERVFAIL).
+    TempFail,
+}
+
+impl KeyAnswer {
+    /// One record of one string.
+    pub fn record(txt: impl AsRef<[u8]>) -> Self {
+        KeyAnswer::Records(alloc::vec![alloc::vec![txt.as_ref().to_vec()]])
+    }
+
+    fn records(&self) -> Vec<Vec<u8>> {
+        match self {
+            KeyAnswer::Records(rs) => rs.iter().map(|strings| strings.concat()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// What a DNS query is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueryKind {
+    /// A DKIM key record (`<s>._domainkey.<d>`).
+    Key,
+    /// The legacy signing policy of the From domain
+    /// (`_policy._domainkey.<domain>`); information only.
+    LegacyPolicy,
+    /// The DMARC record of the From domain (`_dmarc.<domain>`);
+    /// information only.
+    Dmarc,
+}
+
+/// A DNS TXT query the verifier would like answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// The name to look up (no trailing dot).
+    pub name: String,
+    /// Why.
+    pub kind: QueryKind,
+}
+
+/// The canonicalized data a signature was checked against, for finding out
+/// why a hash did not match.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Diagnostics {
+    /// The header hash input: the selected fields and the signature field
+    /// without its `b=` value, canonicalized (RFC 6376 3.7).
+    pub canonical_headers: Vec<u8>,
+    /// The canonicalized body, up to the limit given to
+    /// [`Verifier::diagnostics`]; `l=` is not applied.
+    pub canonical_body: Vec<u8>,
+    /// True when `canonical_body` was cut at the limit.
+    pub body_truncated: bool,
+    /// The body hash computed here.
+    pub computed_body_hash: Vec<u8>,
+}
+
+/// The outcome for one signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureResult {
+    /// The RFC 8601 result.
+    pub result: DkimResult,
+    /// Why it is not `pass`.
+    pub reason: Option<Reason>,
+    /// d=, s=, a=, i= and b= as written, also for signatures that do not
+    /// parse.
+    pub labels: SignatureLabels,
+    /// The parsed signature, when it parsed.
+    pub signature: Option<DkimSignature>,
+    /// The key record was in test mode (`t=y`). The result is unchanged;
+    /// RFC 6376 3.6.1 asks receivers to treat such mail like unsigned mail.
+    pub testing: bool,
+    /// Size of the key in bits, when a key was decoded.
+    pub key_bits: Option<usize>,
+    /// Canonicalized body bytes not covered by `l=` (0 without `l=`).
+    pub unsigned_body_bytes: u64,
+    /// What was hashed, when diagnostics were requested.
+    pub diagnostics: Option<Diagnostics>,
+}
+
+impl SignatureResult {
+    fn new(labels: SignatureLabels) -> Self {
+        SignatureResult {
+            result: DkimResult::Pass,
+            reason: None,
+            labels,
+            signature: None,
+            testing: false,
+            key_bits: None,
+            unsigned_body_bytes: 0,
+            diagnostics: None,
+        }
+    }
+
+    fn set(&mut self, reason: Reason) {
+        self.result = reason.result();
+        self.reason = Some(reason);
+    }
+}
+
+/// Legacy policy and DMARC records of the From domain, as information.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PolicyInfo {
+    /// The domain of the (first) From address, if one was found.
+    pub from_domain: Option<String>,
+    /// The `_policy._domainkey` record, when asked for and found.
+    pub legacy: Option<Result<LegacyPolicy, Error>>,
+    /// The `_dmarc` record, when asked for and found.
+    pub dmarc: Option<Result<DmarcRecord, Error>>,
+}
+
+/// The outcome for a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationReport {
+    /// One result per `DKIM-Signature` field, top to bottom. Empty when the
+    /// message is unsigned (RFC 8601 `dkim=none`).
+    pub results: Vec<SignatureResult>,
+    /// Policy records of the From domain, as information only.
+    pub policy: PolicyInfo,
+}
+
+impl VerificationReport {
+    /// True when at least one signature passed.
+    pub fn any_pass(&self) -> bool {
+        self.results.iter().any(|r| r.result == DkimResult::Pass)
+    }
+
+    /// The `Authentication-Results` field value (RFC 8601) for these
+    /// results, e.g. `mx.example.org; dkim=pass header.d=example.com ...`.
+    pub fn authentication_results(&self, authserv_id: &str) -> String {
+        crate::auth_results::format(authserv_id, &self.results)
+    }
+
+    /// The whole `Authentication-Results:` header field, folded, with a
+    /// final CRLF.
+    pub fn authentication_results_field(&self, authserv_id: &str) -> String {
+        crate::auth_results::field(authserv_id, &self.results)
+    }
+}
+
+struct SigState {
+    labels: SignatureLabels,
+    /// The field index among the header fields, the parsed signature and
+    /// the region of its b= value inside the field's raw bytes.
+    parsed: Result<(DkimSignature, Range<usize>), Reason>,
+    body_slot: Option<usize>,
+    query: Option<usize>,
+    field: usize,
+}
+
+enum Phase {
+    Headers { scan: usize },
+    Body,
+    Done,
+}
+
+/// The streaming, sans-I/O verifier. See the [module docs](self).
+pub struct Verifier {
+    policy: VerifyPolicy,
+    now: Option<u64>,
+    phase: Phase,
+    buf: Vec<u8>,
+    header_len: usize,
+    sigs: Vec<SigState>,
+    queries: Vec<(Query, Option<KeyAnswer>)>,
+    hashes: BodyHashSet,
+    from_domain: Option<String>,
+    diag_limit: Option<usize>,
+    diag: Vec<(BodyCanonicalizer, Vec<u8>, bool)>,
+}
+
+impl Verifier {
+    /// A verifier with this policy. `now` is the current time in seconds
+    /// since 1970, for `x=` and `t=`; with `None` they are not checked.
+    pub fn new(policy: VerifyPolicy, now: Option<u64>) -> Self {
+        Verifier {
+            policy,
+            now,
+            phase: Phase::Headers { scan: 0 },
+            buf: Vec::new(),
+            header_len: 0,
+            sigs: Vec::new(),
+            queries: Vec::new(),
+            hashes: BodyHashSet::new(),
+            from_domain: None,
+            diag_limit: None,
+            diag: Vec::new(),
+        }
+    }
+
+    /// Keeps what was hashed, with up to `body_limit` bytes of each
+    /// canonicalized body, in each result's `diagnostics`. Must be called
+    /// before the first [`update`](Self::update). Costs a second
+    /// canonicalization pass over the body.
+    pub fn diagnostics(&mut self, body_limit: usize) {
+        self.diag_limit = Some(body_limit);
+    }
+
+    /// True once the header block is complete: [`queries`](Self::queries)
+    /// is then final.
+    pub fn headers_complete(&self) -> bool {
+        !matches!(self.phase, Phase::Headers { .. })
+    }
+
+    /// Feeds the next chunk of the message. Fails only when the header
+    /// block is malformed or too large.
+    pub fn update(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        match self.phase {
+            Phase::Headers { scan } => {
+                self.buf.extend_from_slice(chunk);
+                match message::find_header_end(&self.buf, scan) {
+                    Some((header_len, body_start)) => {
+                        if header_len > self.policy.max_header_bytes {
+                            return Err(Error::HeaderTooLarge {
+                                limit: self.policy.max_header_bytes,
+                            });
+                        }
+                        let body = self.buf.split_off(body_start);
+                        self.start_body(header_len)?;
+                        self.body(&body);
+                    }
+                    None => {
+                        if self.buf.len() > self.policy.max_header_bytes {
+                            return Err(Error::HeaderTooLarge {
+                                limit: self.policy.max_header_bytes,
+                            });
+                        }
+                        self.phase = Phase::Headers {
+                            scan: message::resume_point(&self.buf, scan),
+                        };
+                    }
+                }
+                Ok(())
+            }
+            Phase::Body => {
+                self.body(chunk);
+                Ok(())
+            }
+            Phase::Done => Err(Error::AlreadyFinished),
+        }
+    }
+
+    fn body(&mut self, chunk: &[u8]) {
+        self.hashes.update(chunk);
+        for (canon, out, truncated) in &mut self.diag {
+            let limit = self.diag_limit.unwrap_or(0);
+            canon.update(chunk, &mut |b: &[u8]| keep(out, truncated, limit, b));
+        }
+    }
+
+    /// The DNS TXT names to look up: key records first, then the legacy
+    /// policy and DMARC records of the From domain (information only;
+    /// answering them is optional). Empty until the header block is
+    /// complete.
+    pub fn queries(&self) -> Vec<Query> {
+        self.queries.iter().map(|(q, _)| q.clone()).collect()
+    }
+
+    /// The queries not answered yet.
+    pub fn pending_queries(&self) -> Vec<Query> {
+        self.queries
+            .iter()
+            .filter(|(_, a)| a.is_none())
+            .map(|(q, _)| q.clone())
+            .collect()
+    }
+
+    /// Supplies the answer for `name` (case-insensitive, trailing dot
+    /// ignored). Answers for names not asked for are ignored.
+    pub fn answer(&mut self, name: &str, answer: KeyAnswer) {
+        let name = name.strip_suffix('.').unwrap_or(name);
+        for (q, a) in &mut self.queries {
+            if q.name.eq_ignore_ascii_case(name) {
+                *a = Some(answer.clone());
+            }
+        }
+    }
+
+    fn add_query(&mut self, name: String, kind: QueryKind) -> usize {
+        match self
+            .queries
+            .iter()
+            .position(|(q, _)| q.name.eq_ignore_ascii_case(&name))
+        {
+            Some(i) => i,
+            None => {
+                self.queries.push((Query { name, kind }, None));
+                self.queries.len() - 1
+            }
+        }
+    }
+
+    fn start_body(&mut self, header_len: usize) -> Result<(), Error> {
+        self.header_len = header_len;
+        self.phase = Phase::Body;
+        let block = core::mem::take(&mut self.buf);
+        let result = self.read_headers(&block[..header_len]);
+        self.buf = block;
+        result
+    }
+
+    fn read_headers(&mut self, block: &[u8]) -> Result<(), Error> {
+        let fields = message::parse_header_block(block)?;
+        self.from_domain = from_domain(&fields);
+        let mut seen = 0usize;
+        for (index, f) in fields.iter().enumerate() {
+            if !f.is(HEADER_NAME) {
+                continue;
+            }
+            seen += 1;
+            let labels = SignatureLabels::salvage(f.value);
+            if seen > self.policy.max_signatures {
+                self.sigs.push(SigState {
+                    labels,
+                    parsed: Err(Reason::TooManySignatures {
+                        limit: self.policy.max_signatures,
+                    }),
+                    body_slot: None,
+                    query: None,
+                    field: index,
+                });
+                continue;
+            }
+            let parsed = DkimSignature::parse_with_b_region(f.value)
+                .map_err(Reason::Syntax)
+                .and_then(|(sig, region)| {
+                    let off = f.raw.len() - f.value.len();
+                    check_signature_field(&self.policy, &sig)?;
+                    Ok((sig, off + region.start..off + region.end))
+                });
+            let (body_slot, query) = match &parsed {
+                Ok((sig, _)) => {
+                    let slot = self.hashes.add(
+                        sig.canonicalization.body,
+                        sig.algorithm.hash(),
+                        sig.body_length,
+                    );
+                    if self.diag_limit.is_some()
+                        && !self
+                            .diag
+                            .iter()
+                            .any(|d| d.0.algorithm() == sig.canonicalization.body)
+                    {
+                        self.diag.push((
+                            BodyCanonicalizer::new(sig.canonicalization.body),
+                            Vec::new(),
+                            false,
+                        ));
+                    }
+                    let name = sig.selector.record_name(&sig.domain);
+                    (Some(slot), Some(self.add_query(name, QueryKind::Key)))
+                }
+                Err(_) => (None, None),
+            };
+            self.sigs.push(SigState {
+                labels,
+                parsed,
+                body_slot,
+                query,
+                field: index,
+            });
+        }
+        if let Some(dom) = self
+            .from_domain
+            .as_deref()
+            .and_then(|d| Domain::new(d).ok())
+        {
+            self.add_query(LegacyPolicy::record_name(&dom), QueryKind::LegacyPolicy);
+            self.add_query(DmarcRecord::record_name(&dom), QueryKind::Dmarc);
+        }
+        Ok(())
+    }
+
+    /// Ends the message and evaluates every signature with the pure-Rust
+    /// crypto backend.
+    pub fn finish(self) -> Result<VerificationReport, Error> {
+        self.finish_with(&crate::keys::RustCrypto)
+    }
+
+    /// Ends the message and evaluates every signature, with `crypto` doing
+    /// the public-key operation.
+    pub fn finish_with(
+        mut self,
+        crypto: &dyn crate::keys::VerifyDigest,
+    ) -> Result<VerificationReport, Error> {
+        match self.phase {
+            Phase::Headers { .. } => {
+                let len = self.buf.len();
+                if len > self.policy.max_header_bytes {
+                    return Err(Error::HeaderTooLarge {
+                        limit: self.policy.max_header_bytes,
+                    });
+                }
+                self.start_body(len)?;
+            }
+            Phase::Body => {}
+            Phase::Done => return Err(Error::AlreadyFinished),
+        }
+        self.phase = Phase::Done;
+        let hashes = core::mem::take(&mut self.hashes).finish();
+        let limit = self.diag_limit.unwrap_or(0);
+        let mut bodies: Vec<(
+            crate::canonicalize::CanonicalizationAlgorithm,
+            Vec<u8>,
+            bool,
+        )> = Vec::new();
+        for (mut canon, mut out, mut truncated) in core::mem::take(&mut self.diag) {
+            canon.finish(&mut |b: &[u8]| keep(&mut out, &mut truncated, limit, b));
+            bodies.push((canon.algorithm(), out, truncated));
+        }
+        let fields = message::parse_header_block(&self.buf[..self.header_len])?;
+        let mut results = Vec::with_capacity(self.sigs.len());
+        for st in &self.sigs {
+            let mut r = SignatureResult::new(st.labels.clone());
+            match &st.parsed {
+                Err(reason) => r.set(*reason),
+                Ok((sig, b_region)) => {
+                    r.signature = Some(sig.clone());
+                    let answer = st.query.and_then(|q| self.queries[q].1.as_ref());
+                    let body = st.body_slot.map(|s| hashes[s]);
+                    let ctx = Check {
+                        policy: &self.policy,
+                        now: self.now,
+                        fields: &fields,
+                        field: &fields[st.field],
+                        b_region: b_region.clone(),
+                    };
+                    ctx.evaluate(sig, answer, body, crypto, &mut r);
+                    if self.diag_limit.is_some() {
+                        let selected = select_headers(&fields, &sig.signed_headers);
+                        let unsigned = ctx.unsigned_field();
+                        let body_diag = bodies.iter().find(|b| b.0 == sig.canonicalization.body);
+                        r.diagnostics = Some(Diagnostics {
+                            canonical_headers: header_hash_input(
+                                sig.canonicalization.header,
+                                &selected,
+                                &unsigned,
+                            ),
+                            canonical_body: body_diag.map(|b| b.1.clone()).unwrap_or_default(),
+                            body_truncated: body_diag.is_some_and(|b| b.2),
+                            computed_body_hash: body
+                                .map(|b| b.digest.as_bytes().to_vec())
+                                .unwrap_or_default(),
+                        });
+                    }
+                }
+            }
+            results.push(r);
+        }
+        let mut policy = PolicyInfo {
+            from_domain: self.from_domain.clone(),
+            ..PolicyInfo::default()
+        };
+        for (q, a) in &self.queries {
+            let Some(a) = a else { continue };
+            let first = a.records().into_iter().next();
+            match q.kind {
+                QueryKind::LegacyPolicy => policy.legacy = first.map(|r| LegacyPolicy::parse(&r)),
+                QueryKind::Dmarc => {
+                    policy.dmarc = a
+                        .records()
+                        .into_iter()
+                        .find(|r| r.starts_with(b"v=DMARC1"))
+                        .map(|r| DmarcRecord::parse(&r))
+                }
+                QueryKind::Key => {}
+            }
+        }
+        Ok(VerificationReport { results, policy })
+    }
+}
+
+fn keep(out: &mut Vec<u8>, truncated: &mut bool, limit: usize, b: &[u8]) {
+    let room = limit.saturating_sub(out.len());
+    if b.len() > room {
+        *truncated = true;
+    }
+    out.extend_from_slice(&b[..b.len().min(room)]);
+}
+
+/// RFC 6376 6.1.1 checks on a parsed signature that need no key.
+fn check_signature_field(policy: &VerifyPolicy, sig: &DkimSignature) -> Result<(), Reason> {
+    if !policy.allow_unsigned_from
+        && !sig
+            .signed_headers
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case("from"))
+    {
+        return Err(Reason::FromNotSigned);
+    }
+    if !sig.uses_dns_txt() {
+        return Err(Reason::UnsupportedQueryMethod);
+    }
+    Ok(())
+}
+
+struct Check<'a, 'm> {
+    policy: &'a VerifyPolicy,
+    now: Option<u64>,
+    fields: &'a [HeaderField<'m>],
+    field: &'a HeaderField<'m>,
+    b_region: Range<usize>,
+}
+
+impl Check<'_, '_> {
+    /// The signature field with its b= value deleted (RFC 6376 3.7).
+    fn unsigned_field(&self) -> Vec<u8> {
+        let raw = self.field.raw;
+        let mut v = Vec::with_capacity(raw.len());
+        v.extend_from_slice(&raw[..self.b_region.start]);
+        v.extend_from_slice(&raw[self.b_region.end..]);
+        v
+    }
+
+    fn evaluate(
+        &self,
+        sig: &DkimSignature,
+        answer: Option<&KeyAnswer>,
+        body: Option<BodyHash>,
+        crypto: &dyn crate::keys::VerifyDigest,
+        r: &mut SignatureResult,
+    ) {
+        // l= against the body (RFC 6376 3.5)
+        if let (Some(l), Some(b)) = (sig.body_length, body) {
+            if l > b.canonical_len {
+                return r.set(Reason::BodyLengthTooLarge {
+                    signed: l,
+                    total: b.canonical_len,
+                });
+            }
+            r.unsigned_body_bytes = b.canonical_len - l;
+        }
+        // the key (RFC 6376 6.1.2)
+        let records = match answer {
+            None | Some(KeyAnswer::TempFail) => return r.set(Reason::KeyUnavailable),
+            Some(KeyAnswer::NxDomain) => return r.set(Reason::KeyNotFound),
+            Some(a) => a.records(),
+        };
+        if records.is_empty() {
+            return r.set(Reason::KeyNotFound);
+        }
+        // Several records at one name are undefined (3.6.2.2); each valid
+        // one is tried and the best outcome kept.
+        let mut best: Option<(u8, SignatureResult)> = None;
+        for rec in &records {
+            let mut attempt = r.clone();
+            self.with_record(sig, rec, body, crypto, &mut attempt);
+            let rank = match attempt.result {
+                DkimResult::Pass => 0,
+                DkimResult::Policy => 1,
+                DkimResult::Fail => 2,
+                _ => 3,
+            };
+            if best.as_ref().is_none_or(|(b, _)| rank < *b) {
+                best = Some((rank, attempt));
+            }
+        }
+        if let Some((_, b)) = best {
+            *r = b;
+        }
+    }
+
+    fn with_record(
+        &self,
+        sig: &DkimSignature,
+        txt: &[u8],
+        body: Option<BodyHash>,
+        crypto: &dyn crate::keys::VerifyDigest,
+        r: &mut SignatureResult,
+    ) {
+        let record = match KeyRecord::parse(txt) {
+            Ok(rec) => rec,
+            // RFC 6376 3.6.1: "Records beginning with a v= tag with any
+            // other value MUST be discarded": as if there were no record.
+            Err(Error::InvalidRecordVersion) => return r.set(Reason::KeyNotFound),
+            Err(e) => return r.set(Reason::KeySyntax(e)),
+        };
+        r.testing = record.testing;
+        if !record.allows_hash(sig.algorithm.hash()) {
+            return r.set(Reason::HashNotAllowed);
+        }
+        if !record.allows_email() {
+            return r.set(Reason::ServiceNotEmail);
+        }
+        if record.is_revoked() {
+            return r.set(Reason::KeyRevoked);
+        }
+        if record.key_type != sig.algorithm.key_type() {
+            return r.set(Reason::KeyAlgorithmMismatch);
+        }
+        if record.strict_identity
+            && sig
+                .identity
+                .as_ref()
+                .is_some_and(|i| *i.domain() != sig.domain)
+        {
+            return r.set(Reason::StrictIdentityMismatch);
+        }
+        let key = match PublicKey::from_record_data(record.key_type, &record.public_key) {
+            Ok(k) => k,
+            Err(Error::UnsupportedKeySize { bits }) if bits < self.policy.min_rsa_bits => {
+                r.key_bits = Some(bits);
+                return r.set(Reason::KeyTooSmall { bits });
+            }
+            Err(e) => return r.set(Reason::KeySyntax(e)),
+        };
+        r.key_bits = Some(key.bits());
+        // the hashes (RFC 6376 6.1.3)
+        let Some(body) = body else {
+            return r.set(Reason::BodyHashMismatch);
+        };
+        if body.digest.as_bytes() != sig.body_hash.as_slice() {
+            return r.set(Reason::BodyHashMismatch);
+        }
+        let selected = select_headers(self.fields, &sig.signed_headers);
+        let digest = header_hash(
+            sig.algorithm.hash(),
+            sig.canonicalization.header,
+            &selected,
+            &self.unsigned_field(),
+        );
+        if crypto
+            .verify_digest(sig.algorithm, &key, digest.as_bytes(), &sig.signature)
+            .is_err()
+        {
+            return r.set(Reason::BadSignature);
+        }
+        // policy on a valid signature
+        if sig.algorithm == SigningAlgorithm::RsaSha1 && !self.policy.allow_rsa_sha1 {
+            return r.set(Reason::WeakAlgorithm);
+        }
+        if record.key_type == KeyType::Rsa && key.bits() < self.policy.min_rsa_bits {
+            return r.set(Reason::KeyTooSmall { bits: key.bits() });
+        }
+        if r.unsigned_body_bytes > 0 && !self.policy.allow_unsigned_body_tail {
+            let total = body.canonical_len;
+            return r.set(Reason::PartialBody {
+                signed: total - r.unsigned_body_bytes,
+                total,
+            });
+        }
+        if let Some(now) = self.now {
+            if let Some(x) = sig.expiration
+                && !self.policy.ignore_expiration
+                && x < now
+            {
+                return r.set(Reason::Expired { expiration: x });
+            }
+            if let Some(t) = sig.timestamp
+                && t > now.saturating_add(self.policy.clock_skew)
+            {
+                return r.set(Reason::FutureTimestamp { timestamp: t });
+            }
+        }
+        r.result = DkimResult::Pass;
+        r.reason = None;
+    }
+}
+
+/// The domain of the first address in the first From field, if any:
+/// `Name <user@example.com>` or `user@example.com`, comments and quoted
+/// display names skipped. Good enough to name the policy records to look
+/// up; not a full RFC 5322 address parser.
+pub fn from_domain(fields: &[HeaderField<'_>]) -> Option<String> {
+    let f = fields.iter().find(|f| f.is("from"))?;
+    let v = f.value;
+    // strip quoted strings and comments
+    let mut clean = Vec::with_capacity(v.len());
+    let (mut quoted, mut depth, mut escaped) = (false, 0usize, false);
+    for &b in v {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match b {
+            b'\\' if quoted || depth > 0 => escaped = true,
+            b'"' if depth == 0 => quoted = !quoted,
+            b'(' if !quoted => depth += 1,
+            b')' if !quoted && depth > 0 => depth -= 1,
+            _ if quoted || depth > 0 => {}
+            _ => clean.push(b),
+        }
+    }
+    let addr: &[u8] = match (
+        clean.iter().position(|b| *b == b'<'),
+        clean.iter().position(|b| *b == b'>'),
+    ) {
+        (Some(a), Some(z)) if a < z => &clean[a + 1..z],
+        _ => clean.split(|b| *b == b',').next().unwrap_or(&[]),
+    };
+    let at = addr.iter().rposition(|b| *b == b'@')?;
+    let domain: Vec<u8> = addr[at + 1..]
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let d = core::str::from_utf8(&domain).ok()?;
+    Domain::new(d).ok().map(|d| d.as_str().to_ascii_lowercase())
+}
+
+/// Verifies a whole message in one call, asking `lookup` for each DNS
+/// name (key records, and the optional policy records) as needed.
+pub fn verify(
+    message: &[u8],
+    policy: &VerifyPolicy,
+    now: Option<u64>,
+    lookup: &mut dyn FnMut(&str) -> KeyAnswer,
+) -> Result<VerificationReport, Error> {
+    let mut v = Verifier::new(policy.clone(), now);
+    v.update(message)?;
+    if !v.headers_complete() {
+        // a message without body: the header block is all there is
+        v.finish_headers()?;
+    }
+    for q in v.queries() {
+        let a = lookup(&q.name);
+        v.answer(&q.name, a);
+    }
+    v.finish()
+}
+
+impl Verifier {
+    /// Declares the message to have no body (no empty line after the
+    /// header block), so that the queries become known before
+    /// [`finish`](Self::finish).
+    pub fn finish_headers(&mut self) -> Result<(), Error> {
+        if let Phase::Headers { .. } = self.phase {
+            let len = self.buf.len();
+            if len > self.policy.max_header_bytes {
+                return Err(Error::HeaderTooLarge {
+                    limit: self.policy.max_header_bytes,
+                });
+            }
+            self.start_body(len)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for SignatureResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let l = &self.labels;
+        write!(
+            f,
+            "{} d={} s={} a={}",
+            self.result,
+            l.domain.as_deref().unwrap_or("-"),
+            l.selector.as_deref().unwrap_or("-"),
+            l.algorithm.as_deref().unwrap_or("-"),
+        )?;
+        if let Some(reason) = &self.reason {
+            write!(f, " ({reason})")?;
+        }
+        if self.testing {
+            f.write_str(" [key in test mode]")?;
+        }
+        Ok(())
+    }
+}
+
+impl SignatureResult {
+    /// A one-line description, as `Display` gives.
+    pub fn summary(&self) -> String {
+        self.to_string()
+    }
+}
