@@ -44,7 +44,13 @@ step "fuzz smoke run"
 secs="${FUZZ_SECONDS:-20}"
 (cd fuzz && cargo +nightly fuzz build 2>&1 | tail -n 1)
 for target in $(cd fuzz && cargo +nightly fuzz list); do
-  (cd fuzz && cargo +nightly fuzz run "$target" -- -max_total_time="$secs" -seed=1 2>&1 | tail -n 1)
+  # new inputs go to fuzz/corpus/<target> (not committed); fuzz/seeds/<target>
+  # holds committed starting points
+  mkdir -p "fuzz/corpus/$target"
+  seeds=()
+  [ -d "fuzz/seeds/$target" ] && seeds=("seeds/$target")
+  (cd fuzz && cargo +nightly fuzz run "$target" "corpus/$target" ${seeds[@]+"${seeds[@]}"} \
+     -- -max_total_time="$secs" -seed=1 2>&1 | tail -n 1)
 done
 
 step "all tests passed"

@@ -1,6 +1,7 @@
 //! The seed workflow with waxseal-core alone: create keys for example.com,
 //! print the DNS records to publish, sign a sample message with RSA and
-//! Ed25519 in one pass, and print the signed message.
+//! Ed25519 in one pass, print the signed message, and verify it against the
+//! records (served from memory here, as a receiver's DNS would).
 //!
 //! `cargo run --release -p waxseal-core --example demo [-- MESSAGE_FILE]`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -8,8 +9,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use waxseal_core::{
-    Domain, KeyRecord, PrivateKey, Selector, SignOptions, Signer, keys::RSA_DEFAULT_BITS,
-    prepend_signatures,
+    Domain, KeyAnswer, KeyRecord, PrivateKey, Selector, SignOptions, Signer, VerifyPolicy,
+    keys::RSA_DEFAULT_BITS, prepend_signatures, verify,
 };
 
 const SAMPLE: &[u8] = b"From: Joe SixPack <joe@example.com>\r\n\
@@ -41,9 +42,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
 
     println!("==== DNS records to publish (test mode, t=y) ====");
+    let mut dns = Vec::new();
     for (selector, key) in &keys {
         let record = KeyRecord::new(&key.public_key()).with_testing(true);
         println!("{}", record.zone_line(selector, &domain));
+        dns.push((selector.record_name(&domain), record.txt_strings()));
     }
     println!();
     println!("==== dns_readme.txt for the Ed25519 key ====");
@@ -64,10 +67,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     signer.update(&message)?;
     let signatures = signer.finish()?;
+    let signed = prepend_signatures(&message, &signatures);
     println!("==== the signed message (RSA + Ed25519, relaxed/relaxed) ====");
-    print!(
-        "{}",
-        String::from_utf8_lossy(&prepend_signatures(&message, &signatures))
-    );
+    print!("{}", String::from_utf8_lossy(&signed));
+    println!();
+
+    // A receiver: the key records come from "DNS" (here: the records above,
+    // split into 255-byte strings as a resolver returns them).
+    let report = verify(
+        &signed,
+        &VerifyPolicy::default(),
+        Some(now),
+        &mut |name: &str| match dns.iter().find(|(n, _)| n.as_str() == name) {
+            Some((_, strings)) => KeyAnswer::Records(vec![
+                strings.iter().map(|s| s.as_bytes().to_vec()).collect(),
+            ]),
+            None => KeyAnswer::NxDomain,
+        },
+    )?;
+    println!("==== verification ====");
+    for r in &report.results {
+        println!("{r}");
+    }
+    print!("{}", report.authentication_results_field("mx.example.net"));
+    if !report
+        .results
+        .iter()
+        .all(|r| r.result == waxseal_core::DkimResult::Pass)
+    {
+        return Err("a signature did not verify".into());
+    }
     Ok(())
 }

@@ -487,6 +487,21 @@ impl Verifier {
     pub fn update(&mut self, chunk: &[u8]) -> Result<(), Error> {
         match self.phase {
             Phase::Headers { scan } => {
+                if self.buf.is_empty()
+                    && let Some((header_len, body_start)) = message::find_header_end(chunk, 0)
+                {
+                    // Fast path (one-shot): hash the body straight from
+                    // the chunk instead of copying it.
+                    if header_len > self.policy.max_header_bytes {
+                        return Err(Error::HeaderTooLarge {
+                            limit: self.policy.max_header_bytes,
+                        });
+                    }
+                    self.buf.extend_from_slice(&chunk[..body_start]);
+                    self.start_body(header_len)?;
+                    self.body(&chunk[body_start..]);
+                    return Ok(());
+                }
                 self.buf.extend_from_slice(chunk);
                 match message::find_header_end(&self.buf, scan) {
                     Some((header_len, body_start)) => {

@@ -790,3 +790,26 @@ mod properties {
         );
     }
 }
+
+#[test]
+fn streaming_split_at_every_offset_gives_the_same_results() {
+    let dns = a3_dns();
+    let want = results(&run(
+        A3_SIGNED,
+        &dns,
+        &VerifyPolicy::default(),
+        Some(A3_TIME),
+    ));
+    for cut in 0..=A3_SIGNED.len() {
+        let mut v = Verifier::new(VerifyPolicy::default(), Some(A3_TIME));
+        v.update(&A3_SIGNED[..cut]).unwrap();
+        v.update(&A3_SIGNED[cut..]).unwrap();
+        for q in v.queries() {
+            v.answer(
+                &q.name,
+                dns.get(&q.name).cloned().unwrap_or(KeyAnswer::NxDomain),
+            );
+        }
+        assert_eq!(results(&v.finish().unwrap()), want, "cut at {cut}");
+    }
+}

@@ -132,3 +132,54 @@ pub fn peers_verify(keys: &Path, messages: &[PathBuf], lax: bool) -> Vec<PeerVer
     );
     all
 }
+
+/// Why a peer did not sign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerSignError {
+    /// The peer cannot make this kind of signature (peers.py exit 3).
+    Unsupported(String),
+    /// Anything else.
+    Failed(String),
+}
+
+/// Signs `input` with one peer (`interop/peers.py sign`), writing `output`.
+/// `extra` are further peers.py options (`--length`, `--headers ...`).
+#[allow(clippy::too_many_arguments)]
+pub fn peer_sign(
+    peer: &str,
+    key: &Path,
+    domain: &str,
+    selector: &str,
+    algorithm: &str,
+    canon: &str,
+    extra: &[&str],
+    input: &Path,
+    output: &Path,
+) -> Result<(), PeerSignError> {
+    let script = crate_dir().join("interop/peers.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(["sign", "--peer", peer, "--key"])
+        .arg(key)
+        .args([
+            "--domain",
+            domain,
+            "--selector",
+            selector,
+            "--algorithm",
+            algorithm,
+            "--canon",
+            canon,
+        ])
+        .args(extra)
+        .arg(input)
+        .arg(output)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    match out.status.code() {
+        Some(0) => Ok(()),
+        Some(3) => Err(PeerSignError::Unsupported(stderr)),
+        _ => Err(PeerSignError::Failed(format!("{peer}: {stderr}"))),
+    }
+}
