@@ -76,7 +76,10 @@ pub use keys::{
 };
 pub use message::{HeaderField, Message};
 pub use record::KeyRecord;
-pub use sign::{HeaderSelection, SignOptions, SignatureHeader, Signer, prepend_signatures, sign};
+pub use sign::{
+    HeaderSelection, PendingSignature, SignOptions, SignatureHeader, Signer, prepend_signatures,
+    sign,
+};
 pub use signature::DkimSignature;
 pub use verify::{
     DkimResult, KeyAnswer, Reason, SignatureResult, VerificationReport, Verifier, VerifyPolicy,

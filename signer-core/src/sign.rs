@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 use crate::canonicalize::{Canonicalization, CanonicalizationAlgorithm, canonicalize_header};
 use crate::domain::{Domain, Identity, Selector};
 use crate::error::Error;
-use crate::hash::{BodyHashSet, Digest, HashAlgorithm, Hasher};
+use crate::hash::{BodyHashSet, Digest, HashAlgorithm};
 use crate::keys::{SignDigest, SigningAlgorithm};
 use crate::message::{self, HeaderField};
 use crate::signature::{DkimSignature, is_field_name};
@@ -272,18 +272,11 @@ pub fn header_hash(
     selected: &[&HeaderField<'_>],
     unsigned_field: &[u8],
 ) -> Digest {
-    let mut buf = Vec::with_capacity(1024);
-    for f in selected {
-        canonicalize_header(canon, f.raw, &mut buf);
-    }
-    canonicalize_header(canon, unsigned_field, &mut buf);
-    buf.truncate(buf.len() - 2); // the CRLF canonicalize_header added
-    let mut h = Hasher::new(hash);
-    h.update(&buf);
-    h.finish()
+    hash.digest(&header_hash_input(canon, selected, unsigned_field))
 }
 
-/// The canonicalized header data of [`header_hash`], for diagnostics.
+/// The canonicalized header data that [`header_hash`] hashes (RFC 6376
+/// 3.7): what RSA signs, and what diagnostics show.
 pub fn header_hash_input(
     canon: CanonicalizationAlgorithm,
     selected: &[&HeaderField<'_>],
@@ -318,7 +311,52 @@ enum State {
 
 struct Request<'k> {
     options: SignOptions,
-    key: Box<dyn SignDigest + 'k>,
+    algorithm: SigningAlgorithm,
+    /// None: the private-key operation happens elsewhere (see
+    /// [`Signer::add_external`] and [`Signer::finish_pending`]).
+    key: Option<Box<dyn SignDigest + 'k>>,
+}
+
+/// A signature whose header hash is computed and whose private-key
+/// operation is still to be done, for signing with crypto that is not a
+/// [`SignDigest`] (WebCrypto in JavaScript, which is asynchronous; a key
+/// held by another process).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSignature {
+    /// The signature's tags, with an empty `b=`.
+    pub signature: DkimSignature,
+    /// The canonicalized header data (RFC 6376 3.7). RSASSA-PKCS1-v1_5
+    /// with SHA-256 over these bytes gives `b=` (as WebCrypto's
+    /// `sign("RSASSA-PKCS1-v1_5", key, header_input)` does).
+    pub header_input: Vec<u8>,
+    /// SHA-256 of `header_input`: what [`SignDigest::sign_digest`] signs,
+    /// and, for Ed25519, the message that Ed25519 signs (RFC 8463 3).
+    pub digest: Digest,
+}
+
+impl PendingSignature {
+    /// The signing algorithm.
+    pub fn algorithm(&self) -> SigningAlgorithm {
+        self.signature.algorithm
+    }
+
+    /// The data to give a crypto API that hashes for itself: the header
+    /// data for RSA, the digest for Ed25519 (which signs the digest).
+    pub fn data_to_sign(&self) -> &[u8] {
+        match self.signature.algorithm {
+            SigningAlgorithm::Ed25519Sha256 => self.digest.as_bytes(),
+            _ => &self.header_input,
+        }
+    }
+
+    /// Completes the signature with the private-key operation's result.
+    pub fn complete(mut self, signature: Vec<u8>) -> SignatureHeader {
+        self.signature.signature = signature;
+        SignatureHeader {
+            field: self.signature.to_header(),
+            signature: self.signature,
+        }
+    }
 }
 
 /// A streaming signer: makes one or more signatures over one message in a
@@ -373,10 +411,31 @@ impl<'k> Signer<'k> {
         if !matches!(self.state, State::Headers { scan: 0 }) || !self.buf.is_empty() {
             return Err(Error::AlreadyFinished);
         }
-        options.validate(key.algorithm())?;
+        let algorithm = key.algorithm();
+        options.validate(algorithm)?;
         self.requests.push(Request {
             options,
-            key: Box::new(key),
+            algorithm,
+            key: Some(Box::new(key)),
+        });
+        Ok(())
+    }
+
+    /// Requests a signature whose private-key operation the caller does
+    /// itself: finish with [`finish_pending`](Self::finish_pending).
+    pub fn add_external(
+        &mut self,
+        options: SignOptions,
+        algorithm: SigningAlgorithm,
+    ) -> Result<(), Error> {
+        if !matches!(self.state, State::Headers { scan: 0 }) || !self.buf.is_empty() {
+            return Err(Error::AlreadyFinished);
+        }
+        options.validate(algorithm)?;
+        self.requests.push(Request {
+            options,
+            algorithm,
+            key: None,
         });
         Ok(())
     }
@@ -450,13 +509,7 @@ impl<'k> Signer<'k> {
         let slots = self
             .requests
             .iter()
-            .map(|r| {
-                hashes.add(
-                    r.options.canonicalization.body,
-                    r.key.algorithm().hash(),
-                    None,
-                )
-            })
+            .map(|r| hashes.add(r.options.canonicalization.body, r.algorithm.hash(), None))
             .collect();
         self.state = State::Body {
             header_len,
@@ -467,7 +520,24 @@ impl<'k> Signer<'k> {
     }
 
     /// Ends the message and makes the signatures, in the order requested.
+    /// Every signature must have been added with a key ([`add`](Self::add)).
     pub fn finish(&mut self) -> Result<Vec<SignatureHeader>, Error> {
+        if self.requests.iter().any(|r| r.key.is_none()) {
+            return Err(Error::NothingToSign);
+        }
+        let pending = self.finish_pending()?;
+        let mut out = Vec::with_capacity(pending.len());
+        for (p, req) in pending.into_iter().zip(&self.requests) {
+            let key = req.key.as_ref().ok_or(Error::NothingToSign)?;
+            let b = key.sign_digest(p.digest.as_bytes())?;
+            out.push(p.complete(b));
+        }
+        Ok(out)
+    }
+
+    /// Ends the message and computes every signature up to the private-key
+    /// operation, which is left to the caller ([`PendingSignature`]).
+    pub fn finish_pending(&mut self) -> Result<Vec<PendingSignature>, Error> {
         if matches!(self.state, State::Headers { .. }) {
             if self.requests.is_empty() {
                 return Err(Error::NothingToSign);
@@ -494,9 +564,9 @@ impl<'k> Signer<'k> {
         let mut out = Vec::with_capacity(self.requests.len());
         for (req, slot) in self.requests.iter().zip(slots) {
             let bh = &body_hashes[slot];
-            out.push(sign_one(
+            out.push(prepare_one(
                 &req.options,
-                &*req.key,
+                req.algorithm,
                 &fields,
                 bh.digest,
                 bh.canonical_len,
@@ -507,21 +577,20 @@ impl<'k> Signer<'k> {
     }
 }
 
-fn sign_one(
+fn prepare_one(
     o: &SignOptions,
-    key: &dyn SignDigest,
+    algorithm: SigningAlgorithm,
     fields: &[HeaderField<'_>],
     body_hash: Digest,
     body_len: u64,
-) -> Result<SignatureHeader, Error> {
-    let algorithm = key.algorithm();
+) -> Result<PendingSignature, Error> {
     let h = o.headers.h_list(fields)?;
     let selected = select_headers(fields, &h);
     let copied_headers = o.copy_headers.then(|| {
         let parts: Vec<String> = selected.iter().map(|f| z_copy(f)).collect();
         parts.join("|")
     });
-    let mut sig = DkimSignature {
+    let signature = DkimSignature {
         algorithm,
         signature: Vec::new(),
         body_hash: body_hash.as_bytes().to_vec(),
@@ -537,17 +606,13 @@ fn sign_one(
         copied_headers,
         unknown_tags: Vec::new(),
     };
-    let unsigned = sig.unsigned_header();
-    let digest = header_hash(
-        algorithm.hash(),
-        o.canonicalization.header,
-        &selected,
-        unsigned.as_bytes(),
-    );
-    sig.signature = key.sign_digest(digest.as_bytes())?;
-    Ok(SignatureHeader {
-        field: sig.to_header(),
-        signature: sig,
+    let unsigned = signature.unsigned_header();
+    let header_input = header_hash_input(o.canonicalization.header, &selected, unsigned.as_bytes());
+    let digest = algorithm.hash().digest(&header_input);
+    Ok(PendingSignature {
+        signature,
+        header_input,
+        digest,
     })
 }
 
@@ -740,6 +805,28 @@ mod tests {
         assert_eq!(
             s.update(b"From: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
             Err(Error::HeaderTooLarge { limit: 16 })
+        );
+    }
+
+    #[test]
+    fn pending_signatures_complete_to_the_same_headers() {
+        let key = ed_key();
+        let mut o = opts();
+        o.timestamp = Some(5);
+        let msg = b"From: a@example.com\r\n\r\nbody\r\n";
+        let want = sign(msg, &[(&o, &key)]).unwrap();
+        let mut s = Signer::new();
+        s.add_external(o, SigningAlgorithm::Ed25519Sha256).unwrap();
+        s.update(msg).unwrap();
+        assert_eq!(s.finish(), Err(Error::NothingToSign));
+        let pending = s.finish_pending().unwrap();
+        assert_eq!(pending[0].data_to_sign(), pending[0].digest.as_bytes());
+        let b = key.sign_digest(pending[0].data_to_sign()).unwrap();
+        let got = pending.into_iter().next().unwrap().complete(b);
+        assert_eq!(got, want[0]);
+        assert_eq!(
+            Signer::new().add_external(opts(), SigningAlgorithm::RsaSha1),
+            Err(Error::UnsupportedAlgorithm)
         );
     }
 
