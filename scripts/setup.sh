@@ -5,6 +5,9 @@
 #     thumbv7em-none-eabihf (a target without std: proves the core is no_std);
 #     a nightly toolchain for cargo-fuzz.
 #   - cargo-fuzz and cargo-deny (cargo install, cached in ~/.cargo/bin).
+#   - JavaScript tools (scripts/setup-js.sh): wasm-bindgen-cli 0.2.130, npm
+#     binaryen, playwright-core + Debian chromium, miniflare/workerd, Deno,
+#     TypeScript.
 #   - The independent DKIM verifiers dkimpy, Mail::DKIM, mailauth and OpenDKIM
 #     (tests/interop/setup.sh; needs root for apt-get).
 set -euo pipefail
@@ -37,5 +40,9 @@ install_tool() {  # install_tool BINARY CRATE VERSION
 }
 install_tool cargo-fuzz cargo-fuzz 0.13.2
 install_tool cargo-deny cargo-deny 0.20.2
+
+# JavaScript/WebAssembly tools: wasm-bindgen-cli, binaryen, Chromium with
+# playwright-core, miniflare (workerd), Deno, TypeScript
+scripts/setup-js.sh >/dev/null
 
 tests/interop/setup.sh

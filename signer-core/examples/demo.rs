@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     eprintln!("generating an RSA-{RSA_DEFAULT_BITS} key and an Ed25519 key for {domain} ...");
     let rsa = PrivateKey::generate_rsa(&mut rng, RSA_DEFAULT_BITS)?;
-    let ed = PrivateKey::generate_ed25519(&mut rng);
+    let ed = PrivateKey::generate_ed25519(&mut rng)?;
     let keys = [
         (Selector::new("rsa2026")?, &rsa),
         (Selector::new("ed2026")?, &ed),

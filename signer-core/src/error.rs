@@ -110,6 +110,42 @@ pub enum Error {
     NothingToSign,
 }
 
+impl Error {
+    /// A stable, machine-readable code for the error, used by every face
+    /// of waxseal (the JavaScript `code` property, the WIT error enum, the
+    /// command line). Codes never change meaning; new ones may be added.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::MalformedHeaderField { .. } => "ERR_MALFORMED_MESSAGE",
+            Error::HeaderTooLarge { .. } => "ERR_HEADER_TOO_LARGE",
+            Error::MissingFrom => "ERR_MISSING_FROM",
+            Error::TagListSyntax { .. }
+            | Error::DuplicateTag { .. }
+            | Error::MissingTag(_)
+            | Error::InvalidTagValue(_)
+            | Error::InvalidRecordVersion
+            | Error::InvalidPolicyRecord => "ERR_SYNTAX",
+            Error::InvalidDomain => "ERR_INVALID_DOMAIN",
+            Error::InvalidSelector => "ERR_INVALID_SELECTOR",
+            Error::InvalidIdentity | Error::IdentityNotInDomain => "ERR_INVALID_IDENTITY",
+            Error::InvalidHeaderName => "ERR_INVALID_HEADER_NAME",
+            Error::UnsupportedVersion
+            | Error::UnsupportedAlgorithm
+            | Error::UnsupportedCanonicalization => "ERR_UNSUPPORTED",
+            Error::ExpirationBeforeTimestamp => "ERR_INVALID_OPTION",
+            Error::KeyTypeMismatch => "ERR_KEY_TYPE_MISMATCH",
+            Error::InvalidBase64
+            | Error::InvalidPrivateKey
+            | Error::InvalidPublicKey
+            | Error::UnsupportedKeyType => "ERR_INVALID_KEY",
+            Error::UnsupportedKeySize { .. } => "ERR_KEY_SIZE",
+            Error::KeyGeneration => "ERR_KEY_GENERATION",
+            Error::SigningFailed | Error::InvalidDigestLength | Error::BadSignature => "ERR_CRYPTO",
+            Error::AlreadyFinished | Error::NothingToSign => "ERR_STATE",
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -22,7 +22,7 @@ use core::fmt;
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
 use ed25519_dalek::{Signer as _, SigningKey as Ed25519SigningKey, VerifyingKey};
-use rand_core::CryptoRng;
+use rand_core::TryCryptoRng;
 use rsa::pkcs1::DecodeRsaPrivateKey as _;
 use rsa::pkcs1v15::Pkcs1v15Sign;
 use rsa::pkcs8::der::Decode as _;
@@ -271,7 +271,9 @@ impl PrivateKey {
     /// Generates an RSA key of `bits` bits (1024 to 4096, a multiple of 8;
     /// use [`RSA_DEFAULT_BITS`] unless there is a reason not to). This takes
     /// from a fraction of a second to many seconds for 4096 bits.
-    pub fn generate_rsa<R: CryptoRng + ?Sized>(rng: &mut R, bits: usize) -> Result<Self, Error> {
+    /// Any `rand_core` 0.10 cryptographic RNG works (`CryptoRng` ones too);
+    /// an RNG failure is [`Error::KeyGeneration`].
+    pub fn generate_rsa<R: TryCryptoRng + ?Sized>(rng: &mut R, bits: usize) -> Result<Self, Error> {
         if !(RSA_MIN_SIGNING_BITS..=RSA_MAX_SIGNING_BITS).contains(&bits) || !bits.is_multiple_of(8)
         {
             return Err(Error::UnsupportedKeySize { bits });
@@ -280,11 +282,13 @@ impl PrivateKey {
         Self::from_rsa(key)
     }
 
-    /// Generates an Ed25519 key.
-    pub fn generate_ed25519<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+    /// Generates an Ed25519 key; an RNG failure is
+    /// [`Error::KeyGeneration`].
+    pub fn generate_ed25519<R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Self, Error> {
         let mut seed = Zeroizing::new([0u8; 32]);
-        rng.fill_bytes(&mut *seed);
-        Self::from_ed25519_seed(&seed)
+        rng.try_fill_bytes(&mut *seed)
+            .map_err(|_| Error::KeyGeneration)?;
+        Ok(Self::from_ed25519_seed(&seed))
     }
 
     /// The key in PKCS#8 PEM (`BEGIN PRIVATE KEY`), LF line endings.
@@ -675,7 +679,7 @@ mod tests {
     fn generated_keys_sign_and_export() {
         use rand::SeedableRng;
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let ed = PrivateKey::generate_ed25519(&mut rng);
+        let ed = PrivateKey::generate_ed25519(&mut rng).unwrap();
         let rsa = PrivateKey::generate_rsa(&mut rng, 1024).unwrap();
         assert_eq!(rsa.bits(), 1024);
         for k in [ed, rsa] {

@@ -174,6 +174,33 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// A stable, machine-readable name for the reason (snake case), the
+    /// same in every face of waxseal.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::Syntax(_) => "signature_syntax",
+            Reason::FromNotSigned => "from_not_signed",
+            Reason::UnsupportedQueryMethod => "unsupported_query_method",
+            Reason::BodyLengthTooLarge { .. } => "body_length_too_large",
+            Reason::KeyNotFound => "key_not_found",
+            Reason::KeyUnavailable => "key_unavailable",
+            Reason::KeySyntax(_) => "key_syntax",
+            Reason::KeyRevoked => "key_revoked",
+            Reason::KeyAlgorithmMismatch => "key_algorithm_mismatch",
+            Reason::HashNotAllowed => "hash_not_allowed",
+            Reason::ServiceNotEmail => "service_not_email",
+            Reason::StrictIdentityMismatch => "strict_identity_mismatch",
+            Reason::BodyHashMismatch => "body_hash_mismatch",
+            Reason::BadSignature => "bad_signature",
+            Reason::WeakAlgorithm => "weak_algorithm",
+            Reason::KeyTooSmall { .. } => "key_too_small",
+            Reason::PartialBody { .. } => "partial_body",
+            Reason::Expired { .. } => "expired",
+            Reason::FutureTimestamp { .. } => "future_timestamp",
+            Reason::TooManySignatures { .. } => "too_many_signatures",
+        }
+    }
+
     /// The RFC 8601 result this reason leads to.
     pub fn result(self) -> DkimResult {
         match self {

@@ -172,8 +172,8 @@ fn waxseal_verifies_what_the_peers_sign() {
     let dir = TempDir::new("interop-verify").unwrap();
     let mut rng = rand::rng();
     let rsa = PrivateKey::generate_rsa(&mut rng, 2048).unwrap();
-    let ed = PrivateKey::generate_ed25519(&mut rng);
-    let other = PrivateKey::generate_ed25519(&mut rng);
+    let ed = PrivateKey::generate_ed25519(&mut rng).unwrap();
+    let other = PrivateKey::generate_ed25519(&mut rng).unwrap();
     let mut keys = HashMap::new();
     for (sel, k, alg) in [("rsa", &rsa, "rsa-sha256"), ("ed", &ed, "ed25519-sha256")] {
         let pem = dir.path().join(format!("{sel}.pem"));

@@ -1,0 +1,356 @@
+// waxseal's JavaScript API, over the WebAssembly core (wasm/waxseal_wasm.js,
+// initialized by the runtime's entry: node.js, browser.js or workerd.js).
+//
+// Messages are Uint8Array or string (a string is encoded as UTF-8; pass bytes
+// for messages that are not UTF-8). Errors are WaxsealError with a stable
+// `code`. The private-key operation runs on WebCrypto (crypto.subtle) when the
+// runtime has it (the async functions); the *Sync functions sign in
+// WebAssembly. Both give the same bytes: RSASSA-PKCS1-v1_5 and Ed25519 are
+// deterministic.
+
+import * as raw from './wasm/waxseal_wasm.js';
+
+/** An error from waxseal, with a stable machine-readable `code`. */
+export class WaxsealError extends Error {
+  constructor(code, message, options) {
+    super(message, options);
+    this.name = 'WaxsealError';
+    this.code = code;
+  }
+}
+
+function rethrow(e) {
+  if (e instanceof Error) throw e;
+  if (e && typeof e === 'object' && typeof e.code === 'string') {
+    throw new WaxsealError(e.code, String(e.message));
+  }
+  throw new WaxsealError('ERR_INTERNAL', String(e));
+}
+
+function call(fn) {
+  try {
+    return fn();
+  } catch (e) {
+    return rethrow(e);
+  }
+}
+
+function invalid(message) {
+  return new WaxsealError('ERR_INVALID_OPTION', message);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function toBytes(message, what = 'message') {
+  if (typeof message === 'string') return encoder.encode(message);
+  if (message instanceof Uint8Array) return message;
+  if (message instanceof ArrayBuffer) return new Uint8Array(message);
+  if (ArrayBuffer.isView(message)) {
+    return new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
+  }
+  throw invalid(`${what} must be a string or a Uint8Array`);
+}
+
+function keyText(key, what = 'privateKey') {
+  if (typeof key === 'string') return key;
+  if (key && typeof key === 'object' && typeof key.privateKey === 'string') return key.privateKey;
+  if (key instanceof Uint8Array) return decoder.decode(key);
+  throw invalid(`${what} must be a PEM string or a key pair from generateKey()`);
+}
+
+function now() {
+  return Math.floor(Date.now() / 1000);
+}
+
+// ---------------------------------------------------------------- WebCrypto
+
+function subtle() {
+  const c = globalThis.crypto;
+  return c && c.subtle && typeof c.subtle.sign === 'function' ? c.subtle : null;
+}
+
+// Imported CryptoKeys, by PEM text (importing an RSA key costs more than
+// signing with it). Bounded, oldest out first.
+const imported = new Map();
+const IMPORTED_MAX = 32;
+
+function importKey(s, pem, info) {
+  let p = imported.get(pem);
+  if (!p) {
+    const algorithm = info.algorithm === 'rsa'
+      ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
+      : { name: 'Ed25519' };
+    // null: this runtime cannot use the key (then WebAssembly signs)
+    p = s.importKey('pkcs8', info.pkcs8, algorithm, false, ['sign']).catch(() => null);
+    imported.set(pem, p);
+    if (imported.size > IMPORTED_MAX) imported.delete(imported.keys().next().value);
+  }
+  return p;
+}
+
+async function subtleSign(s, cryptoKey, data) {
+  const name = cryptoKey.algorithm.name;
+  return new Uint8Array(await s.sign(name === 'Ed25519' ? { name } : name, cryptoKey, data));
+}
+
+// ---------------------------------------------------------------- keys
+
+/**
+ * Generates a key pair: `{ privateKey, publicKey, algorithm, bits }` with the
+ * private key as PKCS#8 PEM and the public key as the base64 `p=` data.
+ * RSA keys come from WebCrypto when available (fast), else WebAssembly.
+ */
+export async function generateKey(options = {}) {
+  const { algorithm = 'rsa', bits = 2048 } = options ?? {};
+  checkKeyOptions(algorithm, bits);
+  const s = subtle();
+  if (algorithm === 'rsa' && s) {
+    try {
+      const pair = await s.generateKey(
+        { name: 'RSASSA-PKCS1-v1_5', modulusLength: bits, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+        true,
+        ['sign', 'verify'],
+      );
+      const der = new Uint8Array(await s.exportKey('pkcs8', pair.privateKey));
+      return pairFrom(pem(der));
+    } catch (e) {
+      throw new WaxsealError('ERR_KEY_GENERATION', `WebCrypto could not generate the RSA key: ${e && e.message}`, { cause: e });
+    }
+  }
+  if (algorithm === 'rsa') {
+    throw new WaxsealError('ERR_UNSUPPORTED', 'RSA key generation needs WebCrypto (crypto.subtle), which this runtime lacks');
+  }
+  return generateKeySync(options);
+}
+
+/**
+ * Generates a key pair in WebAssembly. Ed25519 only: the package leaves RSA
+ * key generation to WebCrypto (`generateKey`), which every supported runtime
+ * has, to stay small.
+ */
+export function generateKeySync(options = {}) {
+  const { algorithm = 'rsa', bits = 2048 } = options ?? {};
+  checkKeyOptions(algorithm, bits);
+  if (algorithm === 'rsa') {
+    throw new WaxsealError('ERR_UNSUPPORTED', 'RSA keys are generated with WebCrypto: use generateKey()');
+  }
+  return call(() => raw.generateKey(algorithm, algorithm === 'rsa' ? bits : undefined));
+}
+
+function checkKeyOptions(algorithm, bits) {
+  if (algorithm !== 'rsa' && algorithm !== 'ed25519') {
+    throw invalid("algorithm must be 'rsa' or 'ed25519'");
+  }
+  if (algorithm === 'rsa' && (!Number.isInteger(bits) || bits < 1024 || bits > 4096 || bits % 8)) {
+    throw new WaxsealError('ERR_KEY_SIZE', 'RSA keys must have 1024 to 4096 bits (a multiple of 8)');
+  }
+}
+
+function pem(der) {
+  let b64 = '';
+  for (let i = 0; i < der.length; i += 0x8000) {
+    b64 += String.fromCharCode(...der.subarray(i, i + 0x8000));
+  }
+  b64 = btoa(b64).replace(/(.{64})/g, '$1\n');
+  return `-----BEGIN PRIVATE KEY-----\n${b64.replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
+}
+
+function pairFrom(privateKeyPem) {
+  const info = call(() => raw.keyInfo(privateKeyPem));
+  return { privateKey: info.privateKey, publicKey: info.publicKey, algorithm: info.algorithm, bits: info.bits };
+}
+
+/**
+ * The DNS TXT record to publish for a key: `{ name, value, strings,
+ * zoneLine, readme }`. `key`: a key pair, a private key PEM, a public key
+ * PEM, or base64 `p=` data (with `keyType`).
+ */
+export function dnsRecord(key, options) {
+  if (!options || typeof options !== 'object') throw invalid('options { selector, domain } are required');
+  const text = typeof key === 'object' && key && typeof key.publicKey === 'string' && !key.privateKey
+    ? key.publicKey
+    : keyText(key, 'key');
+  const o = { ...options };
+  if (typeof key === 'object' && key && key.algorithm && !o.keyType) o.keyType = key.algorithm;
+  return call(() => raw.dnsRecord(text, o));
+}
+
+// ---------------------------------------------------------------- signing
+
+const SIGN_KEYS = new Set([
+  'domain', 'selector', 'privateKey', 'identity', 'headers', 'oversign', 'canonicalization',
+  'timestamp', 'expiration', 'expiresIn', 'bodyLength', 'copyHeaders',
+]);
+
+function normalize(options) {
+  const list = Array.isArray(options) ? options : [options];
+  if (list.length === 0) throw invalid('at least one set of signing options is required');
+  return list.map((o) => {
+    if (!o || typeof o !== 'object') throw invalid('signing options must be an object');
+    for (const k of Object.keys(o)) {
+      if (!SIGN_KEYS.has(k)) throw invalid(`unknown signing option \`${k}\``);
+    }
+    const pemText = keyText(o.privateKey);
+    const info = call(() => raw.keyInfo(pemText));
+    let timestamp = o.timestamp === undefined ? now() : o.timestamp;
+    if (timestamp === false || timestamp === null) timestamp = undefined;
+    let expiration = o.expiration;
+    if (o.expiresIn !== undefined) {
+      if (!Number.isInteger(o.expiresIn) || o.expiresIn <= 0) throw invalid('expiresIn must be a positive number of seconds');
+      expiration = (timestamp ?? now()) + o.expiresIn;
+    }
+    return {
+      pem: pemText,
+      info,
+      spec: {
+        domain: o.domain,
+        selector: o.selector,
+        identity: o.identity,
+        headers: o.headers,
+        oversign: o.oversign,
+        canonicalization: o.canonicalization,
+        timestamp,
+        expiration,
+        bodyLength: o.bodyLength,
+        copyHeaders: o.copyHeaders,
+        signingAlgorithm: info.signingAlgorithm,
+      },
+    };
+  });
+}
+
+/**
+ * A streaming signer: `update(chunk)` any number of times, then `finish()`
+ * (WebCrypto) or `finishSync()` (WebAssembly); both return the
+ * DKIM-Signature header field(s) to put on top of the message.
+ */
+export class Signer {
+  #list;
+  #raw;
+
+  constructor(options) {
+    this.#list = normalize(options);
+    this.#raw = call(() => new raw.Signer(this.#list.map((l) => l.spec), true));
+  }
+
+  update(chunk) {
+    if (!this.#raw) throw new WaxsealError('ERR_STATE', 'the signer is finished');
+    call(() => this.#raw.update(toBytes(chunk, 'chunk')));
+    return this;
+  }
+
+  async finish() {
+    const r = this.#take();
+    try {
+      const pending = call(() => r.finishPending());
+      const s = subtle();
+      const sigs = await Promise.all(pending.map(async (p, i) => {
+        const { pem: pemText, info } = this.#list[i];
+        const key = s ? await importKey(s, pemText, info) : null;
+        return key ? subtleSign(s, key, p.data) : call(() => raw.signData(pemText, p.data));
+      }));
+      return call(() => r.complete(sigs));
+    } finally {
+      r.free();
+    }
+  }
+
+  finishSync() {
+    const r = this.#take();
+    try {
+      const pending = call(() => r.finishPending());
+      const sigs = pending.map((p, i) => call(() => raw.signData(this.#list[i].pem, p.data)));
+      return call(() => r.complete(sigs));
+    } finally {
+      r.free();
+    }
+  }
+
+  #take() {
+    const r = this.#raw;
+    if (!r) throw new WaxsealError('ERR_STATE', 'the signer is finished');
+    this.#raw = undefined;
+    return r;
+  }
+}
+
+/**
+ * Signs a message; resolves to the DKIM-Signature header field(s).
+ * `options` (or an array of them, for several signatures in one pass):
+ * `{ domain, selector, privateKey, identity?, headers?, oversign?,
+ * canonicalization?, timestamp?, expiresIn?, expiration?, bodyLength?,
+ * copyHeaders? }`.
+ */
+export async function sign(message, options) {
+  const bytes = toBytes(message);
+  return new Signer(options).update(bytes).finish();
+}
+
+/** Like `sign`, signing in WebAssembly, synchronously. */
+export function signSync(message, options) {
+  const bytes = toBytes(message);
+  return new Signer(options).update(bytes).finishSync();
+}
+
+function prepend(message, header) {
+  if (typeof message === 'string') return header + message;
+  const h = encoder.encode(header);
+  const bytes = toBytes(message);
+  const out = new Uint8Array(h.length + bytes.length);
+  out.set(h);
+  out.set(bytes, h.length);
+  return out;
+}
+
+/** Signs a message and returns it with the signature(s) on top, in the type it was given. */
+export async function signMessage(message, options) {
+  return prepend(message, await sign(message, options));
+}
+
+/** Like `signMessage`, synchronously, in WebAssembly. */
+export function signMessageSync(message, options) {
+  return prepend(message, signSync(message, options));
+}
+
+// ---------------------------------------------------------------- verifying
+
+function notFound(e) {
+  const code = e && (e.code || e.name);
+  return code === 'ENOTFOUND' || code === 'ENODATA' || code === 'NXDOMAIN' || code === 'NotFound';
+}
+
+/**
+ * Verifies every DKIM signature of a message. `resolveTxt(name)` resolves
+ * to the TXT records at `name` as an array of records, each an array of
+ * strings (what Node's `dns.promises.resolveTxt` returns); `null`/`[]` or a
+ * thrown ENOTFOUND/ENODATA mean no record, any other error a temporary
+ * failure. Resolves to `{ results, authenticationResults,
+ * authenticationResultsField, fromDomain, dmarc?, legacyPolicy? }`.
+ */
+export async function verify(message, options) {
+  const { resolveTxt, now: at, policy = {}, authservId = 'localhost', lookupPolicies = false } = options ?? {};
+  if (typeof resolveTxt !== 'function') {
+    throw invalid('resolveTxt (an async function: name => string[][]) is required');
+  }
+  const bytes = toBytes(message);
+  const v = call(() => new raw.Verifier(policy, at === undefined ? now() : at));
+  try {
+    call(() => v.update(bytes));
+    call(() => v.finishHeaders());
+    const queries = call(() => v.queries()).filter((q) => lookupPolicies || q.kind === 'key');
+    await Promise.all(queries.map(async (q) => {
+      let answer;
+      try {
+        const records = await resolveTxt(q.name);
+        answer = records == null || (Array.isArray(records) && records.length === 0) ? 'nxdomain' : records;
+      } catch (e) {
+        answer = notFound(e) ? 'nxdomain' : 'tempfail';
+      }
+      call(() => v.answer(q.name, answer));
+    }));
+    return call(() => v.finish(authservId));
+  } finally {
+    v.free();
+  }
+}

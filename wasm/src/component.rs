@@ -1,0 +1,355 @@
+//! The WebAssembly component face (`wit/waxseal.wit`), for wasmtime and any
+//! other component host. Built for `wasm32-wasip2`: world `dkim` by default,
+//! world `dkim-host-crypto` with the `host-crypto` feature.
+// The generated bindings (ABI glue) use `unsafe`; nothing here is written
+// by hand with it.
+#![allow(unsafe_code, missing_docs, unreachable_pub)]
+
+use std::cell::RefCell;
+
+#[cfg(feature = "host-crypto")]
+use waxseal_core::SigningAlgorithm;
+use waxseal_core::verify::{KeyAnswer, QueryKind, VerifyPolicy};
+use waxseal_core::{Error as CoreError, PrivateKey, SignDigest};
+
+use crate::common::{self, SignSpec};
+
+#[cfg(not(feature = "host-crypto"))]
+wit_bindgen::generate!({ path: "wit", world: "dkim" });
+
+#[cfg(feature = "host-crypto")]
+wit_bindgen::generate!({ path: "wit", world: "dkim-host-crypto" });
+
+use exports::waxseal::dkim::{keys, signing, verification};
+use waxseal::dkim::types::{
+    self as wit, DkimResult, Error, ErrorCode, KeyPair, KeyType, Query, SignOptions,
+    SignatureResult, SigningKey, TxtAnswer, VerifyReport,
+};
+
+/// The component.
+pub struct Component;
+
+export!(Component);
+
+fn error(e: CoreError) -> Error {
+    let code = match e.code() {
+        "ERR_MALFORMED_MESSAGE" => ErrorCode::MalformedMessage,
+        "ERR_HEADER_TOO_LARGE" => ErrorCode::HeaderTooLarge,
+        "ERR_MISSING_FROM" => ErrorCode::MissingFrom,
+        "ERR_INVALID_DOMAIN" => ErrorCode::InvalidDomain,
+        "ERR_INVALID_SELECTOR" => ErrorCode::InvalidSelector,
+        "ERR_INVALID_IDENTITY" => ErrorCode::InvalidIdentity,
+        "ERR_INVALID_HEADER_NAME" => ErrorCode::InvalidHeaderName,
+        "ERR_UNSUPPORTED" => ErrorCode::Unsupported,
+        "ERR_INVALID_OPTION" => ErrorCode::InvalidOption,
+        "ERR_KEY_TYPE_MISMATCH" => ErrorCode::KeyTypeMismatch,
+        "ERR_INVALID_KEY" => ErrorCode::InvalidKey,
+        "ERR_KEY_SIZE" => ErrorCode::KeySize,
+        "ERR_KEY_GENERATION" => ErrorCode::KeyGeneration,
+        "ERR_CRYPTO" => ErrorCode::Crypto,
+        "ERR_STATE" => ErrorCode::State,
+        _ => ErrorCode::Syntax,
+    };
+    Error {
+        code,
+        message: e.to_string(),
+    }
+}
+
+fn state_error(message: &str) -> Error {
+    Error {
+        code: ErrorCode::State,
+        message: message.into(),
+    }
+}
+
+fn key_type_name(k: KeyType) -> &'static str {
+    match k {
+        KeyType::Rsa => "rsa",
+        KeyType::Ed25519 => "ed25519",
+    }
+}
+
+impl keys::Guest for Component {
+    fn generate_key(key_type: KeyType, bits: Option<u32>) -> Result<KeyPair, Error> {
+        let key = common::generate_key(key_type_name(key_type), bits).map_err(error)?;
+        Ok(KeyPair {
+            private_key: key.to_pkcs8_pem().map_err(error)?.to_string(),
+            public_key: waxseal_core::base64::encode(&key.public_key().to_record_data()),
+            key_type,
+            bits: key.bits() as u32,
+        })
+    }
+
+    fn dns_record(
+        key: String,
+        key_type: Option<KeyType>,
+        selector: String,
+        domain: String,
+        testing: bool,
+    ) -> Result<wit::KeyRecord, Error> {
+        let pk = common::public_key(&key, key_type.map(key_type_name)).map_err(error)?;
+        let r = common::dns_record(&pk, &selector, &domain, testing, false, None).map_err(error)?;
+        Ok(wit::KeyRecord {
+            name: r.name,
+            value: r.value,
+            strings: r.strings,
+            zone_line: r.zone_line,
+            readme: r.readme,
+        })
+    }
+}
+
+/// A signing key the host holds (world `dkim-host-crypto`).
+#[cfg(feature = "host-crypto")]
+struct HostKey {
+    handle: u32,
+    algorithm: SigningAlgorithm,
+}
+
+#[cfg(feature = "host-crypto")]
+impl SignDigest for HostKey {
+    fn algorithm(&self) -> SigningAlgorithm {
+        self.algorithm
+    }
+
+    fn sign_digest(&self, digest: &[u8]) -> Result<Vec<u8>, CoreError> {
+        waxseal::dkim::crypto::sign_digest(self.handle, digest)
+            .map_err(|_| CoreError::SigningFailed)
+    }
+}
+
+fn signing_key(key: &SigningKey) -> Result<Box<dyn SignDigest>, Error> {
+    match key {
+        SigningKey::Pem(pem) => Ok(Box::new(PrivateKey::parse(pem.as_bytes()).map_err(error)?)),
+        #[cfg(feature = "host-crypto")]
+        SigningKey::Host(handle) => {
+            let algorithm = match waxseal::dkim::crypto::key_algorithm(*handle) {
+                Some(wit::SigningAlgorithm::RsaSha256) => SigningAlgorithm::RsaSha256,
+                Some(wit::SigningAlgorithm::Ed25519Sha256) => SigningAlgorithm::Ed25519Sha256,
+                None => {
+                    return Err(Error {
+                        code: ErrorCode::InvalidKey,
+                        message: format!("the host has no key with handle {handle}"),
+                    });
+                }
+            };
+            Ok(Box::new(HostKey {
+                handle: *handle,
+                algorithm,
+            }))
+        }
+        #[cfg(not(feature = "host-crypto"))]
+        SigningKey::Host(_) => Err(Error {
+            code: ErrorCode::InvalidKey,
+            message: "host keys need the world dkim-host-crypto".into(),
+        }),
+    }
+}
+
+fn new_signer(options: Vec<SignOptions>) -> Result<waxseal_core::Signer<'static>, Error> {
+    if options.is_empty() {
+        return Err(error(CoreError::NothingToSign));
+    }
+    let mut s = waxseal_core::Signer::new();
+    for o in options {
+        let spec = SignSpec {
+            domain: o.domain,
+            selector: o.selector,
+            identity: o.identity,
+            headers: o.headers,
+            oversign: o.oversign,
+            canonicalization: o.canonicalization,
+            timestamp: o.timestamp,
+            expiration: o.expiration,
+            body_length: o.body_length,
+            copy_headers: o.copy_headers,
+        };
+        let key = signing_key(&o.key)?;
+        s.add(spec.options().map_err(error)?, key).map_err(error)?;
+    }
+    Ok(s)
+}
+
+/// The `signer` resource.
+pub struct SignerResource {
+    inner: RefCell<Option<waxseal_core::Signer<'static>>>,
+}
+
+impl signing::GuestSigner for SignerResource {
+    fn create(options: Vec<SignOptions>) -> Result<signing::Signer, Error> {
+        Ok(signing::Signer::new(SignerResource {
+            inner: RefCell::new(Some(new_signer(options)?)),
+        }))
+    }
+
+    fn update(&self, chunk: Vec<u8>) -> Result<(), Error> {
+        match self.inner.borrow_mut().as_mut() {
+            Some(s) => s.update(&chunk).map_err(error),
+            None => Err(state_error("the signer is finished")),
+        }
+    }
+
+    fn finish(&self) -> Result<String, Error> {
+        let mut s = self
+            .inner
+            .borrow_mut()
+            .take()
+            .ok_or_else(|| state_error("the signer is finished"))?;
+        let sigs = s.finish().map_err(error)?;
+        Ok(sigs.into_iter().map(|h| h.field).collect())
+    }
+}
+
+impl signing::Guest for Component {
+    type Signer = SignerResource;
+
+    fn sign(message: Vec<u8>, options: Vec<SignOptions>) -> Result<String, Error> {
+        let mut s = new_signer(options)?;
+        s.update(&message).map_err(error)?;
+        let sigs = s.finish().map_err(error)?;
+        Ok(sigs.into_iter().map(|h| h.field).collect())
+    }
+}
+
+fn policy(p: &wit::VerifyPolicy) -> VerifyPolicy {
+    let mut out = VerifyPolicy::default();
+    if let Some(b) = p.min_rsa_bits {
+        out.min_rsa_bits = b as usize;
+    }
+    out.allow_rsa_sha1 = p.allow_rsa_sha1;
+    out.allow_unsigned_body_tail = p.allow_unsigned_body_tail;
+    out.allow_unsigned_from = p.allow_unsigned_from;
+    out.ignore_expiration = p.ignore_expiration;
+    if let Some(s) = p.clock_skew {
+        out.clock_skew = s;
+    }
+    if let Some(m) = p.max_signatures {
+        out.max_signatures = m as usize;
+    }
+    out
+}
+
+fn answer(a: TxtAnswer) -> KeyAnswer {
+    match a {
+        TxtAnswer::Records(r) => KeyAnswer::Records(r),
+        TxtAnswer::NxDomain => KeyAnswer::NxDomain,
+        TxtAnswer::TempFail => KeyAnswer::TempFail,
+    }
+}
+
+fn report(r: &waxseal_core::VerificationReport, authserv_id: &str) -> VerifyReport {
+    use waxseal_core::DkimResult as R;
+    VerifyReport {
+        results: r
+            .results
+            .iter()
+            .map(|s| SignatureResult {
+                result: match s.result {
+                    R::Pass => DkimResult::Pass,
+                    R::Fail => DkimResult::Fail,
+                    R::Neutral | R::None => DkimResult::Neutral,
+                    R::Policy => DkimResult::Policy,
+                    R::TempError => DkimResult::Temperror,
+                    R::PermError => DkimResult::Permerror,
+                },
+                reason: s.reason.map(|r| r.to_string()),
+                reason_code: s.reason.map(|r| r.code().to_string()),
+                domain: s.labels.domain.clone(),
+                selector: s.labels.selector.clone(),
+                algorithm: s.labels.algorithm.clone(),
+                identity: s.labels.identity.clone(),
+                testing: s.testing,
+                key_bits: s.key_bits.map(|b| b as u32),
+                unsigned_body_bytes: s.unsigned_body_bytes,
+                summary: s.to_string(),
+            })
+            .collect(),
+        authentication_results: r.authentication_results(authserv_id),
+    }
+}
+
+/// The `verifier` resource.
+pub struct VerifierResource {
+    inner: RefCell<Option<waxseal_core::Verifier>>,
+}
+
+impl VerifierResource {
+    fn with<T>(&self, f: impl FnOnce(&mut waxseal_core::Verifier) -> T) -> Result<T, Error> {
+        match self.inner.borrow_mut().as_mut() {
+            Some(v) => Ok(f(v)),
+            None => Err(state_error("the verifier is finished")),
+        }
+    }
+}
+
+impl verification::GuestVerifier for VerifierResource {
+    fn create(policy_options: wit::VerifyPolicy, now: Option<u64>) -> verification::Verifier {
+        verification::Verifier::new(VerifierResource {
+            inner: RefCell::new(Some(waxseal_core::Verifier::new(
+                policy(&policy_options),
+                now,
+            ))),
+        })
+    }
+
+    fn update(&self, chunk: Vec<u8>) -> Result<(), Error> {
+        self.with(|v| v.update(&chunk))?.map_err(error)
+    }
+
+    fn finish_headers(&self) -> Result<(), Error> {
+        self.with(|v| v.finish_headers())?.map_err(error)
+    }
+
+    fn queries(&self) -> Vec<Query> {
+        self.with(|v| {
+            v.queries()
+                .into_iter()
+                .map(|q| Query {
+                    name: q.name,
+                    kind: match q.kind {
+                        QueryKind::Key => wit::QueryKind::Key,
+                        QueryKind::LegacyPolicy => wit::QueryKind::LegacyPolicy,
+                        QueryKind::Dmarc => wit::QueryKind::Dmarc,
+                    },
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+
+    fn answer(&self, name: String, a: TxtAnswer) {
+        let _ = self.with(|v| v.answer(&name, answer(a)));
+    }
+
+    fn finish(&self, authserv_id: String) -> Result<VerifyReport, Error> {
+        let v = self
+            .inner
+            .borrow_mut()
+            .take()
+            .ok_or_else(|| state_error("the verifier is finished"))?;
+        let r = v.finish().map_err(error)?;
+        Ok(report(&r, &authserv_id))
+    }
+}
+
+impl verification::Guest for Component {
+    type Verifier = VerifierResource;
+
+    fn verify(
+        message: Vec<u8>,
+        answers: Vec<(String, TxtAnswer)>,
+        policy_options: wit::VerifyPolicy,
+        now: Option<u64>,
+        authserv_id: String,
+    ) -> Result<VerifyReport, Error> {
+        let mut v = waxseal_core::Verifier::new(policy(&policy_options), now);
+        v.update(&message).map_err(error)?;
+        v.finish_headers().map_err(error)?;
+        for (name, a) in answers {
+            v.answer(&name, answer(a));
+        }
+        let r = v.finish().map_err(error)?;
+        Ok(report(&r, &authserv_id))
+    }
+}

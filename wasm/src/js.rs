@@ -1,0 +1,492 @@
+//! The JavaScript face: low-level wasm-bindgen exports. The package's
+//! public API (`wasm/js/api.js`) wraps these with option checks, string
+//! and `Uint8Array` handling, WebCrypto and `WaxsealError`.
+//!
+//! Errors cross the boundary as plain objects `{ code, message }` (codes
+//! from [`waxseal_core::Error::code`]); `api.js` turns them into
+//! `WaxsealError`s.
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use waxseal_core::verify::{KeyAnswer, VerifyPolicy};
+use waxseal_core::{Error, PendingSignature, PrivateKey, SignDigest, SigningAlgorithm};
+
+use crate::common::{self, SignSpec};
+
+fn err(e: Error) -> JsValue {
+    err_code(e.code(), &e.to_string())
+}
+
+fn err_code(code: &str, message: &str) -> JsValue {
+    let o = Object::new();
+    let _ = Reflect::set(&o, &"code".into(), &code.into());
+    let _ = Reflect::set(&o, &"message".into(), &message.into());
+    o.into()
+}
+
+fn option_error(message: &str) -> JsValue {
+    err_code("ERR_INVALID_OPTION", message)
+}
+
+fn set(o: &Object, k: &str, v: impl Into<JsValue>) {
+    let _ = Reflect::set(o, &k.into(), &v.into());
+}
+
+fn get(o: &JsValue, k: &str) -> Option<JsValue> {
+    Reflect::get(o, &k.into())
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+fn get_string(o: &JsValue, k: &str) -> Result<Option<String>, JsValue> {
+    match get(o, k) {
+        None => Ok(None),
+        Some(v) => v
+            .as_string()
+            .map(Some)
+            .ok_or_else(|| option_error(&format!("option `{k}` must be a string"))),
+    }
+}
+
+fn get_bool(o: &JsValue, k: &str) -> Result<bool, JsValue> {
+    match get(o, k) {
+        None => Ok(false),
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| option_error(&format!("option `{k}` must be a boolean"))),
+    }
+}
+
+fn get_u64(o: &JsValue, k: &str) -> Result<Option<u64>, JsValue> {
+    match get(o, k) {
+        None => Ok(None),
+        Some(v) => match v.as_f64() {
+            Some(n) if n >= 0.0 && n.fract() == 0.0 && n < 9.007_199_254_740_992e15 => {
+                Ok(Some(n as u64))
+            }
+            _ => Err(option_error(&format!(
+                "option `{k}` must be a non-negative integer"
+            ))),
+        },
+    }
+}
+
+fn get_strings(o: &JsValue, k: &str) -> Result<Option<Vec<String>>, JsValue> {
+    match get(o, k) {
+        None => Ok(None),
+        Some(v) if Array::is_array(&v) => Array::from(&v)
+            .iter()
+            .map(|s| {
+                s.as_string().ok_or_else(|| {
+                    option_error(&format!("option `{k}` must be an array of strings"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(option_error(&format!(
+            "option `{k}` must be an array of strings"
+        ))),
+    }
+}
+
+fn spec(o: &JsValue) -> Result<SignSpec, JsValue> {
+    if !o.is_object() {
+        return Err(option_error("signing options must be an object"));
+    }
+    Ok(SignSpec {
+        domain: get_string(o, "domain")?
+            .ok_or_else(|| option_error("option `domain` is required"))?,
+        selector: get_string(o, "selector")?
+            .ok_or_else(|| option_error("option `selector` is required"))?,
+        identity: get_string(o, "identity")?,
+        headers: get_strings(o, "headers")?,
+        oversign: get_strings(o, "oversign")?,
+        canonicalization: get_string(o, "canonicalization")?,
+        timestamp: get_u64(o, "timestamp")?,
+        expiration: get_u64(o, "expiration")?,
+        body_length: get_bool(o, "bodyLength")?,
+        copy_headers: get_bool(o, "copyHeaders")?,
+    })
+}
+
+fn algorithm_name(a: SigningAlgorithm) -> &'static str {
+    a.as_str()
+}
+
+/// Generates a key pair: `{ privateKey, publicKey, algorithm, bits }`, the
+/// private key as PKCS#8 PEM, the public key as base64 `p=` data.
+#[wasm_bindgen(js_name = generateKey)]
+pub fn generate_key(algorithm: &str, bits: Option<u32>) -> Result<JsValue, JsValue> {
+    let key = common::generate_key(algorithm, bits).map_err(err)?;
+    key_object(&key)
+}
+
+fn key_object(key: &PrivateKey) -> Result<JsValue, JsValue> {
+    let o = Object::new();
+    set(&o, "privateKey", key.to_pkcs8_pem().map_err(err)?.as_str());
+    set(
+        &o,
+        "publicKey",
+        waxseal_core::base64::encode(&key.public_key().to_record_data()),
+    );
+    set(&o, "algorithm", key.key_type().as_str());
+    set(&o, "bits", key.bits() as u32);
+    Ok(o.into())
+}
+
+/// What the JS side needs to use a private key with WebCrypto:
+/// `{ algorithm: 'rsa'|'ed25519', signingAlgorithm, bits, publicKey,
+/// pkcs8: Uint8Array, seed?: Uint8Array }`.
+#[wasm_bindgen(js_name = keyInfo)]
+pub fn key_info(key: &str) -> Result<JsValue, JsValue> {
+    let k = PrivateKey::parse(key.as_bytes()).map_err(err)?;
+    let o: Object = key_object(&k)?.into();
+    set(&o, "signingAlgorithm", algorithm_name(k.algorithm()));
+    let der = k.to_pkcs8_der().map_err(err)?;
+    set(&o, "pkcs8", Uint8Array::from(der.as_slice()));
+    Ok(o.into())
+}
+
+/// Signs `data` from [`Signer::finish_pending`] with a private key, in
+/// WebAssembly: Ed25519 signs the data (the digest) as is; RSA signs the
+/// SHA-256 of the data (the header data). For runtimes or keys where
+/// WebCrypto cannot do it.
+#[wasm_bindgen(js_name = signData)]
+pub fn sign_data(key: &str, data: &[u8]) -> Result<Uint8Array, JsValue> {
+    let k = PrivateKey::parse(key.as_bytes()).map_err(err)?;
+    let sig = match k.algorithm() {
+        SigningAlgorithm::Ed25519Sha256 => k.sign_digest(data),
+        a => k.sign_digest(a.hash().digest(data).as_bytes()),
+    }
+    .map_err(err)?;
+    Ok(Uint8Array::from(sig.as_slice()))
+}
+
+/// The DNS key record for a key: `{ name, value, strings, zoneLine,
+/// readme }`. `key` is a private key, a public key PEM, or base64 `p=`
+/// data (then `keyType` says rsa or ed25519).
+#[wasm_bindgen(js_name = dnsRecord)]
+pub fn dns_record(key: &str, options: JsValue) -> Result<JsValue, JsValue> {
+    let kt = get_string(&options, "keyType")?;
+    let pk = common::public_key(key, kt.as_deref()).map_err(err)?;
+    let r = common::dns_record(
+        &pk,
+        &get_string(&options, "selector")?
+            .ok_or_else(|| option_error("option `selector` is required"))?,
+        &get_string(&options, "domain")?
+            .ok_or_else(|| option_error("option `domain` is required"))?,
+        get_bool(&options, "testing")?,
+        get_bool(&options, "strict")?,
+        get_string(&options, "notes")?,
+    )
+    .map_err(err)?;
+    let o = Object::new();
+    set(&o, "name", r.name);
+    set(&o, "value", r.value);
+    set(
+        &o,
+        "strings",
+        r.strings.into_iter().map(JsValue::from).collect::<Array>(),
+    );
+    set(&o, "zoneLine", r.zone_line);
+    set(&o, "readme", r.readme);
+    Ok(o.into())
+}
+
+/// A streaming signer for one message and one or more signatures.
+#[wasm_bindgen]
+pub struct Signer {
+    inner: waxseal_core::Signer<'static>,
+    pending: Vec<PendingSignature>,
+    line_feed: Option<bool>,
+}
+
+#[wasm_bindgen]
+impl Signer {
+    /// `options`: an array of signing options objects. With `external`
+    /// false each needs `privateKey` (signing happens in WebAssembly);
+    /// with `external` true each needs `signingAlgorithm` and the caller
+    /// signs [`finish_pending`](Self::finish_pending)'s data itself.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue, external: bool) -> Result<Signer, JsValue> {
+        if !Array::is_array(&options) || Array::from(&options).length() == 0 {
+            return Err(option_error(
+                "expected a non-empty array of signing options",
+            ));
+        }
+        let mut inner = waxseal_core::Signer::new();
+        for o in Array::from(&options).iter() {
+            let opts = spec(&o)?.options().map_err(err)?;
+            if external {
+                let alg = get_string(&o, "signingAlgorithm")?
+                    .ok_or_else(|| option_error("`signingAlgorithm` is required"))?;
+                let alg = SigningAlgorithm::parse(alg.as_bytes()).map_err(err)?;
+                inner.add_external(opts, alg).map_err(err)?;
+            } else {
+                let pem = get_string(&o, "privateKey")?
+                    .ok_or_else(|| option_error("option `privateKey` is required"))?;
+                let key = PrivateKey::parse(pem.as_bytes()).map_err(err)?;
+                inner.add(opts, key).map_err(err)?;
+            }
+        }
+        Ok(Signer {
+            inner,
+            pending: Vec::new(),
+            line_feed: None,
+        })
+    }
+
+    /// Feeds the next chunk of the message.
+    pub fn update(&mut self, chunk: &[u8]) -> Result<(), JsValue> {
+        if self.line_feed.is_none()
+            && let Some(i) = chunk.iter().position(|b| *b == b'\n')
+        {
+            self.line_feed = Some(i == 0 || chunk[i - 1] != b'\r');
+        }
+        self.inner.update(chunk).map_err(err)
+    }
+
+    /// Signs in WebAssembly; returns the `DKIM-Signature` field(s), CRLF
+    /// line endings (LF when the message uses bare LF).
+    #[wasm_bindgen(js_name = finishSync)]
+    pub fn finish_sync(&mut self) -> Result<String, JsValue> {
+        let sigs = self.inner.finish().map_err(err)?;
+        Ok(self.join(sigs.iter().map(|s| s.field.as_str())))
+    }
+
+    /// Ends the message; returns, per signature, `{ algorithm, data }`:
+    /// what WebCrypto must sign (RSASSA-PKCS1-v1_5/SHA-256 over the header
+    /// data, or Ed25519 over its SHA-256 digest, RFC 8463).
+    #[wasm_bindgen(js_name = finishPending)]
+    pub fn finish_pending(&mut self) -> Result<Array, JsValue> {
+        self.pending = self.inner.finish_pending().map_err(err)?;
+        Ok(self
+            .pending
+            .iter()
+            .map(|p| {
+                let o = Object::new();
+                set(&o, "algorithm", algorithm_name(p.algorithm()));
+                set(&o, "data", Uint8Array::from(p.data_to_sign()));
+                JsValue::from(o)
+            })
+            .collect())
+    }
+
+    /// Completes the pending signatures with the signature bytes, in the
+    /// same order; returns the header field(s).
+    pub fn complete(&mut self, signatures: Array) -> Result<String, JsValue> {
+        if signatures.length() as usize != self.pending.len() {
+            return Err(err_code(
+                "ERR_STATE",
+                "one signature per pending signature is needed",
+            ));
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let mut fields = Vec::with_capacity(pending.len());
+        for (p, s) in pending.into_iter().zip(signatures.iter()) {
+            let bytes = Uint8Array::new(&s).to_vec();
+            fields.push(p.complete(bytes).field);
+        }
+        Ok(self.join(fields.iter().map(String::as_str)))
+    }
+
+    fn join<'a>(&self, fields: impl Iterator<Item = &'a str>) -> String {
+        let all: String = fields.collect();
+        if self.line_feed == Some(true) {
+            all.replace("\r\n", "\n")
+        } else {
+            all
+        }
+    }
+}
+
+fn policy(o: &JsValue) -> Result<VerifyPolicy, JsValue> {
+    let mut p = VerifyPolicy::default();
+    if !o.is_object() {
+        return Ok(p);
+    }
+    if let Some(n) = get_u64(o, "minRsaBits")? {
+        p.min_rsa_bits = n as usize;
+    }
+    p.allow_rsa_sha1 = get_bool(o, "allowRsaSha1")?;
+    p.allow_unsigned_body_tail = get_bool(o, "allowUnsignedBodyTail")?;
+    p.allow_unsigned_from = get_bool(o, "allowUnsignedFrom")?;
+    p.ignore_expiration = get_bool(o, "ignoreExpiration")?;
+    if let Some(n) = get_u64(o, "clockSkew")? {
+        p.clock_skew = n;
+    }
+    if let Some(n) = get_u64(o, "maxSignatures")? {
+        p.max_signatures = n as usize;
+    }
+    Ok(p)
+}
+
+/// The streaming, sans-I/O verifier.
+#[wasm_bindgen]
+pub struct Verifier {
+    inner: Option<waxseal_core::Verifier>,
+}
+
+#[wasm_bindgen]
+impl Verifier {
+    /// `policy`: `{ minRsaBits, allowRsaSha1, allowUnsignedBodyTail,
+    /// allowUnsignedFrom, ignoreExpiration, clockSkew, maxSignatures }`,
+    /// all optional; `now` in seconds since 1970.
+    #[wasm_bindgen(constructor)]
+    pub fn new(policy_options: JsValue, now: Option<f64>) -> Result<Verifier, JsValue> {
+        let p = policy(&policy_options)?;
+        Ok(Verifier {
+            inner: Some(waxseal_core::Verifier::new(
+                p,
+                now.map(|n| n.max(0.0) as u64),
+            )),
+        })
+    }
+
+    fn v(&mut self) -> Result<&mut waxseal_core::Verifier, JsValue> {
+        self.inner
+            .as_mut()
+            .ok_or_else(|| err(Error::AlreadyFinished))
+    }
+
+    /// Feeds the next chunk of the message.
+    pub fn update(&mut self, chunk: &[u8]) -> Result<(), JsValue> {
+        self.v()?.update(chunk).map_err(err)
+    }
+
+    /// Declares the end of the header block for a message without body.
+    #[wasm_bindgen(js_name = finishHeaders)]
+    pub fn finish_headers(&mut self) -> Result<(), JsValue> {
+        self.v()?.finish_headers().map_err(err)
+    }
+
+    /// The DNS TXT names to look up: `[{ name, kind }]`, kind `key`,
+    /// `policy` or `dmarc`.
+    pub fn queries(&mut self) -> Result<Array, JsValue> {
+        Ok(self
+            .v()?
+            .queries()
+            .into_iter()
+            .map(|q| {
+                let o = Object::new();
+                set(&o, "name", q.name);
+                set(
+                    &o,
+                    "kind",
+                    match q.kind {
+                        waxseal_core::verify::QueryKind::Key => "key",
+                        waxseal_core::verify::QueryKind::LegacyPolicy => "policy",
+                        waxseal_core::verify::QueryKind::Dmarc => "dmarc",
+                    },
+                );
+                JsValue::from(o)
+            })
+            .collect())
+    }
+
+    /// Answers a query: `records` is an array of records, each an array of
+    /// strings (as Node's `dns.promises.resolveTxt` returns) or of
+    /// `Uint8Array`s; or the string `"nxdomain"` or `"tempfail"`.
+    pub fn answer(&mut self, name: &str, records: JsValue) -> Result<(), JsValue> {
+        let answer = match records.as_string().as_deref() {
+            Some("nxdomain") => KeyAnswer::NxDomain,
+            Some("tempfail") => KeyAnswer::TempFail,
+            Some(_) => {
+                return Err(option_error(
+                    "answer must be records, \"nxdomain\" or \"tempfail\"",
+                ));
+            }
+            None if Array::is_array(&records) => {
+                let mut out = Vec::new();
+                for rec in Array::from(&records).iter() {
+                    let strings: Vec<JsValue> = if Array::is_array(&rec) {
+                        Array::from(&rec).iter().collect()
+                    } else {
+                        vec![rec]
+                    };
+                    let mut r = Vec::new();
+                    for s in strings {
+                        if let Some(t) = s.as_string() {
+                            r.push(t.into_bytes());
+                        } else if s.is_instance_of::<Uint8Array>() {
+                            r.push(Uint8Array::new(&s).to_vec());
+                        } else {
+                            return Err(option_error("TXT strings must be strings or Uint8Arrays"));
+                        }
+                    }
+                    out.push(r);
+                }
+                KeyAnswer::Records(out)
+            }
+            None => {
+                return Err(option_error(
+                    "answer must be records, \"nxdomain\" or \"tempfail\"",
+                ));
+            }
+        };
+        self.v()?.answer(name, answer);
+        Ok(())
+    }
+
+    /// Evaluates every signature: `{ results: [...], authenticationResults,
+    /// authenticationResultsField, policy }`.
+    pub fn finish(&mut self, authserv_id: &str) -> Result<JsValue, JsValue> {
+        let v = self
+            .inner
+            .take()
+            .ok_or_else(|| err(Error::AlreadyFinished))?;
+        let report = v.finish().map_err(err)?;
+        let results: Array = report
+            .results
+            .iter()
+            .map(|r| {
+                let o = Object::new();
+                set(&o, "result", r.result.as_str());
+                if let Some(reason) = &r.reason {
+                    set(&o, "reason", reason.to_string());
+                    set(&o, "reasonCode", reason.code());
+                }
+                let l = &r.labels;
+                for (k, v) in [
+                    ("domain", &l.domain),
+                    ("selector", &l.selector),
+                    ("algorithm", &l.algorithm),
+                    ("identity", &l.identity),
+                ] {
+                    if let Some(v) = v {
+                        set(&o, k, v.as_str());
+                    }
+                }
+                set(&o, "testing", r.testing);
+                if let Some(b) = r.key_bits {
+                    set(&o, "keyBits", b as u32);
+                }
+                set(&o, "unsignedBodyBytes", r.unsigned_body_bytes as f64);
+                set(&o, "summary", r.to_string());
+                JsValue::from(o)
+            })
+            .collect();
+        let o = Object::new();
+        set(&o, "results", results);
+        set(
+            &o,
+            "authenticationResults",
+            report.authentication_results(authserv_id),
+        );
+        set(
+            &o,
+            "authenticationResultsField",
+            report.authentication_results_field(authserv_id),
+        );
+        if let Some(d) = &report.policy.from_domain {
+            set(&o, "fromDomain", d.as_str());
+        }
+        if let Some(Ok(d)) = &report.policy.dmarc {
+            set(&o, "dmarc", d.to_txt());
+        }
+        if let Some(Ok(l)) = &report.policy.legacy {
+            set(&o, "legacyPolicy", l.to_txt());
+        }
+        Ok(o.into())
+    }
+}

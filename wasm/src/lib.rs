@@ -1,0 +1,19 @@
+//! waxseal's DKIM core for WebAssembly hosts, with two faces:
+//!
+//! - `js` (wasm-bindgen, `wasm32-unknown-unknown`): the low-level exports
+//!   behind the npm package `waxseal`, whose public API lives in
+//!   `wasm/js/api.js` (options objects, WebCrypto, typed errors).
+//! - `component` (wit-bindgen, `wasm32-wasip2`): the WebAssembly component
+//!   described by `wit/waxseal.wit`; with `host-crypto`, the world that
+//!   imports `crypto` so the host keeps the private keys.
+//!
+//! Both faces are conversions only; the logic is in `waxseal-core`. The
+//! shared, face-independent part is [`common`].
+
+pub mod common;
+
+#[cfg(feature = "js")]
+pub mod js;
+
+#[cfg(feature = "component")]
+pub mod component;
