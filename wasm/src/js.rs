@@ -199,6 +199,7 @@ pub struct Signer {
     inner: waxseal_core::Signer<'static>,
     pending: Vec<PendingSignature>,
     line_feed: Option<bool>,
+    last_byte: Option<u8>,
 }
 
 #[wasm_bindgen]
@@ -233,15 +234,26 @@ impl Signer {
             inner,
             pending: Vec::new(),
             line_feed: None,
+            last_byte: None,
         })
     }
 
     /// Feeds the next chunk of the message.
     pub fn update(&mut self, chunk: &[u8]) -> Result<(), JsValue> {
+        // The line ending style of the message, from its first LF (which
+        // may be the first byte of a chunk, its CR ending the last one).
         if self.line_feed.is_none()
             && let Some(i) = chunk.iter().position(|b| *b == b'\n')
         {
-            self.line_feed = Some(i == 0 || chunk[i - 1] != b'\r');
+            let before = if i == 0 {
+                self.last_byte
+            } else {
+                Some(chunk[i - 1])
+            };
+            self.line_feed = Some(before != Some(b'\r'));
+        }
+        if let Some(&b) = chunk.last() {
+            self.last_byte = Some(b);
         }
         self.inner.update(chunk).map_err(err)
     }

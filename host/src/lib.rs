@@ -1,0 +1,1 @@
+//! waxseal host (work in progress).

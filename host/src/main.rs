@@ -1,0 +1,2 @@
+//! The `waxseal` command.
+fn main() {}

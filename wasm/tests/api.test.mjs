@@ -1,0 +1,173 @@
+// The npm package as a user gets it: `import ... from 'waxseal'`, installed
+// from the packed tarball into a temporary project (wasm/test.sh).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dns from 'node:dns';
+import {
+  WaxsealError, generateKey, generateKeySync, dnsRecord, sign, signSync, signMessage,
+  signMessageSync, Signer, verify,
+} from 'waxseal';
+
+const MSG = 'From: Joe <joe@example.com>\r\nTo: Suzie <suzie@example.net>\r\nSubject: dinner\r\n' +
+  'Date: Fri, 11 Jul 2003 21:00:37 -0700\r\n\r\nHi.\r\n\r\nAre you  hungry yet?\r\n';
+const T = 1700000000;
+
+const ed = await generateKey({ algorithm: 'ed25519' });
+const rsa = await generateKey({ algorithm: 'rsa', bits: 2048 });
+
+function resolverFor(pairs) {
+  const map = new Map(pairs.map(([sel, key]) => [
+    `${sel}._domainkey.example.com`, [dnsRecord(key, { selector: sel, domain: 'example.com' }).strings],
+  ]));
+  return async (name) => {
+    if (map.has(name)) return map.get(name);
+    const e = new Error(`queryTxt ENOTFOUND ${name}`);
+    e.code = 'ENOTFOUND';
+    throw e;
+  };
+}
+
+test('generateKey gives PKCS#8 PEM and p= data', () => {
+  assert.match(ed.privateKey, /^-----BEGIN PRIVATE KEY-----\n/);
+  assert.equal(ed.algorithm, 'ed25519');
+  assert.equal(ed.bits, 256);
+  assert.equal(Buffer.from(ed.publicKey, 'base64').length, 32);
+  assert.equal(rsa.algorithm, 'rsa');
+  assert.equal(rsa.bits, 2048);
+  const sync = generateKeySync({ algorithm: 'ed25519' });
+  assert.notEqual(sync.privateKey, ed.privateKey);
+});
+
+test('dnsRecord: name, 255-byte strings, zone line, readme', () => {
+  const r = dnsRecord(rsa, { selector: 'sel', domain: 'example.com', testing: true });
+  assert.equal(r.name, 'sel._domainkey.example.com');
+  assert.match(r.value, /^v=DKIM1; k=rsa; t=y; p=MII/);
+  assert.ok(r.strings.length >= 2 && r.strings.every((s) => s.length <= 255));
+  assert.equal(r.strings.join(''), r.value);
+  assert.match(r.zoneLine, /^sel\._domainkey\.example\.com\. IN TXT \( "/);
+  assert.match(r.readme, /test mode \(t=y\)/);
+  // from the public key alone, too
+  assert.equal(dnsRecord(rsa.publicKey, { selector: 'sel', domain: 'example.com', testing: true }).value, r.value);
+  assert.equal(dnsRecord(ed.publicKey, { selector: 's', domain: 'example.com', keyType: 'ed25519' }).value,
+    `v=DKIM1; k=ed25519; p=${ed.publicKey}`);
+});
+
+test('WebCrypto and WebAssembly sign the same bytes, and it verifies', async () => {
+  for (const key of [ed, rsa]) {
+    const o = { domain: 'example.com', selector: 's', privateKey: key.privateKey, timestamp: T };
+    const a = await sign(MSG, o);
+    assert.equal(a, signSync(MSG, o));
+    assert.match(a, /^DKIM-Signature: v=1; a=(rsa|ed25519)-sha256; c=relaxed\/relaxed; d=example.com;/);
+    const r = await verify(a + MSG, { resolveTxt: resolverFor([['s', key]]), now: T + 10 });
+    assert.deepEqual(r.results.map((x) => x.result), ['pass']);
+    assert.match(r.authenticationResults, /^localhost; dkim=pass header\.d=example\.com header\.s=s /);
+  }
+});
+
+test('dual signature in one pass; signMessage keeps the type', async () => {
+  const opts = [
+    { domain: 'example.com', selector: 'ed', privateKey: ed, timestamp: T },
+    { domain: 'example.com', selector: 'rsa', privateKey: rsa, timestamp: T },
+  ];
+  const signed = await signMessage(MSG, opts);
+  assert.equal(typeof signed, 'string');
+  assert.equal(signed.match(/^DKIM-Signature:/gm).length, 2);
+  const bytes = signMessageSync(new TextEncoder().encode(MSG), opts);
+  assert.ok(bytes instanceof Uint8Array);
+  assert.equal(new TextDecoder().decode(bytes), signed);
+  const r = await verify(bytes, { resolveTxt: resolverFor([['ed', ed], ['rsa', rsa]]), now: T });
+  assert.deepEqual(r.results.map((x) => `${x.selector}:${x.result}`), ['ed:pass', 'rsa:pass']);
+  assert.match(r.authenticationResultsField, /^Authentication-Results: localhost;\r\n\tdkim=pass /);
+});
+
+test('streaming Signer equals one call', async () => {
+  const o = { domain: 'example.com', selector: 's', privateKey: ed.privateKey, timestamp: T };
+  const s = new Signer(o);
+  for (let i = 0; i < MSG.length; i += 7) s.update(MSG.slice(i, i + 7));
+  assert.equal(await s.finish(), await sign(MSG, o));
+  assert.throws(() => s.update('more'), (e) => e instanceof WaxsealError && e.code === 'ERR_STATE');
+});
+
+test('options: expiresIn, headers, identity, canonicalization, no timestamp, LF message', async () => {
+  const h = await sign(MSG, {
+    domain: 'example.com', selector: 's', privateKey: ed, timestamp: T, expiresIn: 3600,
+    headers: ['from', 'subject'], oversign: ['from'], identity: 'joe@mail.example.com',
+    canonicalization: 'simple/simple',
+  });
+  assert.match(h, / t=1700000000; x=1700003600;/);
+  assert.match(h, /h=from:from:subject;/);
+  assert.match(h, /i=joe@mail\.example\.com;/);
+  assert.match(h, /c=simple\/simple;/);
+  assert.doesNotMatch(await sign(MSG, { domain: 'example.com', selector: 's', privateKey: ed, timestamp: false }), /t=/);
+  const lf = MSG.replaceAll('\r\n', '\n');
+  const lfHeader = await sign(lf, { domain: 'example.com', selector: 's', privateKey: ed, timestamp: T });
+  assert.ok(!lfHeader.includes('\r'));
+  const r = await verify(lfHeader + lf, { resolveTxt: resolverFor([['s', ed]]), now: T });
+  assert.equal(r.results[0].result, 'pass');
+});
+
+test('verify: tampering, DNS failures, policy, unsigned', async () => {
+  const o = { domain: 'example.com', selector: 's', privateKey: ed, timestamp: T };
+  const signed = await signMessage(MSG, o);
+  const resolveTxt = resolverFor([['s', ed]]);
+  let r = await verify(signed.replace('hungry', 'angry'), { resolveTxt, now: T });
+  assert.equal(r.results[0].result, 'fail');
+  assert.equal(r.results[0].reasonCode, 'body_hash_mismatch');
+  r = await verify(signed, { resolveTxt: async () => null, now: T });
+  assert.equal(r.results[0].result, 'permerror');
+  assert.equal(r.results[0].reasonCode, 'key_not_found');
+  r = await verify(signed, { resolveTxt: async () => { throw Object.assign(new Error('timeout'), { code: 'ETIMEOUT' }); }, now: T });
+  assert.equal(r.results[0].result, 'temperror');
+  r = await verify(signed, { resolveTxt: async () => [['v=DKIM1; k=ed25519; p=']], now: T });
+  assert.equal(r.results[0].reasonCode, 'key_revoked');
+  r = await verify(signed, { resolveTxt, now: T - 3600 });
+  assert.equal(r.results[0].result, 'policy');
+  assert.equal(r.results[0].reasonCode, 'future_timestamp');
+  r = await verify(signed, { resolveTxt, now: T - 3600, policy: { clockSkew: 7200 } });
+  assert.equal(r.results[0].result, 'pass');
+  r = await verify(MSG, { resolveTxt, now: T });
+  assert.deepEqual(r.results, []);
+  assert.equal(r.authenticationResults, 'localhost; dkim=none');
+  // policy records are looked up only when asked for
+  const asked = [];
+  await verify(signed, { resolveTxt: async (n) => { asked.push(n); return resolveTxt(n); }, now: T, lookupPolicies: true });
+  assert.deepEqual(asked.sort(), ['_dmarc.example.com', '_policy._domainkey.example.com', 's._domainkey.example.com']);
+});
+
+test('Node dns.promises.resolveTxt fits verify (NXDOMAIN on loopback-only machines)', async () => {
+  const signed = await signMessage(MSG, { domain: 'nonexistent.invalid', selector: 's', privateKey: ed, timestamp: T });
+  const r = await verify(signed, { resolveTxt: dns.promises.resolveTxt, now: T });
+  assert.equal(r.results.length, 1);
+  assert.ok(['permerror', 'temperror'].includes(r.results[0].result), r.results[0].summary);
+});
+
+test('errors are WaxsealError with stable codes', async () => {
+  const cases = [
+    [() => signSync(MSG, { domain: 'example.com', selector: 's', privateKey: 'not a key' }), 'ERR_INVALID_KEY'],
+    [() => signSync('To: x@example.com\r\n\r\nbody', { domain: 'example.com', selector: 's', privateKey: ed }), 'ERR_MISSING_FROM'],
+    [() => signSync('no header here\r\n\r\n', { domain: 'example.com', selector: 's', privateKey: ed }), 'ERR_MALFORMED_MESSAGE'],
+    [() => signSync(MSG, { domain: 'exa mple.com', selector: 's', privateKey: ed }), 'ERR_INVALID_DOMAIN'],
+    [() => signSync(MSG, { domain: 'example.com', selector: 's', privateKey: ed, identity: 'a@evilexample.com' }), 'ERR_INVALID_IDENTITY'],
+    [() => signSync(MSG, { domain: 'example.com', selector: 's', privateKey: ed, canonicalization: 'fancy' }), 'ERR_UNSUPPORTED'],
+    [() => signSync(MSG, { domain: 'example.com', selector: 's', privateKey: ed, colour: 'blue' }), 'ERR_INVALID_OPTION'],
+    [() => signSync(MSG, { selector: 's', privateKey: ed }), 'ERR_INVALID_OPTION'],
+    [() => signSync(42, { domain: 'example.com', selector: 's', privateKey: ed }), 'ERR_INVALID_OPTION'],
+    [() => generateKeySync({ algorithm: 'dsa' }), 'ERR_INVALID_OPTION'],
+    [() => generateKeySync({ algorithm: 'rsa', bits: 512 }), 'ERR_KEY_SIZE'],
+    [() => generateKeySync({ algorithm: 'rsa' }), 'ERR_UNSUPPORTED'],
+    [() => dnsRecord('garbage', { selector: 's', domain: 'example.com' }), 'ERR_INVALID_KEY'],
+  ];
+  for (const [fn, code] of cases) {
+    assert.throws(fn, (e) => {
+      assert.ok(e instanceof WaxsealError, `${code}: ${e}`);
+      assert.ok(e instanceof Error);
+      assert.equal(e.name, 'WaxsealError');
+      assert.equal(e.code, code, e.message);
+      return true;
+    });
+  }
+  await assert.rejects(sign(MSG, { domain: 'example.com', selector: 's', privateKey: 'x' }), (e) => e.code === 'ERR_INVALID_KEY');
+  await assert.rejects(verify(MSG, {}), (e) => e.code === 'ERR_INVALID_OPTION');
+  const signed = await signMessage(MSG, { domain: 'example.com', selector: 's', privateKey: ed });
+  await assert.rejects(verify(signed, { resolveTxt: async () => 'not records' }), (e) => e.code === 'ERR_INVALID_OPTION');
+});
