@@ -1,1 +1,9 @@
-//! waxseal host (work in progress).
+//! The `waxseal` command's library: the WebAssembly component in wasmtime
+//! ([`component`]), private keys in native crypto ([`crypto`]), and the
+//! command line ([`cli`]).
+
+pub mod cli;
+pub mod component;
+pub mod crypto;
+pub mod dns;
+pub mod engine;

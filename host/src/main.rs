@@ -1,2 +1,8 @@
-//! The `waxseal` command.
-fn main() {}
+//! The `waxseal` command. See `waxseal --help`; exit codes are in
+//! [`waxseal::cli`].
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    waxseal::cli::run(waxseal::cli::Cli::parse())
+}

@@ -7,10 +7,8 @@
 
 use std::cell::RefCell;
 
-#[cfg(feature = "host-crypto")]
-use waxseal_core::SigningAlgorithm;
 use waxseal_core::verify::{KeyAnswer, QueryKind, VerifyPolicy};
-use waxseal_core::{Error as CoreError, PrivateKey, SignDigest};
+use waxseal_core::{Error as CoreError, PrivateKey, SignDigest, SigningAlgorithm};
 
 use crate::common::{self, SignSpec};
 
@@ -100,28 +98,22 @@ impl keys::Guest for Component {
     }
 }
 
-/// A signing key the host holds (world `dkim-host-crypto`).
-#[cfg(feature = "host-crypto")]
-struct HostKey {
-    handle: u32,
-    algorithm: SigningAlgorithm,
+/// Where a signature's private-key operation happens.
+enum KeyRef {
+    /// In the component (pure-Rust crypto).
+    Local(PrivateKey),
+    /// In the host, by handle (world `dkim-host-crypto`).
+    #[cfg(feature = "host-crypto")]
+    Host(u32),
 }
 
-#[cfg(feature = "host-crypto")]
-impl SignDigest for HostKey {
-    fn algorithm(&self) -> SigningAlgorithm {
-        self.algorithm
-    }
-
-    fn sign_digest(&self, digest: &[u8]) -> Result<Vec<u8>, CoreError> {
-        waxseal::dkim::crypto::sign_digest(self.handle, digest)
-            .map_err(|_| CoreError::SigningFailed)
-    }
-}
-
-fn signing_key(key: &SigningKey) -> Result<Box<dyn SignDigest>, Error> {
+fn key_ref(key: &SigningKey) -> Result<(KeyRef, SigningAlgorithm), Error> {
     match key {
-        SigningKey::Pem(pem) => Ok(Box::new(PrivateKey::parse(pem.as_bytes()).map_err(error)?)),
+        SigningKey::Pem(pem) => {
+            let k = PrivateKey::parse(pem.as_bytes()).map_err(error)?;
+            let alg = k.algorithm();
+            Ok((KeyRef::Local(k), alg))
+        }
         #[cfg(feature = "host-crypto")]
         SigningKey::Host(handle) => {
             let algorithm = match waxseal::dkim::crypto::key_algorithm(*handle) {
@@ -134,10 +126,7 @@ fn signing_key(key: &SigningKey) -> Result<Box<dyn SignDigest>, Error> {
                     });
                 }
             };
-            Ok(Box::new(HostKey {
-                handle: *handle,
-                algorithm,
-            }))
+            Ok((KeyRef::Host(*handle), algorithm))
         }
         #[cfg(not(feature = "host-crypto"))]
         SigningKey::Host(_) => Err(Error {
@@ -147,57 +136,87 @@ fn signing_key(key: &SigningKey) -> Result<Box<dyn SignDigest>, Error> {
     }
 }
 
-fn new_signer(options: Vec<SignOptions>) -> Result<waxseal_core::Signer<'static>, Error> {
-    if options.is_empty() {
-        return Err(error(CoreError::NothingToSign));
+/// A core signer whose private-key operations are done per key: in the
+/// component for PEM keys, by the host for host keys.
+struct SignJob {
+    signer: waxseal_core::Signer<'static>,
+    keys: Vec<KeyRef>,
+}
+
+impl SignJob {
+    fn new(options: Vec<SignOptions>) -> Result<Self, Error> {
+        if options.is_empty() {
+            return Err(error(CoreError::NothingToSign));
+        }
+        let mut signer = waxseal_core::Signer::new();
+        let mut keys = Vec::with_capacity(options.len());
+        for o in options {
+            let (key, algorithm) = key_ref(&o.key)?;
+            let spec = SignSpec {
+                domain: o.domain,
+                selector: o.selector,
+                identity: o.identity,
+                headers: o.headers,
+                oversign: o.oversign,
+                canonicalization: o.canonicalization,
+                timestamp: o.timestamp,
+                expiration: o.expiration,
+                body_length: o.body_length,
+                copy_headers: o.copy_headers,
+            };
+            signer
+                .add_external(spec.options().map_err(error)?, algorithm)
+                .map_err(error)?;
+            keys.push(key);
+        }
+        Ok(SignJob { signer, keys })
     }
-    let mut s = waxseal_core::Signer::new();
-    for o in options {
-        let spec = SignSpec {
-            domain: o.domain,
-            selector: o.selector,
-            identity: o.identity,
-            headers: o.headers,
-            oversign: o.oversign,
-            canonicalization: o.canonicalization,
-            timestamp: o.timestamp,
-            expiration: o.expiration,
-            body_length: o.body_length,
-            copy_headers: o.copy_headers,
-        };
-        let key = signing_key(&o.key)?;
-        s.add(spec.options().map_err(error)?, key).map_err(error)?;
+
+    fn finish(mut self) -> Result<String, Error> {
+        let pending = self.signer.finish_pending().map_err(error)?;
+        let mut out = String::new();
+        for (p, key) in pending.into_iter().zip(&self.keys) {
+            let b = match key {
+                KeyRef::Local(k) => k.sign_digest(p.digest.as_bytes()).map_err(error)?,
+                #[cfg(feature = "host-crypto")]
+                KeyRef::Host(handle) => waxseal::dkim::crypto::sign(*handle, p.data_to_sign())
+                    .map_err(|m| Error {
+                        code: ErrorCode::Crypto,
+                        message: format!("the host could not sign: {m}"),
+                    })?,
+            };
+            out.push_str(&p.complete(b).field);
+        }
+        Ok(out)
     }
-    Ok(s)
 }
 
 /// The `signer` resource.
 pub struct SignerResource {
-    inner: RefCell<Option<waxseal_core::Signer<'static>>>,
+    inner: RefCell<Option<SignJob>>,
 }
 
 impl signing::GuestSigner for SignerResource {
     fn create(options: Vec<SignOptions>) -> Result<signing::Signer, Error> {
         Ok(signing::Signer::new(SignerResource {
-            inner: RefCell::new(Some(new_signer(options)?)),
+            inner: RefCell::new(Some(SignJob::new(options)?)),
         }))
     }
 
     fn update(&self, chunk: Vec<u8>) -> Result<(), Error> {
         match self.inner.borrow_mut().as_mut() {
-            Some(s) => s.update(&chunk).map_err(error),
+            Some(job) => job.signer.update(&chunk).map_err(error),
             None => Err(state_error("the signer is finished")),
         }
     }
 
     fn finish(&self) -> Result<String, Error> {
-        let mut s = self
+        let job = self
             .inner
             .borrow_mut()
             .take()
             .ok_or_else(|| state_error("the signer is finished"))?;
-        let sigs = s.finish().map_err(error)?;
-        Ok(sigs.into_iter().map(|h| h.field).collect())
+        job.finish()
     }
 }
 
@@ -205,10 +224,9 @@ impl signing::Guest for Component {
     type Signer = SignerResource;
 
     fn sign(message: Vec<u8>, options: Vec<SignOptions>) -> Result<String, Error> {
-        let mut s = new_signer(options)?;
-        s.update(&message).map_err(error)?;
-        let sigs = s.finish().map_err(error)?;
-        Ok(sigs.into_iter().map(|h| h.field).collect())
+        let mut job = SignJob::new(options)?;
+        job.signer.update(&message).map_err(error)?;
+        job.finish()
     }
 }
 

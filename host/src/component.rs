@@ -1,0 +1,361 @@
+//! The WebAssembly component in wasmtime: the code that parses untrusted
+//! mail runs in the sandbox; private keys stay here and sign through the
+//! component's `crypto` import (world `dkim-host-crypto`).
+//!
+//! One [`Engine`] and one pre-instantiated component serve every message;
+//! instances are pooled and reused. Every call into the sandbox gets an
+//! epoch deadline (a ticker thread advances the epoch every 10 ms) and the
+//! store a memory cap, so a hostile message can neither hang nor exhaust
+//! the host; an instance that trapped is thrown away, never reused.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::crypto::NativeKey;
+
+/// Bindings generated from `wasm/wit/waxseal.wit`, world `dkim-host-crypto`.
+#[allow(missing_docs, unreachable_pub)]
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wasm/wit",
+        world: "dkim-host-crypto",
+    });
+}
+
+use bindings::waxseal;
+pub use bindings::waxseal::dkim::types as wit;
+use bindings::{DkimHostCrypto, DkimHostCryptoPre};
+
+/// The component built from `wasm/` (world `dkim-host-crypto`), embedded
+/// by the build.
+pub static EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/waxseal-host-crypto.wasm"));
+
+/// How much one call into the sandbox may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Wall time for one call (one chunk, or finishing). Default: 10 s.
+    pub deadline: Duration,
+    /// Linear memory of one instance. Default: 256 MiB.
+    pub max_memory: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            deadline: Duration::from_secs(10),
+            max_memory: 256 << 20,
+        }
+    }
+}
+
+const TICK: Duration = Duration::from_millis(10);
+
+/// Host state of one instance.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    keys: Arc<Vec<NativeKey>>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl waxseal::dkim::types::Host for HostState {}
+
+impl waxseal::dkim::crypto::Host for HostState {
+    fn key_algorithm(&mut self, handle: u32) -> Option<wit::SigningAlgorithm> {
+        self.keys.get(handle as usize).map(|k| match k.algorithm() {
+            waxseal_core::SigningAlgorithm::Ed25519Sha256 => wit::SigningAlgorithm::Ed25519Sha256,
+            _ => wit::SigningAlgorithm::RsaSha256,
+        })
+    }
+
+    fn sign(&mut self, handle: u32, data: Vec<u8>) -> Result<Vec<u8>, String> {
+        let key = self
+            .keys
+            .get(handle as usize)
+            .ok_or_else(|| format!("no key with handle {handle}"))?;
+        key.sign(&data).map_err(|e| e.to_string())
+    }
+}
+
+struct Instance {
+    store: Store<HostState>,
+    bindings: DkimHostCrypto,
+}
+
+/// The component, compiled once, with a pool of instances.
+pub struct ComponentHost {
+    engine: Engine,
+    pre: DkimHostCryptoPre<HostState>,
+    pool: Mutex<Vec<Instance>>,
+    limits: Limits,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for ComponentHost {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// An error from inside the component, with its stable code.
+#[derive(Debug)]
+pub struct GuestError {
+    /// The WIT error code.
+    pub code: wit::ErrorCode,
+    /// For people.
+    pub message: String,
+}
+
+impl std::fmt::Display for GuestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for GuestError {}
+
+impl From<wit::Error> for GuestError {
+    fn from(e: wit::Error) -> Self {
+        GuestError {
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+impl ComponentHost {
+    /// Compiles the embedded component.
+    pub fn embedded(limits: Limits) -> Result<Self> {
+        Self::new(EMBEDDED, limits)
+    }
+
+    /// Compiles the component in `path` (`waxseal --component PATH`).
+    pub fn from_file(path: &Path, limits: Limits) -> Result<Self> {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read component {}", path.display()))?;
+        Self::new(&bytes, limits)
+    }
+
+    /// Compiles a component (world `dkim-host-crypto`).
+    pub fn new(bytes: &[u8], limits: Limits) -> Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        // compiled code is cached on disk, so the command starts fast
+        if let Ok(cache) = wasmtime::Cache::new(wasmtime::CacheConfig::new()) {
+            config.cache(Some(cache));
+        }
+        let engine = Engine::new(&config)?;
+        let component = Component::new(&engine, bytes)
+            .map_err(anyhow::Error::from)
+            .context("cannot compile the WebAssembly component")?;
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        DkimHostCrypto::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        let pre = DkimHostCryptoPre::new(linker.instantiate_pre(&component)?)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (e, s) = (engine.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("waxseal-epoch".into())
+            .spawn(move || {
+                while !s.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    e.increment_epoch();
+                }
+            })?;
+        Ok(ComponentHost {
+            engine,
+            pre,
+            pool: Mutex::new(Vec::new()),
+            limits,
+            stop,
+        })
+    }
+
+    fn checkout(&self, keys: Arc<Vec<NativeKey>>) -> Result<Instance> {
+        let pooled = self
+            .pool
+            .lock()
+            .map_err(|_| anyhow!("instance pool poisoned"))?
+            .pop();
+        let mut inst = match pooled {
+            Some(i) => i,
+            None => {
+                let state = HostState {
+                    wasi: WasiCtx::builder().build(),
+                    table: ResourceTable::new(),
+                    limits: StoreLimitsBuilder::new()
+                        .memory_size(self.limits.max_memory)
+                        .instances(4)
+                        .build(),
+                    keys: keys.clone(),
+                };
+                let mut store = Store::new(&self.engine, state);
+                store.limiter(|s| &mut s.limits);
+                self.arm(&mut store);
+                let bindings = self.pre.instantiate(&mut store)?;
+                Instance { store, bindings }
+            }
+        };
+        inst.store.data_mut().keys = keys;
+        Ok(inst)
+    }
+
+    fn checkin(&self, mut inst: Instance) {
+        inst.store.data_mut().keys = Arc::new(Vec::new());
+        if let Ok(mut pool) = self.pool.lock() {
+            pool.push(inst);
+        }
+    }
+
+    /// A fresh deadline for the next call into the sandbox.
+    fn arm(&self, store: &mut Store<HostState>) {
+        let ticks = (self.limits.deadline.as_millis() / TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+    }
+
+    /// Signs a message read from `message` in chunks, with the keys in
+    /// `keys` (handles 0, 1, ... in `options`). Returns the header fields.
+    pub fn sign(
+        &self,
+        message: &mut dyn Read,
+        options: &[wit::SignOptions],
+        keys: Arc<Vec<NativeKey>>,
+    ) -> Result<Result<String, GuestError>> {
+        let mut inst = self.checkout(keys)?;
+        let r = self.sign_in(&mut inst, message, options);
+        // a trap (deadline, memory, bug) leaves the instance unusable
+        if r.is_ok() {
+            self.checkin(inst);
+        }
+        r
+    }
+
+    fn sign_in(
+        &self,
+        inst: &mut Instance,
+        message: &mut dyn Read,
+        options: &[wit::SignOptions],
+    ) -> Result<Result<String, GuestError>> {
+        let signing = inst.bindings.waxseal_dkim_signing();
+        let signer = signing.signer();
+        self.arm(&mut inst.store);
+        let res = match signer.call_create(&mut inst.store, options)? {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        let mut buf = vec![0u8; 64 * 1024];
+        let outcome = loop {
+            let n = read_some(message, &mut buf)?;
+            if n == 0 {
+                self.arm(&mut inst.store);
+                break signer.call_finish(&mut inst.store, res)?;
+            }
+            self.arm(&mut inst.store);
+            if let Err(e) = signer.call_update(&mut inst.store, res, &buf[..n])? {
+                break Err(e);
+            }
+        };
+        res.resource_drop(&mut inst.store)?;
+        Ok(outcome.map_err(GuestError::from))
+    }
+
+    /// Verifies a message read from `message`: the component names the DNS
+    /// records it needs, `lookup` answers them.
+    pub fn verify(
+        &self,
+        message: &mut dyn Read,
+        policy: &wit::VerifyPolicy,
+        now: Option<u64>,
+        authserv_id: &str,
+        lookup: &mut dyn FnMut(&str) -> waxseal_core::KeyAnswer,
+    ) -> Result<Result<wit::VerifyReport, GuestError>> {
+        let mut inst = self.checkout(Arc::new(Vec::new()))?;
+        let r = self.verify_in(&mut inst, message, policy, now, authserv_id, lookup);
+        if r.is_ok() {
+            self.checkin(inst);
+        }
+        r
+    }
+
+    fn verify_in(
+        &self,
+        inst: &mut Instance,
+        message: &mut dyn Read,
+        policy: &wit::VerifyPolicy,
+        now: Option<u64>,
+        authserv_id: &str,
+        lookup: &mut dyn FnMut(&str) -> waxseal_core::KeyAnswer,
+    ) -> Result<Result<wit::VerifyReport, GuestError>> {
+        let verification = inst.bindings.waxseal_dkim_verification();
+        let verifier = verification.verifier();
+        self.arm(&mut inst.store);
+        let res = verifier.call_create(&mut inst.store, *policy, now)?;
+        let mut buf = vec![0u8; 64 * 1024];
+        let outcome = (|| -> Result<Result<wit::VerifyReport, wit::Error>> {
+            loop {
+                let n = read_some(message, &mut buf)?;
+                self.arm(&mut inst.store);
+                if n == 0 {
+                    if let Err(e) = verifier.call_finish_headers(&mut inst.store, res)? {
+                        return Ok(Err(e));
+                    }
+                    break;
+                }
+                if let Err(e) = verifier.call_update(&mut inst.store, res, &buf[..n])? {
+                    return Ok(Err(e));
+                }
+            }
+            self.arm(&mut inst.store);
+            for q in verifier.call_queries(&mut inst.store, res)? {
+                if q.kind != wit::QueryKind::Key {
+                    continue;
+                }
+                let answer = match lookup(&q.name) {
+                    waxseal_core::KeyAnswer::Records(r) => wit::TxtAnswer::Records(r),
+                    waxseal_core::KeyAnswer::NxDomain => wit::TxtAnswer::NxDomain,
+                    waxseal_core::KeyAnswer::TempFail => wit::TxtAnswer::TempFail,
+                };
+                self.arm(&mut inst.store);
+                verifier.call_answer(&mut inst.store, res, &q.name, &answer)?;
+            }
+            self.arm(&mut inst.store);
+            Ok(verifier.call_finish(&mut inst.store, res, authserv_id)?)
+        })();
+        let outcome = outcome?;
+        res.resource_drop(&mut inst.store)?;
+        Ok(outcome.map_err(GuestError::from))
+    }
+
+    /// Number of idle instances in the pool.
+    pub fn pooled(&self) -> usize {
+        self.pool.lock().map(|p| p.len()).unwrap_or(0)
+    }
+}
+
+/// Reads as much as is available into `buf` (retrying on interrupts).
+fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {
+    loop {
+        match r.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("cannot read the message"),
+        }
+    }
+}

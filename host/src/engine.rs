@@ -1,0 +1,307 @@
+//! Two ways to run the core on a message, with the same results: inside
+//! the wasmtime sandbox (the default), or linked natively (`--engine
+//! native`, no sandbox, for comparison and for users who want none). Either
+//! way the private-key operation is done here, in native crypto.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use anyhow::Result;
+use waxseal_core::verify::VerifyPolicy;
+use waxseal_core::{Canonicalization, Domain, Identity, KeyAnswer, Selector, SignOptions, Signer};
+
+use crate::component::{ComponentHost, GuestError, Limits, wit};
+use crate::crypto::NativeKey;
+
+/// One signature to make.
+#[derive(Debug, Clone, Default)]
+pub struct SignSpec {
+    /// Index of the key in the key list.
+    pub key: usize,
+    /// `d=`.
+    pub domain: String,
+    /// `s=`.
+    pub selector: String,
+    /// `i=`.
+    pub identity: Option<String>,
+    /// Header names to sign (default list when `None`).
+    pub headers: Option<Vec<String>>,
+    /// Header names to oversign (default list when `None`).
+    pub oversign: Option<Vec<String>>,
+    /// `c=`.
+    pub canonicalization: Option<String>,
+    /// `t=`.
+    pub timestamp: Option<u64>,
+    /// `x=`.
+    pub expiration: Option<u64>,
+    /// Write `l=`.
+    pub body_length: bool,
+    /// Write `z=`.
+    pub copy_headers: bool,
+}
+
+impl SignSpec {
+    fn core(&self) -> Result<SignOptions, waxseal_core::Error> {
+        let mut o = SignOptions::new(Domain::new(&self.domain)?, Selector::new(&self.selector)?);
+        o.identity = self.identity.as_deref().map(Identity::new).transpose()?;
+        if let Some(h) = &self.headers {
+            o.headers.sign = h.clone();
+            o.headers.oversign.clear();
+        }
+        if let Some(h) = &self.oversign {
+            o.headers.oversign = h.clone();
+        }
+        if let Some(c) = &self.canonicalization {
+            o.canonicalization = Canonicalization::parse(c.as_bytes())?;
+        }
+        o.timestamp = self.timestamp;
+        o.expiration = self.expiration;
+        o.body_length = self.body_length;
+        o.copy_headers = self.copy_headers;
+        Ok(o)
+    }
+
+    fn wit(&self) -> wit::SignOptions {
+        wit::SignOptions {
+            domain: self.domain.clone(),
+            selector: self.selector.clone(),
+            key: wit::SigningKey::Host(self.key as u32),
+            identity: self.identity.clone(),
+            headers: self.headers.clone(),
+            oversign: self.oversign.clone(),
+            canonicalization: self.canonicalization.clone(),
+            timestamp: self.timestamp,
+            expiration: self.expiration,
+            body_length: self.body_length,
+            copy_headers: self.copy_headers,
+        }
+    }
+}
+
+/// An error about the message or the options (exit code 2), with the
+/// stable code every face of waxseal uses.
+#[derive(Debug)]
+pub struct InputError {
+    /// e.g. `ERR_MISSING_FROM`.
+    pub code: String,
+    /// For people.
+    pub message: String,
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+impl From<waxseal_core::Error> for InputError {
+    fn from(e: waxseal_core::Error) -> Self {
+        InputError {
+            code: e.code().into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<GuestError> for InputError {
+    fn from(e: GuestError) -> Self {
+        let code = format!("{:?}", e.code);
+        InputError {
+            code: wit_code(&code),
+            message: e.message,
+        }
+    }
+}
+
+/// `MissingFrom` -> `ERR_MISSING_FROM`.
+fn wit_code(debug: &str) -> String {
+    let mut s = String::from("ERR");
+    for c in debug.chars() {
+        if c.is_ascii_uppercase() {
+            s.push('_');
+        }
+        s.push(c.to_ascii_uppercase());
+    }
+    s
+}
+
+/// One verification result, the same from both engines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// RFC 8601 result word.
+    pub result: String,
+    /// Stable reason code, when not pass.
+    pub reason_code: Option<String>,
+    /// One line for people.
+    pub summary: String,
+}
+
+/// The result of verifying a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// One per signature, top first.
+    pub verdicts: Vec<Verdict>,
+    /// The Authentication-Results value.
+    pub authentication_results: String,
+}
+
+/// Where the core runs.
+pub enum Engine {
+    /// In the wasmtime sandbox.
+    Wasm(Box<ComponentHost>),
+    /// Linked in, no sandbox.
+    Native,
+}
+
+impl Engine {
+    /// The sandboxed engine with the embedded component, or the one in
+    /// `component`.
+    pub fn wasm(component: Option<&std::path::Path>, limits: Limits) -> Result<Self> {
+        let host = match component {
+            Some(p) => ComponentHost::from_file(p, limits)?,
+            None => ComponentHost::embedded(limits)?,
+        };
+        Ok(Engine::Wasm(Box::new(host)))
+    }
+
+    /// Signs `message`; returns the DKIM-Signature field(s), CRLF.
+    pub fn sign(
+        &self,
+        message: &[u8],
+        specs: &[SignSpec],
+        keys: Arc<Vec<NativeKey>>,
+    ) -> Result<Result<String, InputError>> {
+        match self {
+            Engine::Wasm(host) => {
+                let options: Vec<wit::SignOptions> = specs.iter().map(SignSpec::wit).collect();
+                Ok(host
+                    .sign(&mut Cursor::new(message), &options, keys)?
+                    .map_err(InputError::from))
+            }
+            Engine::Native => Ok(sign_native(message, specs, &keys)),
+        }
+    }
+
+    /// Verifies `message` with `lookup` answering the key queries.
+    pub fn verify(
+        &self,
+        message: &[u8],
+        policy: &VerifyPolicy,
+        now: Option<u64>,
+        authserv_id: &str,
+        lookup: &mut dyn FnMut(&str) -> KeyAnswer,
+    ) -> Result<Result<Report, InputError>> {
+        match self {
+            Engine::Wasm(host) => {
+                let p = wit::VerifyPolicy {
+                    min_rsa_bits: Some(policy.min_rsa_bits as u32),
+                    allow_rsa_sha1: policy.allow_rsa_sha1,
+                    allow_unsigned_body_tail: policy.allow_unsigned_body_tail,
+                    allow_unsigned_from: policy.allow_unsigned_from,
+                    ignore_expiration: policy.ignore_expiration,
+                    clock_skew: Some(policy.clock_skew),
+                    max_signatures: Some(policy.max_signatures as u32),
+                };
+                let r = host.verify(&mut Cursor::new(message), &p, now, authserv_id, lookup)?;
+                Ok(r.map_err(InputError::from).map(|r| Report {
+                    verdicts: r
+                        .results
+                        .iter()
+                        .map(|s| Verdict {
+                            result: result_word(s.result).into(),
+                            reason_code: s.reason_code.clone(),
+                            summary: s.summary.clone(),
+                        })
+                        .collect(),
+                    authentication_results: r.authentication_results,
+                }))
+            }
+            Engine::Native => {
+                let mut v = waxseal_core::Verifier::new(policy.clone(), now);
+                let run = (|| -> Result<waxseal_core::VerificationReport, waxseal_core::Error> {
+                    v.update(message)?;
+                    v.finish_headers()?;
+                    for q in v.queries() {
+                        if q.kind == waxseal_core::verify::QueryKind::Key {
+                            let a = lookup(&q.name);
+                            v.answer(&q.name, a);
+                        }
+                    }
+                    v.finish()
+                })();
+                Ok(run.map_err(InputError::from).map(|r| Report {
+                    verdicts: r
+                        .results
+                        .iter()
+                        .map(|s| Verdict {
+                            result: s.result.as_str().into(),
+                            reason_code: s.reason.map(|x| x.code().into()),
+                            summary: s.to_string(),
+                        })
+                        .collect(),
+                    authentication_results: r.authentication_results(authserv_id),
+                }))
+            }
+        }
+    }
+}
+
+fn result_word(r: wit::DkimResult) -> &'static str {
+    match r {
+        wit::DkimResult::Pass => "pass",
+        wit::DkimResult::Fail => "fail",
+        wit::DkimResult::Neutral => "neutral",
+        wit::DkimResult::Policy => "policy",
+        wit::DkimResult::Temperror => "temperror",
+        wit::DkimResult::Permerror => "permerror",
+    }
+}
+
+/// Signing with the core linked in, keys in native crypto.
+pub fn sign_native(
+    message: &[u8],
+    specs: &[SignSpec],
+    keys: &[NativeKey],
+) -> Result<String, InputError> {
+    let mut signer = Signer::new();
+    for s in specs {
+        let key = keys.get(s.key).ok_or_else(|| InputError {
+            code: "ERR_INVALID_KEY".into(),
+            message: format!("no key number {}", s.key),
+        })?;
+        signer.add_external(s.core()?, key.algorithm())?;
+    }
+    signer.update(message)?;
+    let mut out = String::new();
+    for (p, s) in signer.finish_pending()?.into_iter().zip(specs) {
+        let h = keys[s.key].complete(p).map_err(|e| InputError {
+            code: "ERR_CRYPTO".into(),
+            message: e.to_string(),
+        })?;
+        out.push_str(&h.field);
+    }
+    Ok(out)
+}
+
+/// An engine error (a trap: deadline, memory) as one line.
+pub fn describe_engine_error(e: &anyhow::Error, limits: &Limits) -> String {
+    let text = format!("{e:#}");
+    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+        return match trap {
+            wasmtime::Trap::Interrupt => format!(
+                "the sandbox stopped the message after {} s (limit per step); the message is too large or hostile",
+                limits.deadline.as_secs()
+            ),
+            other => format!("the sandbox stopped: {other}"),
+        };
+    }
+    if text.contains("memory") && text.contains("limit") {
+        return format!(
+            "the sandbox needed more than {} MiB of memory for this message",
+            limits.max_memory >> 20
+        );
+    }
+    text.lines().next().unwrap_or("engine error").to_string()
+}
