@@ -107,24 +107,34 @@ impl From<waxseal_core::Error> for InputError {
 
 impl From<GuestError> for InputError {
     fn from(e: GuestError) -> Self {
-        let code = format!("{:?}", e.code);
         InputError {
-            code: wit_code(&code),
+            code: error_code(e.code).into(),
             message: e.message,
         }
     }
 }
 
-/// `MissingFrom` -> `ERR_MISSING_FROM`.
-fn wit_code(debug: &str) -> String {
-    let mut s = String::from("ERR");
-    for c in debug.chars() {
-        if c.is_ascii_uppercase() {
-            s.push('_');
-        }
-        s.push(c.to_ascii_uppercase());
+/// The code every face of waxseal uses for a WIT error code.
+pub fn error_code(c: wit::ErrorCode) -> &'static str {
+    use wit::ErrorCode as E;
+    match c {
+        E::MalformedMessage => "ERR_MALFORMED_MESSAGE",
+        E::HeaderTooLarge => "ERR_HEADER_TOO_LARGE",
+        E::MissingFrom => "ERR_MISSING_FROM",
+        E::Syntax => "ERR_SYNTAX",
+        E::InvalidDomain => "ERR_INVALID_DOMAIN",
+        E::InvalidSelector => "ERR_INVALID_SELECTOR",
+        E::InvalidIdentity => "ERR_INVALID_IDENTITY",
+        E::InvalidHeaderName => "ERR_INVALID_HEADER_NAME",
+        E::Unsupported => "ERR_UNSUPPORTED",
+        E::InvalidOption => "ERR_INVALID_OPTION",
+        E::KeyTypeMismatch => "ERR_KEY_TYPE_MISMATCH",
+        E::InvalidKey => "ERR_INVALID_KEY",
+        E::KeySize => "ERR_KEY_SIZE",
+        E::KeyGeneration => "ERR_KEY_GENERATION",
+        E::Crypto => "ERR_CRYPTO",
+        E::State => "ERR_STATE",
     }
-    s
 }
 
 /// One verification result, the same from both engines.
