@@ -8,6 +8,7 @@
 #   - JavaScript tools (scripts/setup-js.sh): wasm-bindgen-cli 0.2.130, npm
 #     binaryen, playwright-core + Debian chromium, miniflare/workerd, Deno,
 #     TypeScript.
+#   - dnsmasq (Debian dnsmasq-base): a loopback DNS server for the CLI tests.
 #   - The independent DKIM verifiers dkimpy, Mail::DKIM, mailauth and OpenDKIM
 #     (tests/interop/setup.sh; needs root for apt-get).
 set -euo pipefail
@@ -40,6 +41,16 @@ install_tool() {  # install_tool BINARY CRATE VERSION
 }
 install_tool cargo-fuzz cargo-fuzz 0.13.2
 install_tool cargo-deny cargo-deny 0.20.2
+
+# dnsmasq: a real DNS server on loopback for the `waxseal dns check` and
+# `waxseal verify --resolver` tests (dnsmasq-base: no system service)
+if ! command -v dnsmasq >/dev/null; then
+  [ "$(id -u)" = 0 ] || { log "dnsmasq missing: run as root, or apt-get install dnsmasq-base"; exit 1; }
+  log "apt-get install dnsmasq-base"
+  DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=600 update >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 \
+    --no-install-recommends dnsmasq-base >/dev/null
+fi
 
 # JavaScript/WebAssembly tools: wasm-bindgen-cli, binaryen, Chromium with
 # playwright-core, miniflare (workerd), Deno, TypeScript

@@ -2,9 +2,11 @@
 # waxseal's whole test run: what CI runs (.ci/run calls this script).
 #   set-up (scripts/setup.sh), then: rustfmt check, clippy -D warnings, docs
 #   with -D warnings, the tests of every crate (unit, property, RFC vectors,
-#   interop with dkimpy / Mail::DKIM / mailauth / OpenDKIM), builds for
-#   wasm32-unknown-unknown, wasm32-wasip2 and a no-std target, cargo-deny, and
-#   a short run of every fuzz target.
+#   interop with dkimpy / Mail::DKIM / mailauth / OpenDKIM; the shared
+#   vectors in Node, Chromium, workerd, Deno and the component in wasmtime;
+#   the waxseal command with a loopback DNS server), the npm package from its
+#   tarball, builds for wasm32-unknown-unknown, wasm32-wasip2 and a no-std
+#   target, cargo-deny, and a short run of every fuzz target.
 # Environment: FUZZ_SECONDS (default 20) per fuzz target.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -14,18 +16,33 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 step "set-up"
 scripts/setup.sh
 
+# the JS tools' environment (paths of wasm-bindgen, wasm-opt, deno, ...)
+# shellcheck disable=SC1090
+source "${WAXSEAL_JS_HOME:-$HOME/.cache/waxseal-js}/env.sh"
+
+step "WebAssembly builds: the npm package and the components (wasm/build.sh)"
+wasm/build.sh
+# the waxseal binary embeds the component just built (no second build)
+export WAXSEAL_COMPONENT="$PWD/wasm/component/waxseal-host-crypto.wasm"
+
 step "cargo fmt --check"
 cargo fmt --all --check
 (cd fuzz && cargo fmt --check)
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --locked -p waxseal-wasm --features js --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --locked -p waxseal-wasm --features host-crypto --target wasm32-wasip2 -- -D warnings
+cargo clippy --locked -p waxseal-wasm --features component --target wasm32-wasip2 -- -D warnings
 
 step "cargo doc -D warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "the npm package as a user installs it (wasm/test.sh)"
+wasm/test.sh
 
 step "core builds for WebAssembly and without std"
 cargo build -p waxseal-core --locked --target wasm32-unknown-unknown --quiet

@@ -156,6 +156,26 @@ function pem(der) {
   return `-----BEGIN PRIVATE KEY-----\n${b64.replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
 }
 
+// Parsed keys (raw.Key, in WebAssembly memory) by PEM text: parsing an RSA
+// key costs more than signing with it. Bounded; evicted keys are freed.
+const parsed = new Map();
+const PARSED_MAX = 32;
+
+function parsedKey(pemText) {
+  let k = parsed.get(pemText);
+  if (!k) {
+    const key = call(() => new raw.Key(pemText));
+    k = { key, info: call(() => key.info()) };
+    parsed.set(pemText, k);
+    if (parsed.size > PARSED_MAX) {
+      const [oldest, entry] = parsed.entries().next().value;
+      parsed.delete(oldest);
+      entry.key.free();
+    }
+  }
+  return k;
+}
+
 function pairFrom(privateKeyPem) {
   const info = call(() => raw.keyInfo(privateKeyPem));
   return { privateKey: info.privateKey, publicKey: info.publicKey, algorithm: info.algorithm, bits: info.bits };
@@ -192,7 +212,7 @@ function normalize(options) {
       if (!SIGN_KEYS.has(k)) throw invalid(`unknown signing option \`${k}\``);
     }
     const pemText = keyText(o.privateKey);
-    const info = call(() => raw.keyInfo(pemText));
+    const { info } = parsedKey(pemText);
     let timestamp = o.timestamp === undefined ? now() : o.timestamp;
     if (timestamp === false || timestamp === null) timestamp = undefined;
     let expiration = o.expiration;
@@ -248,7 +268,7 @@ export class Signer {
       const sigs = await Promise.all(pending.map(async (p, i) => {
         const { pem: pemText, info } = this.#list[i];
         const key = s ? await importKey(s, pemText, info) : null;
-        return key ? subtleSign(s, key, p.data) : call(() => raw.signData(pemText, p.data));
+        return key ? subtleSign(s, key, p.data) : call(() => parsedKey(pemText).key.signData(p.data));
       }));
       return call(() => r.complete(sigs));
     } finally {
@@ -260,7 +280,7 @@ export class Signer {
     const r = this.#take();
     try {
       const pending = call(() => r.finishPending());
-      const sigs = pending.map((p, i) => call(() => raw.signData(this.#list[i].pem, p.data)));
+      const sigs = pending.map((p, i) => call(() => parsedKey(this.#list[i].pem).key.signData(p.data)));
       return call(() => r.complete(sigs));
     } finally {
       r.free();

@@ -134,32 +134,52 @@ fn key_object(key: &PrivateKey) -> Result<JsValue, JsValue> {
     Ok(o.into())
 }
 
-/// What the JS side needs to use a private key with WebCrypto:
-/// `{ algorithm: 'rsa'|'ed25519', signingAlgorithm, bits, publicKey,
-/// pkcs8: Uint8Array, seed?: Uint8Array }`.
-#[wasm_bindgen(js_name = keyInfo)]
-pub fn key_info(key: &str) -> Result<JsValue, JsValue> {
-    let k = PrivateKey::parse(key.as_bytes()).map_err(err)?;
-    let o: Object = key_object(&k)?.into();
-    set(&o, "signingAlgorithm", algorithm_name(k.algorithm()));
-    let der = k.to_pkcs8_der().map_err(err)?;
-    set(&o, "pkcs8", Uint8Array::from(der.as_slice()));
-    Ok(o.into())
+/// A parsed private key, kept by the JS side for repeated use (parsing an
+/// RSA key costs more than signing with it).
+#[wasm_bindgen]
+pub struct Key {
+    key: PrivateKey,
 }
 
-/// Signs `data` from [`Signer::finish_pending`] with a private key, in
-/// WebAssembly: Ed25519 signs the data (the digest) as is; RSA signs the
-/// SHA-256 of the data (the header data). For runtimes or keys where
-/// WebCrypto cannot do it.
-#[wasm_bindgen(js_name = signData)]
-pub fn sign_data(key: &str, data: &[u8]) -> Result<Uint8Array, JsValue> {
-    let k = PrivateKey::parse(key.as_bytes()).map_err(err)?;
-    let sig = match k.algorithm() {
-        SigningAlgorithm::Ed25519Sha256 => k.sign_digest(data),
-        a => k.sign_digest(a.hash().digest(data).as_bytes()),
+#[wasm_bindgen]
+impl Key {
+    /// Parses a private key (PEM or DER as text, raw Ed25519 seed).
+    #[wasm_bindgen(constructor)]
+    pub fn new(text: &str) -> Result<Key, JsValue> {
+        Ok(Key {
+            key: PrivateKey::parse(text.as_bytes()).map_err(err)?,
+        })
     }
-    .map_err(err)?;
-    Ok(Uint8Array::from(sig.as_slice()))
+
+    /// `{ privateKey, publicKey, algorithm: 'rsa'|'ed25519', bits,
+    /// signingAlgorithm, pkcs8: Uint8Array }`: what WebCrypto needs.
+    pub fn info(&self) -> Result<JsValue, JsValue> {
+        let o: Object = key_object(&self.key)?.into();
+        set(&o, "signingAlgorithm", algorithm_name(self.key.algorithm()));
+        let der = self.key.to_pkcs8_der().map_err(err)?;
+        set(&o, "pkcs8", Uint8Array::from(der.as_slice()));
+        Ok(o.into())
+    }
+
+    /// Signs `data` from [`Signer::finish_pending`] in WebAssembly:
+    /// Ed25519 signs the data (the digest) as is; RSA signs the SHA-256 of
+    /// the data (the header data).
+    #[wasm_bindgen(js_name = signData)]
+    pub fn sign_data(&self, data: &[u8]) -> Result<Uint8Array, JsValue> {
+        let sig = match self.key.algorithm() {
+            SigningAlgorithm::Ed25519Sha256 => self.key.sign_digest(data),
+            a => self.key.sign_digest(a.hash().digest(data).as_bytes()),
+        }
+        .map_err(err)?;
+        Ok(Uint8Array::from(sig.as_slice()))
+    }
+}
+
+/// What the JS side needs to use a private key with WebCrypto (see
+/// [`Key::info`]).
+#[wasm_bindgen(js_name = keyInfo)]
+pub fn key_info(key: &str) -> Result<JsValue, JsValue> {
+    Key::new(key)?.info()
 }
 
 /// The DNS key record for a key: `{ name, value, strings, zoneLine,

@@ -1,0 +1,261 @@
+//! waxseal's host benchmark, side by side in one run: signing and verifying
+//! a 2 KB and a 10 MB message with the core linked natively and through the
+//! wasmtime component (keys in native crypto either way), next to Stalwart's
+//! mail-auth built with aws-lc-rs signing the same messages; and peak memory
+//! for the 10 MB message (each measured in a fresh process).
+//!
+//! `scripts/bench.sh` builds and runs it (release). Rounds alternate between
+//! the contenders so load changes on a shared machine hit all alike; the
+//! median round is reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
+use mail_auth::common::headers::HeaderWriter;
+use mail_auth::dkim::DkimSigner;
+use waxseal::component::Limits;
+use waxseal::crypto::NativeKey;
+use waxseal::engine::{Engine, SignSpec};
+use waxseal_core::{KeyAnswer, KeyRecord, PrivateKey, VerifyPolicy};
+
+const ROUNDS: usize = 5;
+const HEADERS: [&str; 5] = ["From", "To", "Subject", "Date", "Message-ID"];
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn key_pem(name: &str) -> String {
+    std::fs::read_to_string(repo().join("signer-core/tests/vectors/keys").join(name)).unwrap()
+}
+
+fn message(body_len: usize) -> Vec<u8> {
+    let mut m = b"From: Joe <joe@example.com>\r\nTo: Suzie <suzie@example.net>\r\nSubject: benchmark\r\n\
+Date: Fri, 11 Jul 2003 21:00:37 -0700\r\nMessage-ID: <1@example.com>\r\n\r\n"
+        .to_vec();
+    let line = b"The quick brown fox jumps over the lazy dog, and then  again and again.\r\n";
+    while m.len() < body_len {
+        m.extend_from_slice(line);
+    }
+    m
+}
+
+/// Calls per second of `f`, run for about `secs`.
+fn rate(secs: f64, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let end = Duration::from_secs_f64(secs);
+    let mut n = 0u64;
+    while start.elapsed() < end {
+        f();
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Runs every contender once per round, alternating; returns the medians.
+fn race(secs: f64, contenders: &mut [(&str, &mut dyn FnMut())]) -> Vec<f64> {
+    let mut runs = vec![Vec::new(); contenders.len()];
+    for _ in 0..ROUNDS {
+        for (i, (_, f)) in contenders.iter_mut().enumerate() {
+            runs[i].push(rate(secs, f));
+        }
+    }
+    runs.into_iter().map(median).collect()
+}
+
+struct Setup {
+    keys: Arc<Vec<NativeKey>>,
+    records: Vec<(String, String)>,
+}
+
+fn spec(key: usize, selector: &str) -> SignSpec {
+    SignSpec {
+        key,
+        domain: "example.com".into(),
+        selector: selector.into(),
+        timestamp: Some(1_700_000_000),
+        ..SignSpec::default()
+    }
+}
+
+fn setup() -> Setup {
+    let pems = [key_pem("rsa2048.pem"), key_pem("ed25519.pem")];
+    let keys: Vec<NativeKey> = pems.iter().map(|p| NativeKey::parse(p.as_bytes()).unwrap()).collect();
+    let records = vec![
+        ("rsa._domainkey.example.com".to_string(), KeyRecord::new(keys[0].public_key()).to_txt()),
+        ("ed._domainkey.example.com".to_string(), KeyRecord::new(keys[1].public_key()).to_txt()),
+    ];
+    Setup {
+        keys: Arc::new(keys),
+        records,
+    }
+}
+
+fn lookup(records: &[(String, String)]) -> impl FnMut(&str) -> KeyAnswer + '_ {
+    move |n: &str| {
+        records
+            .iter()
+            .find(|r| r.0 == n)
+            .map_or(KeyAnswer::NxDomain, |r| KeyAnswer::record(&r.1))
+    }
+}
+
+fn sign(engine: &Engine, s: &Setup, msg: &[u8], key: usize, sel: &str) -> String {
+    engine.sign(msg, &[spec(key, sel)], s.keys.clone()).unwrap().unwrap()
+}
+
+fn verify(engine: &Engine, s: &Setup, signed: &[u8]) {
+    let r = engine
+        .verify(signed, &VerifyPolicy::default(), Some(1_700_000_100), "bench", &mut lookup(&s.records))
+        .unwrap()
+        .unwrap();
+    assert!(r.verdicts.iter().all(|v| v.result == "pass"), "{r:?}");
+}
+
+/// `--peak native|wasm sign|verify`: one operation on a 10 MB message in
+/// this process; prints the peak resident memory.
+fn peak(engine_kind: &str, op: &str) {
+    let msg = message(10 << 20);
+    let s = setup();
+    let engine = if engine_kind == "native" {
+        Engine::Native
+    } else {
+        Engine::wasm(None, Limits::default()).unwrap()
+    };
+    let signed = if op == "verify" {
+        let h = sign(&Engine::Native, &s, &msg, 1, "ed");
+        [h.as_bytes(), &msg].concat()
+    } else {
+        Vec::new()
+    };
+    let before = vm_hwm();
+    // reset the high-water mark where the kernel allows it
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let base = vm_hwm();
+    match op {
+        "sign" => drop(sign(&engine, &s, &msg, 1, "ed")),
+        _ => verify(&engine, &s, &signed),
+    }
+    println!("{} {} {}", base.min(before), vm_hwm(), msg.len());
+}
+
+/// Peak resident set size of this process, in KiB.
+fn vm_hwm() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--peak") {
+        peak(&args[2], &args[3]);
+        return;
+    }
+    let s = setup();
+    let native = Engine::Native;
+    let wasm_engine = Engine::wasm(None, Limits::default()).unwrap();
+    let wasm = &wasm_engine;
+    let small = message(2048);
+    let big = message(10 << 20);
+    let rsa_pem = key_pem("rsa2048.pem");
+    let ed_der = PrivateKey::parse(key_pem("ed25519.pem").as_bytes()).unwrap().to_pkcs8_der().unwrap();
+
+    // Same bytes from both engines; mail-auth's signatures verify here.
+    for (k, sel) in [(0, "rsa"), (1, "ed")] {
+        assert_eq!(sign(&native, &s, &small, k, sel), sign(wasm, &s, &small, k, sel));
+    }
+    let ma_sig = DkimSigner::from_key(RsaKey::<Sha256>::from_pkcs8_pem(&rsa_pem).unwrap())
+        .domain("example.com")
+        .selector("rsa")
+        .headers(HEADERS)
+        .sign(&small)
+        .unwrap()
+        .to_header();
+    let signed_ma = [ma_sig.as_bytes(), &small].concat();
+    let r = native
+        .verify(&signed_ma, &VerifyPolicy::default(), None, "bench", &mut lookup(&s.records))
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.verdicts[0].result, "pass", "{r:?}");
+
+    println!("waxseal host benchmark (median of {ROUNDS} alternating rounds; keys in native crypto: ring)");
+    println!("mail-auth {} (aws-lc-rs) signs the same messages in the same run\n", "0.15");
+    let f = |x: f64| format!("{x:9.0}");
+    for (k, sel, name) in [(0, "rsa", "RSA-2048"), (1, "ed", "Ed25519")] {
+        let ma_signer_rsa = DkimSigner::from_key(RsaKey::<Sha256>::from_pkcs8_pem(&rsa_pem).unwrap())
+            .domain("example.com")
+            .selector("rsa")
+            .headers(HEADERS);
+        let ma_signer_ed = DkimSigner::from_key(Ed25519Key::from_pkcs8_der(&ed_der).unwrap())
+            .domain("example.com")
+            .selector("ed")
+            .headers(HEADERS);
+        let mut n = || drop(sign(&native, &s, &small, k, sel));
+        let mut w = || drop(sign(wasm, &s, &small, k, sel));
+        let mut m = || {
+            if k == 0 {
+                drop(ma_signer_rsa.sign(&small).unwrap().to_header());
+            } else {
+                drop(ma_signer_ed.sign(&small).unwrap().to_header());
+            }
+        };
+        let r = race(0.5, &mut [("native", &mut n), ("wasm", &mut w), ("mail-auth", &mut m)]);
+        println!("sign 2 KB, {name}:");
+        println!("  native (core linked in)    {} msg/s = {:.2}x mail-auth (target >= 1.0)", f(r[0]), r[0] / r[2]);
+        println!("  wasmtime component         {} msg/s = {:.2}x native (target >= 0.8)", f(r[1]), r[1] / r[0]);
+        println!("  mail-auth (aws-lc-rs)      {} msg/s", f(r[2]));
+        let signed = [sign(&native, &s, &small, k, sel).as_bytes(), &small].concat();
+        let mut vn = || verify(&native, &s, &signed);
+        let mut vw = || verify(wasm, &s, &signed);
+        let r = race(0.5, &mut [("native", &mut vn), ("wasm", &mut vw)]);
+        println!("verify 2 KB, {name}:");
+        println!("  native                     {} msg/s", f(r[0]));
+        println!("  wasmtime component         {} msg/s = {:.2}x native", f(r[1]), r[1] / r[0]);
+    }
+
+    let mb = big.len() as f64 / (1 << 20) as f64;
+    let signed_big = [sign(&native, &s, &big, 1, "ed").as_bytes(), &big].concat();
+    let mut n = || drop(sign(&native, &s, &big, 1, "ed"));
+    let mut w = || drop(sign(wasm, &s, &big, 1, "ed"));
+    let r = race(1.0, &mut [("native", &mut n), ("wasm", &mut w)]);
+    println!("sign 10 MB, Ed25519:");
+    println!("  native                     {} MB/s", f(r[0] * mb));
+    println!("  wasmtime component         {} MB/s = {:.2}x native", f(r[1] * mb), r[1] / r[0]);
+    let mut vn = || verify(&native, &s, &signed_big);
+    let mut vw = || verify(wasm, &s, &signed_big);
+    let r = race(1.0, &mut [("native", &mut vn), ("wasm", &mut vw)]);
+    println!("verify 10 MB, Ed25519:");
+    println!("  native                     {} MB/s", f(r[0] * mb));
+    println!("  wasmtime component         {} MB/s = {:.2}x native", f(r[1] * mb), r[1] / r[0]);
+
+    println!("peak memory, 10 MB message (fresh process each; resident set):");
+    let exe = std::env::current_exe().unwrap();
+    for engine in ["native", "wasm"] {
+        for op in ["sign", "verify"] {
+            let out = std::process::Command::new(&exe).args(["--peak", engine, op]).output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            let v: Vec<u64> = text.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            if v.len() == 3 {
+                println!(
+                    "  {engine:<6} {op:<6}  peak {:6.1} MB (of which {:6.1} MB before the operation: the message and set-up)",
+                    v[1] as f64 / 1024.0,
+                    v[0] as f64 / 1024.0
+                );
+            } else {
+                println!("  {engine:<6} {op:<6}  failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
+    }
+}

@@ -1,0 +1,974 @@
+//! The `waxseal` binary, run for real in temporary folders: keygen, dns
+//! record / policy / check (against dnsmasq, a real DNS server, on
+//! loopback), sign and verify with both engines, exit codes, bad input, and
+//! interop with dkimpy, Mail::DKIM, mailauth and OpenDKIM.
+//!
+//! Module map: helpers (temp dirs, the binary, dnsmasq, peers) first, then
+//! one test per command, then bad input, then interop.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+// ---------------------------------------------------------------- helpers
+
+struct Tmp(PathBuf);
+
+impl Tmp {
+    fn new(label: &str) -> Self {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "waxseal-cli-{label}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Tmp(p)
+    }
+    fn join(&self, p: &str) -> PathBuf {
+        self.0.join(p)
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn waxseal(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_waxseal"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn vector_key(name: &str) -> String {
+    repo()
+        .join("signer-core/tests/vectors/keys")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+const MSG: &str = "From: Joe SixPack <joe@example.com>\r\nTo: Suzie Q <suzie@example.net>\r\n\
+Subject: Is dinner ready?\r\nDate: Fri, 11 Jul 2003 21:00:37 -0700\r\n\
+Message-ID: <20030712040037.46341.5F8J@example.com>\r\n\r\nHi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n";
+
+/// A key pair made by `waxseal keygen` in `dir`, with its TXT value in a
+/// key-dir file. Returns the private key path.
+fn keygen(dir: &Tmp, selector: &str, algorithm: &str) -> String {
+    let o = waxseal(&[
+        "keygen",
+        "-d",
+        "example.com",
+        "-s",
+        selector,
+        "-a",
+        algorithm,
+        "-o",
+        dir.0.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let key = dir.join(&format!("{selector}/{selector}.private"));
+    let value = record_value(&key, selector);
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    std::fs::write(
+        dir.join(&format!("keys/{selector}._domainkey.example.com.txt")),
+        value,
+    )
+    .unwrap();
+    key.display().to_string()
+}
+
+/// The plain TXT value `waxseal dns record` prints for a key.
+fn record_value(key: &Path, selector: &str) -> String {
+    let o = waxseal(&[
+        "dns",
+        "record",
+        "-k",
+        key.to_str().unwrap(),
+        "-d",
+        "example.com",
+        "-s",
+        selector,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix(";   value: "))
+        .unwrap()
+        .to_string()
+}
+
+/// dnsmasq serving TXT records on 127.0.0.1, authoritative for
+/// example.com (unknown names there are NXDOMAIN).
+struct Dnsmasq {
+    child: Child,
+    port: u16,
+}
+
+impl Dnsmasq {
+    fn start(records: &[(&str, Vec<String>)]) -> Self {
+        let port = {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.local_addr().unwrap().port()
+        };
+        let mut cmd = Command::new("dnsmasq");
+        cmd.args([
+            "--keep-in-foreground",
+            "--no-daemon",
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+        ])
+        .args([
+            "--no-resolv",
+            "--no-hosts",
+            "--conf-file=/dev/null",
+            "--local=/example.com/",
+            "--pid-file=",
+        ])
+        .args(["--user=root", "--cache-size=0"])
+        .arg(format!("--port={port}"));
+        for (name, strings) in records {
+            // each comma-separated part is one character-string of the
+            // record (<= 255 bytes); on the command line dnsmasq keeps
+            // quotes as data, so the values go in unquoted
+            assert!(strings.iter().all(|s| !s.contains(',')));
+            cmd.arg(format!("--txt-record={name},{}", strings.join(",")));
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dnsmasq (Debian dnsmasq-base, installed by scripts/setup.sh)");
+        // wait until it answers
+        for _ in 0..50 {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            if s.connect(("127.0.0.1", port)).is_ok()
+                && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Dnsmasq { child, port }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The TXT value of a key in 255-byte strings.
+fn split255(v: &str) -> Vec<String> {
+    v.as_bytes()
+        .chunks(255)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect()
+}
+
+// ---------------------------------------------------------------- keygen
+
+#[test]
+fn keygen_writes_a_private_key_record_and_readme() {
+    let t = Tmp::new("keygen");
+    let o = waxseal(&[
+        "keygen",
+        "--domain",
+        "example.com",
+        "--selector",
+        "s2026",
+        "--testing",
+        "-o",
+        t.0.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("s2026._domainkey.example.com"));
+    assert!(stderr(&o).contains("generating a 2048-bit RSA key"));
+    let key = t.join("s2026/s2026.private");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    assert!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .starts_with("-----BEGIN PRIVATE KEY-----")
+    );
+    let record = std::fs::read_to_string(t.join("s2026/s2026.txt")).unwrap();
+    assert!(record.starts_with("s2026._domainkey.example.com. IN TXT ( \"v=DKIM1; k=rsa; t=y; p="));
+    let readme = std::fs::read_to_string(t.join("s2026/dns_readme.txt")).unwrap();
+    assert!(readme.contains("test mode (t=y)"));
+    // no overwrite without --force
+    let again = waxseal(&[
+        "keygen",
+        "-d",
+        "example.com",
+        "-s",
+        "s2026",
+        "-o",
+        t.0.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&again), 2);
+    assert!(
+        stderr(&again).contains("exists; use --force"),
+        "{}",
+        stderr(&again)
+    );
+    let forced = waxseal(&[
+        "keygen",
+        "-d",
+        "example.com",
+        "-s",
+        "s2026",
+        "-a",
+        "ed25519",
+        "--force",
+        "-o",
+        t.0.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&forced), 0, "{}", stderr(&forced));
+    assert!(
+        std::fs::read_to_string(t.join("s2026/s2026.txt"))
+            .unwrap()
+            .contains("k=ed25519")
+    );
+    // bad options: one line, exit 2
+    for args in [
+        vec!["keygen", "-d", "exa mple.com", "-s", "s"],
+        vec!["keygen", "-d", "example.com", "-s", "s", "-b", "512"],
+        vec!["keygen", "-d", "example.com", "-s", "a;b"],
+    ] {
+        let mut a = args.clone();
+        a.extend(["-o", t.0.to_str().unwrap()]);
+        let o = waxseal(&a);
+        assert_eq!(code(&o), 2, "{args:?}");
+        assert_eq!(
+            stderr(&o)
+                .lines()
+                .filter(|l| l.starts_with("waxseal: error:"))
+                .count(),
+            1,
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+// ---------------------------------------------------------------- dns
+
+#[test]
+fn dns_record_and_policy() {
+    let o = waxseal(&[
+        "dns",
+        "record",
+        "-k",
+        &vector_key("rsa2048.pem"),
+        "-d",
+        "example.com",
+        "-s",
+        "sel",
+        "--testing",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("sel._domainkey.example.com. IN TXT ( \"v=DKIM1; k=rsa; t=y; p=MIIB"));
+    assert!(out.contains(";   value: v=DKIM1; k=rsa; t=y; p=MIIB"));
+    let o = waxseal(&[
+        "dns",
+        "policy",
+        "-d",
+        "example.com",
+        "--practice",
+        "exclusive",
+        "--report",
+        "dmarc@example.com",
+    ]);
+    assert_eq!(code(&o), 0);
+    let out = stdout(&o);
+    assert!(
+        out.contains("_policy._domainkey.example.com. IN TXT \"o=!; r=dmarc@example.com\""),
+        "{out}"
+    );
+    assert!(out.contains("_dmarc.example.com. IN TXT \"v=DMARC1; p=reject; adkim=s; rua=mailto:dmarc@example.com\""), "{out}");
+    assert!(out.contains("Mailing lists"), "{out}");
+}
+
+#[test]
+fn dns_check_against_a_loopback_dns_server() {
+    let t = Tmp::new("check");
+    let key = keygen(&t, "good", "rsa");
+    let value = record_value(Path::new(&key), "good");
+    let other = record_value(Path::new(&vector_key("rsa2048.pem")), "x");
+    let testing = value.replace("k=rsa;", "k=rsa; t=y;");
+    let dns = Dnsmasq::start(&[
+        ("good._domainkey.example.com", split255(&value)),
+        ("wrong._domainkey.example.com", split255(&other)),
+        ("testing._domainkey.example.com", split255(&testing)),
+        (
+            "pasted._domainkey.example.com",
+            split255(&format!("\"{value}\"")),
+        ),
+    ]);
+    let check = |sel: &str| {
+        waxseal(&[
+            "dns",
+            "check",
+            "-d",
+            "example.com",
+            "-s",
+            sel,
+            "-k",
+            &key,
+            "--resolver",
+            &dns.addr(),
+        ])
+    };
+    let o = check("good");
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("ok: the key matches"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("in 2 string(s)"), "{}", stdout(&o));
+    let o = check("wrong");
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("problem: the published key is not the public half"),
+        "{}",
+        stdout(&o)
+    );
+    let o = check("testing");
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("note: test mode (t=y)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = check("missing");
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert!(stdout(&o).contains("no TXT record"), "{}", stdout(&o));
+    let o = check("pasted");
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert!(stdout(&o).contains("quote or backslash"), "{}", stdout(&o));
+    // a DNS server that does not answer: temporary failure, exit 3
+    let closed = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let o = waxseal(&[
+        "dns",
+        "check",
+        "-d",
+        "example.com",
+        "-s",
+        "good",
+        "-k",
+        &key,
+        "--resolver",
+        &closed.to_string(),
+        "--dns-timeout",
+        "1",
+    ]);
+    assert_eq!(code(&o), 3, "{}{}", stdout(&o), stderr(&o));
+}
+
+// ---------------------------------------------------------------- sign and verify
+
+#[test]
+fn sign_and_verify_with_both_engines() {
+    let t = Tmp::new("sign");
+    let ed = keygen(&t, "ed", "ed25519");
+    let rsa = keygen(&t, "rsa", "rsa");
+    std::fs::write(t.join("m.eml"), MSG).unwrap();
+    let m = t.join("m.eml").display().to_string();
+    let sign = |engine: &str| {
+        let o = waxseal(&[
+            "--engine",
+            engine,
+            "sign",
+            "-k",
+            &ed,
+            "-s",
+            "ed",
+            "-k",
+            &rsa,
+            "-s",
+            "rsa",
+            "-d",
+            "example.com",
+            "--timestamp",
+            "1700000000",
+            &m,
+        ]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        o.stdout
+    };
+    let wasm = sign("wasm");
+    assert_eq!(wasm, sign("native"), "both engines give the same bytes");
+    assert!(wasm.starts_with(b"DKIM-Signature: v=1; a=ed25519-sha256;"));
+    assert!(wasm.ends_with(MSG.as_bytes()));
+    std::fs::write(t.join("signed.eml"), &wasm).unwrap();
+    let keys = t.join("keys").display().to_string();
+    let signed = t.join("signed.eml").display().to_string();
+    for engine in ["wasm", "native"] {
+        let o = waxseal(&[
+            "--engine",
+            engine,
+            "verify",
+            &signed,
+            "--key-dir",
+            &keys,
+            "--now",
+            "1700000100",
+            "--authserv-id",
+            "mx.example.org",
+        ]);
+        assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+        let out = stdout(&o);
+        assert!(
+            out.contains("pass d=example.com s=ed a=ed25519-sha256"),
+            "{out}"
+        );
+        assert!(
+            out.contains("pass d=example.com s=rsa a=rsa-sha256"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "Authentication-Results: mx.example.org; dkim=pass header.d=example.com header.s=ed"
+            ),
+            "{out}"
+        );
+    }
+    // tampered body: exit 1 with the reason
+    std::fs::write(
+        t.join("bad.eml"),
+        String::from_utf8(wasm.clone())
+            .unwrap()
+            .replace("hungry", "angry"),
+    )
+    .unwrap();
+    let o = waxseal(&[
+        "verify",
+        t.join("bad.eml").to_str().unwrap(),
+        "--key-dir",
+        &keys,
+    ]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stdout(&o).contains("fail d=example.com s=ed a=ed25519-sha256 (body hash mismatch)"),
+        "{}",
+        stdout(&o)
+    );
+    // unsigned: exit 1, dkim=none
+    let o = waxseal(&["verify", &m, "--key-dir", &keys]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("dkim=none"));
+    // header only, LF input, standard input
+    let lf = MSG.replace("\r\n", "\n");
+    std::fs::write(t.join("lf.eml"), &lf).unwrap();
+    let o = waxseal(&[
+        "sign",
+        "-k",
+        &ed,
+        "-s",
+        "ed",
+        "-d",
+        "example.com",
+        "--header-only",
+        t.join("lf.eml").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let header = stdout(&o);
+    assert!(
+        header.starts_with("DKIM-Signature:")
+            && !header.contains('\r')
+            && !header.contains("Subject:")
+    );
+    std::fs::write(t.join("lf-signed.eml"), format!("{header}{lf}")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_waxseal"))
+        .args(["verify", "-", "--key-dir", &keys])
+        .stdin(std::fs::File::open(t.join("lf-signed.eml")).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(code(&child), 0, "{}", stdout(&child));
+}
+
+#[test]
+fn verify_through_a_loopback_dns_server() {
+    let t = Tmp::new("verify-dns");
+    let ed = keygen(&t, "ed", "ed25519");
+    std::fs::write(t.join("m.eml"), MSG).unwrap();
+    let o = waxseal(&[
+        "sign",
+        "-k",
+        &ed,
+        "-s",
+        "ed",
+        "-d",
+        "example.com",
+        t.join("m.eml").to_str().unwrap(),
+    ]);
+    std::fs::write(t.join("signed.eml"), &o.stdout).unwrap();
+    let value = std::fs::read_to_string(t.join("keys/ed._domainkey.example.com.txt")).unwrap();
+    let dns = Dnsmasq::start(&[("ed._domainkey.example.com", split255(&value))]);
+    let signed = t.join("signed.eml").display().to_string();
+    let o = waxseal(&["verify", &signed, "--resolver", &dns.addr()]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    drop(dns);
+    // no server: temperror, exit 3
+    let closed = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let o = waxseal(&[
+        "verify",
+        &signed,
+        "--resolver",
+        &closed.to_string(),
+        "--dns-timeout",
+        "1",
+    ]);
+    assert_eq!(code(&o), 3, "{}", stdout(&o));
+    assert!(stdout(&o).contains("temperror"), "{}", stdout(&o));
+}
+
+// ---------------------------------------------------------------- bad input
+
+#[test]
+fn bad_input_gets_one_line_and_exit_2() {
+    let t = Tmp::new("bad");
+    let ed = keygen(&t, "ed", "ed25519");
+    let keys = t.join("keys").display().to_string();
+    std::fs::write(t.join("empty.eml"), "").unwrap();
+    std::fs::write(
+        t.join("text.eml"),
+        "Hello, this is just text\nand no mail header at all\n",
+    )
+    .unwrap();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(t.join("garbage.eml"), &garbage).unwrap();
+    std::fs::write(t.join("nofrom.eml"), "To: a@example.com\r\n\r\nbody\r\n").unwrap();
+    let pem = std::fs::read_to_string(&ed).unwrap();
+    std::fs::write(t.join("truncated.pem"), &pem[..pem.len() / 2]).unwrap();
+    std::fs::write(t.join("public.pem"), "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA0kh3mU66nWKiuJOgIV2+9TG0Z3u/BH8ipJ5R8LWstAI=\n-----END PUBLIC KEY-----\n").unwrap();
+    let cert = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ\n-----END CERTIFICATE-----\n";
+    std::fs::write(t.join("cert.pem"), cert).unwrap();
+    std::fs::write(t.join("m.eml"), MSG).unwrap();
+    let p = |n: &str| t.join(n).display().to_string();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "sign".into(),
+                "-k".into(),
+                ed.clone(),
+                "-s".into(),
+                "ed".into(),
+                "-d".into(),
+                "example.com".into(),
+                p("empty.eml"),
+            ],
+            "the message is empty",
+        ),
+        (
+            vec![
+                "verify".into(),
+                p("empty.eml"),
+                "--key-dir".into(),
+                keys.clone(),
+            ],
+            "the message is empty",
+        ),
+        (
+            vec![
+                "sign".into(),
+                "-k".into(),
+                ed.clone(),
+                "-s".into(),
+                "ed".into(),
+                "-d".into(),
+                "example.com".into(),
+                p("text.eml"),
+            ],
+            "not a mail message: line 1",
+        ),
+        (
+            vec![
+                "verify".into(),
+                p("text.eml"),
+                "--key-dir".into(),
+                keys.clone(),
+            ],
+            "not a mail message",
+        ),
+        (
+            vec![
+                "sign".into(),
+                "-k".into(),
+                ed.clone(),
+                "-s".into(),
+                "ed".into(),
+                "-d".into(),
+                "example.com".into(),
+                p("garbage.eml"),
+            ],
+            "not a mail message",
+        ),
+        (
+            vec![
+                "sign".into(),
+                "-k".into(),
+                ed.clone(),
+                "-s".into(),
+                "ed".into(),
+                "-d".into(),
+                "example.com".into(),
+                p("nofrom.eml"),
+            ],
+            "no From header field",
+        ),
+        (
+            vec![
+                "sign".into(),
+                "-k".into(),
+                p("truncated.pem"),
+                "-s".into(),
+                "ed".into(),
+                "-d".into(),
+                "example.com".into(),
+                p("m.eml"),
+            ],
+            "cannot decode the private key",
+        ),
+        (
+            vec![
+                "sign".into(),
+                "-k".into(),
+                p("public.pem"),
+                "-s".into(),
+                "ed".into(),
+                "-d".into(),
+                "example.com".into(),
+                p("m.eml"),
+            ],
+            "this is a public key",
+        ),
+        (
+            vec![
+                "sign".into(),
+                "-k".into(),
+                p("cert.pem"),
+                "-s".into(),
+                "ed".into(),
+                "-d".into(),
+                "example.com".into(),
+                p("m.eml"),
+            ],
+            "cannot decode the private key",
+        ),
+        (
+            vec![
+                "sign".into(),
+                "-k".into(),
+                vector_key("rsa512-too-small.pem"),
+                "-s".into(),
+                "ed".into(),
+                "-d".into(),
+                "example.com".into(),
+                p("m.eml"),
+            ],
+            "512 bits is not allowed",
+        ),
+        (
+            vec![
+                "sign".into(),
+                "-k".into(),
+                p("missing.pem"),
+                "-s".into(),
+                "ed".into(),
+                "-d".into(),
+                "example.com".into(),
+                p("m.eml"),
+            ],
+            "cannot read key",
+        ),
+        (
+            vec![
+                "sign".into(),
+                "-k".into(),
+                ed.clone(),
+                "-s".into(),
+                "ed".into(),
+                "-d".into(),
+                "example.com".into(),
+                p("no-such-file.eml"),
+            ],
+            "cannot read",
+        ),
+        (
+            vec![
+                "verify".into(),
+                t.0.display().to_string(),
+                "--key-dir".into(),
+                keys.clone(),
+            ],
+            "cannot read",
+        ),
+        (
+            vec![
+                "verify".into(),
+                p("m.eml"),
+                "--key-dir".into(),
+                p("nowhere"),
+            ],
+            "not a folder",
+        ),
+        (
+            vec![
+                "sign".into(),
+                "-k".into(),
+                ed.clone(),
+                "-s".into(),
+                "ed".into(),
+                "-d".into(),
+                "exa mple.com".into(),
+                p("m.eml"),
+            ],
+            "invalid domain name",
+        ),
+        (
+            vec![
+                "sign".into(),
+                "-k".into(),
+                ed.clone(),
+                "-k".into(),
+                ed.clone(),
+                "-s".into(),
+                "ed".into(),
+                "-d".into(),
+                "example.com".into(),
+                p("m.eml"),
+            ],
+            "one --selector per --key",
+        ),
+    ];
+    for engine in ["wasm", "native"] {
+        for (args, want) in &cases {
+            let mut a: Vec<&str> = vec!["--engine", engine];
+            a.extend(args.iter().map(String::as_str));
+            let o = waxseal(&a);
+            let err = stderr(&o);
+            assert_eq!(code(&o), 2, "{engine} {args:?}: {err}{}", stdout(&o));
+            assert_eq!(
+                err.lines().count(),
+                1,
+                "{engine} {args:?}: one line, got: {err}"
+            );
+            assert!(
+                err.starts_with("waxseal: error: ") && err.contains(want),
+                "{engine} {args:?}: {err}"
+            );
+            assert!(
+                !err.contains("panicked") && !err.contains("wasm backtrace"),
+                "{err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_50_mb_message_signs_and_verifies() {
+    let t = Tmp::new("big");
+    let ed = keygen(&t, "ed", "ed25519");
+    let mut big = MSG.as_bytes().to_vec();
+    let line = b"The quick brown fox jumps over the lazy dog, again and again and again.\r\n";
+    while big.len() < 50 << 20 {
+        big.extend_from_slice(line);
+    }
+    std::fs::write(t.join("big.eml"), &big).unwrap();
+    let keys = t.join("keys").display().to_string();
+    for engine in ["wasm", "native"] {
+        let o = waxseal(&[
+            "--engine",
+            engine,
+            "sign",
+            "-k",
+            &ed,
+            "-s",
+            "ed",
+            "-d",
+            "example.com",
+            "--timestamp",
+            "1700000000",
+            t.join("big.eml").to_str().unwrap(),
+        ]);
+        assert_eq!(code(&o), 0, "{engine}: {}", stderr(&o));
+        assert!(
+            o.stdout.len() > big.len() && o.stdout[o.stdout.len() - big.len()..] == big[..],
+            "{engine}: the message follows the header"
+        );
+        std::fs::write(t.join("big-signed.eml"), &o.stdout).unwrap();
+        let o = waxseal(&[
+            "--engine",
+            engine,
+            "verify",
+            t.join("big-signed.eml").to_str().unwrap(),
+            "--key-dir",
+            &keys,
+            "--now",
+            "1700000100",
+        ]);
+        assert_eq!(code(&o), 0, "{engine}: {}{}", stdout(&o), stderr(&o));
+    }
+}
+
+// ---------------------------------------------------------------- interop
+
+fn peers_py() -> PathBuf {
+    repo().join("tests/interop/peers.py")
+}
+
+#[test]
+fn peers_verify_waxseal_sign_and_waxseal_verify_agrees_with_peer_signatures() {
+    let t = Tmp::new("interop");
+    let ed = keygen(&t, "ed", "ed25519");
+    let rsa = keygen(&t, "rsa", "rsa");
+    std::fs::write(t.join("m.eml"), MSG).unwrap();
+    let keys = t.join("keys").display().to_string();
+    // waxseal signs (dual, every canonicalization), the peers verify
+    let mut files = Vec::new();
+    for c in [
+        "relaxed/relaxed",
+        "simple/simple",
+        "relaxed/simple",
+        "simple/relaxed",
+    ] {
+        let o = waxseal(&[
+            "sign",
+            "-k",
+            &ed,
+            "-s",
+            "ed",
+            "-k",
+            &rsa,
+            "-s",
+            "rsa",
+            "-d",
+            "example.com",
+            "-c",
+            c,
+            t.join("m.eml").to_str().unwrap(),
+        ]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let f = t.join(&format!("w-{}.eml", c.replace('/', "-")));
+        std::fs::write(&f, &o.stdout).unwrap();
+        files.push(f.display().to_string());
+    }
+    let out = Command::new("python3")
+        .arg(peers_py())
+        .args(["verify", "--keys", &keys])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "peers.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut failures = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for (peer, r) in v["peers"].as_object().unwrap() {
+            let sigs = r["sigs"].as_array().cloned().unwrap_or_default();
+            if !r["error"].is_null()
+                || sigs.len() != 2
+                || !sigs.iter().all(|s| s["result"] == "pass")
+            {
+                failures.push(format!("{}: {peer}: {r}", v["file"]));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // the peers sign, waxseal verifies
+    let mut checked = 0;
+    for peer in ["dkimpy", "maildkim", "mailauth", "opendkim"] {
+        for (sel, key, alg) in [("rsa", &rsa, "rsa-sha256"), ("ed", &ed, "ed25519-sha256")] {
+            let out = t.join(&format!("{peer}-{sel}.eml"));
+            let s = Command::new("python3")
+                .arg(peers_py())
+                .args([
+                    "sign",
+                    "--peer",
+                    peer,
+                    "--key",
+                    key,
+                    "--domain",
+                    "example.com",
+                    "--selector",
+                    sel,
+                    "--algorithm",
+                    alg,
+                    "--canon",
+                    "relaxed/relaxed",
+                ])
+                .arg(t.join("m.eml"))
+                .arg(&out)
+                .output()
+                .unwrap();
+            assert!(
+                s.status.success(),
+                "{peer} {sel}: {}",
+                String::from_utf8_lossy(&s.stderr)
+            );
+            for engine in ["wasm", "native"] {
+                let o = waxseal(&[
+                    "--engine",
+                    engine,
+                    "verify",
+                    out.to_str().unwrap(),
+                    "--key-dir",
+                    &keys,
+                ]);
+                assert_eq!(code(&o), 0, "{peer} {sel} {engine}: {}", stdout(&o));
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 16);
+}

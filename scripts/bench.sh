@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every benchmark of the project, each printing ratios measured side by side
+# in one run:
+#   - the host: native vs wasmtime component vs mail-auth (aws-lc-rs), 2 KB and
+#     10 MB messages, peak memory (bench/, its own cargo workspace)
+#   - the npm package in Node: WebCrypto and WebAssembly paths vs mailauth
+#     (needs wasm/build.sh npm and tests/interop/setup.sh)
+#   - the core: canonicalization + SHA-256 vs SHA-256, hostile bodies, sign
+#     and verify rates (criterion; `--core` to include it, it takes minutes)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+[ -f wasm/component/waxseal-host-crypto.wasm ] && export WAXSEAL_COMPONENT="$PWD/wasm/component/waxseal-host-crypto.wasm"
+echo "==== host: native, wasmtime, mail-auth"
+(cd bench && CARGO_TARGET_DIR="$PWD/../target" cargo run --release --quiet)
+if [ -f wasm/pkg/node.js ]; then
+  echo
+  echo "==== npm package in Node, next to mailauth"
+  node wasm/bench/bench.mjs
+fi
+if [ "${1:-}" = "--core" ]; then
+  echo
+  echo "==== core (criterion)"
+  cargo bench -p waxseal-core --bench core
+fi
