@@ -58,6 +58,10 @@ impl Default for Limits {
 
 const TICK: Duration = Duration::from_millis(10);
 
+/// Messages up to this size are handed to the sandbox in one call; larger
+/// ones in chunks of this size.
+const ONE_CALL: usize = 256 * 1024;
+
 /// Host state of one instance.
 pub struct HostState {
     wasi: WasiCtx,
@@ -157,6 +161,11 @@ impl ComponentHost {
     pub fn new(bytes: &[u8], limits: Limits) -> Result<Self> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // for `perf`: WAXSEAL_WASM_PERFMAP=1 writes /tmp/perf-<pid>.map
+        // (needs wasmtime's `profiling` feature, as bench/ builds it)
+        if std::env::var_os("WAXSEAL_WASM_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         // compiled code is cached on disk, so the command starts fast
         if let Ok(cache) = wasmtime::Cache::new(wasmtime::CacheConfig::new()) {
             config.cache(Some(cache));
@@ -254,13 +263,31 @@ impl ComponentHost {
         options: &[wit::SignOptions],
     ) -> Result<Result<String, GuestError>> {
         let signing = inst.bindings.waxseal_dkim_signing();
+        // A message that fits in one buffer goes over in a single call;
+        // larger ones stream through the `signer` resource.
+        let mut first = Vec::new();
+        message
+            .take(ONE_CALL as u64 + 1)
+            .read_to_end(&mut first)
+            .context("cannot read the message")?;
+        if first.len() <= ONE_CALL {
+            self.arm(&mut inst.store);
+            let r = signing.call_sign(&mut inst.store, &first, options)?;
+            return Ok(r.map_err(GuestError::from));
+        }
         let signer = signing.signer();
         self.arm(&mut inst.store);
         let res = match signer.call_create(&mut inst.store, options)? {
             Ok(r) => r,
             Err(e) => return Ok(Err(e.into())),
         };
-        let mut buf = vec![0u8; 64 * 1024];
+        self.arm(&mut inst.store);
+        if let Err(e) = signer.call_update(&mut inst.store, res, &first)? {
+            res.resource_drop(&mut inst.store)?;
+            return Ok(Err(e.into()));
+        }
+        drop(first);
+        let mut buf = vec![0u8; ONE_CALL];
         let outcome = loop {
             let n = read_some(message, &mut buf)?;
             if n == 0 {
@@ -307,7 +334,7 @@ impl ComponentHost {
         let verifier = verification.verifier();
         self.arm(&mut inst.store);
         let res = verifier.call_create(&mut inst.store, *policy, now)?;
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; ONE_CALL];
         let outcome = (|| -> Result<Result<wit::VerifyReport, wit::Error>> {
             loop {
                 let n = read_some(message, &mut buf)?;

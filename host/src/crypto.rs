@@ -1,22 +1,23 @@
-//! Private keys in native crypto (ring), outside the WebAssembly sandbox.
+//! Private keys in native crypto (aws-lc-rs: AWS-LC, BoringSSL's lineage
+//! with hand-written assembly), outside the WebAssembly sandbox.
 //!
 //! Keys are read and checked by `waxseal-core` (PKCS#1 or PKCS#8, PEM or
-//! DER, raw Ed25519 seeds; RSA 1024 to 4096 bits) and then handed to ring
-//! as PKCS#8. ring signs RSA keys of 2048 bits and more; 1024-bit keys,
-//! which ring refuses, are signed by the core's constant-time pure-Rust
-//! RSA instead (still in the host, never in the sandbox).
+//! DER, raw Ed25519 seeds; RSA 1024 to 4096 bits) and then handed to
+//! aws-lc-rs as PKCS#8. It signs RSA keys of 2048 bits and more; 1024-bit
+//! keys, which it refuses, are signed by the core's constant-time
+//! pure-Rust RSA instead (still in the host, never in the sandbox).
 
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use ring::rand::SystemRandom;
-use ring::signature::{Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use waxseal_core::{PendingSignature, PrivateKey, SignDigest, SigningAlgorithm};
 
 enum Inner {
     Rsa(RsaKeyPair),
     Ed25519(Ed25519KeyPair),
-    /// Keys ring does not take (RSA under 2048 bits).
+    /// Keys aws-lc-rs does not take (RSA under 2048 bits).
     Core(PrivateKey),
 }
 
@@ -57,12 +58,12 @@ impl NativeKey {
         let inner = match algorithm {
             SigningAlgorithm::RsaSha256 if bits >= 2048 => Inner::Rsa(
                 RsaKeyPair::from_pkcs8(&der)
-                    .map_err(|e| anyhow!("ring rejected the RSA key: {e}"))?,
+                    .map_err(|e| anyhow!("aws-lc rejected the RSA key: {e}"))?,
             ),
             SigningAlgorithm::RsaSha256 => Inner::Core(key),
             SigningAlgorithm::Ed25519Sha256 => Inner::Ed25519(
                 Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
-                    .map_err(|e| anyhow!("ring rejected the Ed25519 key: {e}"))?,
+                    .map_err(|e| anyhow!("aws-lc rejected the Ed25519 key: {e}"))?,
             ),
             SigningAlgorithm::RsaSha1 => bail!("rsa-sha1 is not used for signing"),
         };
@@ -90,12 +91,12 @@ impl NativeKey {
     }
 
     /// Signs what [`PendingSignature::data_to_sign`] gives: the header data
-    /// for RSA (ring hashes it with SHA-256), the digest for Ed25519 (RFC
+    /// for RSA (aws-lc-rs hashes it with SHA-256), the digest for Ed25519 (RFC
     /// 8463: Ed25519 over the SHA-256 digest).
     pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>> {
         match &self.inner {
             Inner::Rsa(k) => {
-                let mut sig = vec![0u8; k.public().modulus_len()];
+                let mut sig = vec![0u8; k.public_modulus_len()];
                 k.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), data, &mut sig)
                     .map_err(|_| anyhow!("RSA signing failed"))?;
                 Ok(sig)
@@ -129,7 +130,7 @@ mod tests {
 
     #[test]
     fn native_signatures_equal_the_core_ones() {
-        // RSA PKCS#1 v1.5 and Ed25519 are deterministic: ring and the core
+        // RSA PKCS#1 v1.5 and Ed25519 are deterministic: aws-lc-rs and the core
         // must give the same bytes.
         let msg = b"From: a@example.com\r\nSubject: x\r\n\r\nbody\r\n";
         for key in [

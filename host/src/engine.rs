@@ -45,11 +45,11 @@ impl SignSpec {
         let mut o = SignOptions::new(Domain::new(&self.domain)?, Selector::new(&self.selector)?);
         o.identity = self.identity.as_deref().map(Identity::new).transpose()?;
         if let Some(h) = &self.headers {
-            o.headers.sign = h.clone();
+            o.headers.sign = h.iter().cloned().map(Into::into).collect();
             o.headers.oversign.clear();
         }
         if let Some(h) = &self.oversign {
-            o.headers.oversign = h.clone();
+            o.headers.oversign = h.iter().cloned().map(Into::into).collect();
         }
         if let Some(c) = &self.canonicalization {
             o.canonicalization = Canonicalization::parse(c.as_bytes())?;

@@ -12,8 +12,10 @@
 //! # Ok::<(), waxseal_core::Error>(())
 //! ```
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
-use alloc::string::{String, ToString};
+use alloc::collections::BTreeMap;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::canonicalize::{Canonicalization, CanonicalizationAlgorithm, canonicalize_header};
@@ -65,15 +67,19 @@ pub const DEFAULT_SIGNED_HEADERS: &[&str] = &[
 pub const DEFAULT_OVERSIGNED_HEADERS: &[&str] =
     &["from", "to", "subject", "date", "cc", "reply-to"];
 
+/// A header field name in a [`HeaderSelection`]: the defaults are static
+/// strings, so options are cheap to build and clone.
+pub type HeaderName = Cow<'static, str>;
+
 /// Which header fields to sign.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderSelection {
     /// Names signed for every occurrence present in the message. `From` is
     /// always signed, listed or not. Default: [`DEFAULT_SIGNED_HEADERS`].
-    pub sign: Vec<String>,
+    pub sign: Vec<HeaderName>,
     /// Names listed once more than they occur (so also when absent).
     /// Default: [`DEFAULT_OVERSIGNED_HEADERS`].
-    pub oversign: Vec<String>,
+    pub oversign: Vec<HeaderName>,
 }
 
 impl Default for HeaderSelection {
@@ -81,11 +87,11 @@ impl Default for HeaderSelection {
         HeaderSelection {
             sign: DEFAULT_SIGNED_HEADERS
                 .iter()
-                .map(|s| s.to_string())
+                .map(|s| Cow::Borrowed(*s))
                 .collect(),
             oversign: DEFAULT_OVERSIGNED_HEADERS
                 .iter()
-                .map(|s| s.to_string())
+                .map(|s| Cow::Borrowed(*s))
                 .collect(),
         }
     }
@@ -93,7 +99,7 @@ impl Default for HeaderSelection {
 
 impl HeaderSelection {
     /// Sign exactly these names (each occurrence present), oversign none.
-    pub fn only<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> Self {
+    pub fn only<I: IntoIterator<Item = S>, S: Into<HeaderName>>(names: I) -> Self {
         HeaderSelection {
             sign: names.into_iter().map(Into::into).collect(),
             oversign: Vec::new(),
@@ -123,29 +129,31 @@ impl HeaderSelection {
         if count("from") == 0 {
             return Err(Error::MissingFrom);
         }
-        let mut names: Vec<String> = Vec::new();
-        let mut push_unique = |n: &str| {
-            let n = n.to_ascii_lowercase();
-            if !names.contains(&n) {
-                names.push(n);
-            }
-        };
-        if !self
+        let all: Vec<&str> = self
             .sign
             .iter()
             .chain(&self.oversign)
-            .any(|n| n.eq_ignore_ascii_case("from"))
-        {
-            push_unique("from");
-        }
-        self.sign.iter().for_each(|n| push_unique(n));
-        self.oversign.iter().for_each(|n| push_unique(n));
+            .map(|n| n.as_ref())
+            .collect();
         let mut h = Vec::new();
-        for name in names {
-            let over = self.oversign.iter().any(|o| o.eq_ignore_ascii_case(&name));
-            let n = count(&name) + usize::from(over);
-            for _ in 0..n {
-                h.push(name.clone());
+        let mut emit = |name: &str| {
+            let over = self.oversign.iter().any(|o| o.eq_ignore_ascii_case(name));
+            let n = count(name) + usize::from(over);
+            if n > 0 {
+                let lower = name.to_ascii_lowercase();
+                for _ in 1..n {
+                    h.push(lower.clone());
+                }
+                h.push(lower);
+            }
+        };
+        if !all.iter().any(|n| n.eq_ignore_ascii_case("from")) {
+            emit("from");
+        }
+        for (i, name) in all.iter().enumerate() {
+            // the first occurrence of a name (case-insensitively) counts
+            if !all[..i].iter().any(|p| p.eq_ignore_ascii_case(name)) {
+                emit(name);
             }
         }
         Ok(h)
@@ -241,22 +249,33 @@ pub fn select_headers<'m, 'f>(
     fields: &'f [HeaderField<'m>],
     h: &[String],
 ) -> Vec<&'f HeaderField<'m>> {
-    let mut used: Vec<(String, usize)> = Vec::new();
+    // Design note: h= comes from untrusted signatures in verification, and
+    // the header block may be large; an index (name -> the fields of that
+    // name, bottom first) keeps this O((|h| + |fields|) log n) instead of
+    // |h| x |fields|.
+    let mut index: BTreeMap<Vec<u8>, (Vec<usize>, usize)> = BTreeMap::new();
+    for name in h {
+        index
+            .entry(name.as_bytes().to_ascii_lowercase())
+            .or_insert_with(|| (Vec::new(), 0));
+    }
+    let mut key = Vec::new();
+    for (i, f) in fields.iter().enumerate().rev() {
+        key.clear();
+        key.extend(f.name.iter().map(u8::to_ascii_lowercase));
+        if let Some((list, _)) = index.get_mut(&key) {
+            list.push(i);
+        }
+    }
     let mut out = Vec::with_capacity(h.len());
     for name in h {
-        let lower = name.to_ascii_lowercase();
-        let skip = match used.iter_mut().find(|(n, _)| *n == lower) {
-            Some((_, c)) => {
-                *c += 1;
-                *c - 1
+        key.clear();
+        key.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
+        if let Some((list, next)) = index.get_mut(&key) {
+            if let Some(&i) = list.get(*next) {
+                out.push(&fields[i]);
             }
-            None => {
-                used.push((lower, 1));
-                0
-            }
-        };
-        if let Some(f) = fields.iter().rev().filter(|f| f.is(name)).nth(skip) {
-            out.push(f);
+            *next += 1;
         }
     }
     out

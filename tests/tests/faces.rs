@@ -105,11 +105,11 @@ fn sign_options(s: &Value) -> Result<SignOptions, waxseal_core::Error> {
         })
     };
     if let Some(h) = strings("headers") {
-        o.headers.sign = h;
+        o.headers.sign = h.into_iter().map(Into::into).collect();
         o.headers.oversign.clear();
     }
     if let Some(h) = strings("oversign") {
-        o.headers.oversign = h;
+        o.headers.oversign = h.into_iter().map(Into::into).collect();
     }
     if let Some(c) = s["canonicalization"].as_str() {
         o.canonicalization = Canonicalization::parse(c.as_bytes())?;

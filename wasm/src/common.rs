@@ -69,12 +69,12 @@ impl SignSpec {
         let mut o = SignOptions::new(Domain::new(&self.domain)?, Selector::new(&self.selector)?);
         o.identity = self.identity.as_deref().map(Identity::new).transpose()?;
         if let Some(h) = &self.headers {
-            o.headers.sign = h.clone();
+            o.headers.sign = h.iter().cloned().map(Into::into).collect();
             // an explicit list means: exactly these, oversigned only if asked
             o.headers.oversign = Vec::new();
         }
         if let Some(over) = &self.oversign {
-            o.headers.oversign = over.clone();
+            o.headers.oversign = over.iter().cloned().map(Into::into).collect();
         }
         if let Some(c) = &self.canonicalization {
             o.canonicalization = canonicalization(c)?;
