@@ -8,6 +8,9 @@
 //! the contenders so load changes on a shared machine hit all alike; the
 //! median round is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// mail-auth 0.13 deprecates from_pkcs8_der in favour of from_key_der, which
+// takes rustls types; the deprecated call does the same thing.
+#![allow(deprecated)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
