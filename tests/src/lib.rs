@@ -5,6 +5,14 @@
 //! Test binaries (`tests/*.rs`):
 //! - `interop_sign`: messages signed by waxseal-core, checked by dkimpy,
 //!   Mail::DKIM, mailauth and OpenDKIM (installed by `interop/setup.sh`).
+//! - `interop_verify`: messages signed by those four with fresh keys,
+//!   checked by waxseal's verifier (and by the four, for the record).
+//! - `faces`: one vector file through every face: the native core, the npm
+//!   package in Node, Chromium, workerd and Deno, the components in
+//!   wasmtime.
+//!
+//! The `waxseal` command's own tests (with a loopback DNS server) live in
+//! `host/tests/cli.rs`, where cargo knows the binary's path.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
