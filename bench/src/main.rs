@@ -86,10 +86,12 @@ struct Setup {
 fn spec(key: usize, selector: &str) -> SignSpec {
     SignSpec {
         key,
-        domain: "example.com".into(),
-        selector: selector.into(),
-        timestamp: Some(1_700_000_000),
-        ..SignSpec::default()
+        spec: waxseal_core::SignSpec {
+            domain: "example.com".into(),
+            selector: selector.into(),
+            timestamp: Some(1_700_000_000),
+            ..Default::default()
+        },
     }
 }
 
@@ -213,7 +215,10 @@ fn main() {
     let small = message(2048);
     let big = message(10 << 20);
     let rsa_pem = key_pem("rsa2048.pem");
-    let rsa_der = PrivateKey::parse(rsa_pem.as_bytes()).unwrap().to_pkcs8_der().unwrap();
+    let rsa_der = PrivateKey::parse(rsa_pem.as_bytes())
+        .unwrap()
+        .to_pkcs8_der()
+        .unwrap();
     let ed_der = PrivateKey::parse(key_pem("ed25519.pem").as_bytes())
         .unwrap()
         .to_pkcs8_der()

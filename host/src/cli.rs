@@ -336,19 +336,6 @@ fn read_message(file: &Option<PathBuf>) -> Result<Vec<u8>> {
     if data.is_empty() {
         bail!("the message is empty");
     }
-    // A friendlier message than "malformed header field at byte N".
-    if let Err(waxseal_core::Error::MalformedHeaderField { offset }) =
-        waxseal_core::Message::parse(&data)
-    {
-        let line = data[..offset.min(data.len())]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1;
-        bail!(
-            "not a mail message: line {line} of the header is neither a `Name: value` field nor a continuation line"
-        );
-    }
     Ok(data)
 }
 
@@ -361,17 +348,27 @@ fn engine(cli: &Cli) -> Result<(Engine, Limits)> {
     Ok((e, limits))
 }
 
-fn write_private(path: &Path, pem: &str, force: bool) -> Result<()> {
+/// With `force`, removes what is at `path` first: a file is replaced,
+/// never written through (a symlink planted there is removed, not followed).
+fn clear_for_write(path: &Path, force: bool) -> Result<()> {
+    if force {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => bail!("cannot replace {}: {e}", path.display()),
+        }
+    }
+    Ok(())
+}
+
+/// Creates `path` (which must not exist) and writes `data`; the private
+/// key file is readable by its owner only.
+fn write_new(path: &Path, data: &[u8], private: bool) -> Result<()> {
     use std::fs::OpenOptions;
     let mut o = OpenOptions::new();
-    o.write(true);
-    if force {
-        o.create(true).truncate(true);
-    } else {
-        o.create_new(true);
-    }
+    o.write(true).create_new(true);
     #[cfg(unix)]
-    {
+    if private {
         use std::os::unix::fs::OpenOptionsExt;
         o.mode(0o600);
     }
@@ -381,20 +378,21 @@ fn write_private(path: &Path, pem: &str, force: bool) -> Result<()> {
         }
         _ => anyhow::anyhow!("cannot write {}: {e}", path.display()),
     })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    f.write_all(pem.as_bytes())?;
+    #[cfg(not(unix))]
+    let _ = private;
+    f.write_all(data)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
+fn write_private(path: &Path, pem: &str, force: bool) -> Result<()> {
+    clear_for_write(path, force)?;
+    write_new(path, pem.as_bytes(), true)
+}
+
 fn write_public(path: &Path, text: &str, force: bool) -> Result<()> {
-    if path.exists() && !force {
-        bail!("{} exists; use --force to overwrite it", path.display());
-    }
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    clear_for_write(path, force)?;
+    write_new(path, text.as_bytes(), false)
 }
 
 fn keygen(a: &KeygenArgs) -> Result<u8> {
@@ -409,7 +407,7 @@ fn keygen(a: &KeygenArgs) -> Result<u8> {
     let readme = dir.join("dns_readme.txt");
     if !a.force {
         for p in [&private, &record_file, &readme] {
-            if p.exists() {
+            if p.symlink_metadata().is_ok() {
                 bail!("{} exists; use --force to overwrite it", p.display());
             }
         }
@@ -646,22 +644,31 @@ fn sign(cli: &Cli, a: &SignArgs) -> Result<u8> {
         .collect::<Result<_>>()?;
     let message = read_message(&a.file)?;
     let t = a.timestamp.unwrap_or_else(now);
+    let expiration = match a.expire {
+        Some(x) => Some(
+            t.checked_add(x)
+                .ok_or_else(|| anyhow::anyhow!("--expire {x}: the expiry time is out of range"))?,
+        ),
+        None => None,
+    };
     let specs: Vec<SignSpec> = a
         .selector
         .iter()
         .enumerate()
         .map(|(i, s)| SignSpec {
             key: i,
-            domain: a.domain.clone(),
-            selector: s.clone(),
-            identity: a.identity.clone(),
-            headers: a.headers.clone(),
-            oversign: a.oversign.clone(),
-            canonicalization: Some(a.canonicalization.clone()),
-            timestamp: Some(t),
-            expiration: a.expire.map(|x| t + x),
-            body_length: a.body_length,
-            copy_headers: a.copy_headers,
+            spec: waxseal_core::SignSpec {
+                domain: a.domain.clone(),
+                selector: s.clone(),
+                identity: a.identity.clone(),
+                headers: a.headers.clone(),
+                oversign: a.oversign.clone(),
+                canonicalization: Some(a.canonicalization.clone()),
+                timestamp: Some(t),
+                expiration,
+                body_length: a.body_length,
+                copy_headers: a.copy_headers,
+            },
         })
         .collect();
     let (engine, limits) = engine(cli)?;
@@ -670,11 +677,7 @@ fn sign(cli: &Cli, a: &SignArgs) -> Result<u8> {
         Ok(Err(e)) => return Err(e.into()),
         Err(e) => bail!("{}", describe_engine_error(&e, &limits)),
     };
-    let lf = match message.iter().position(|b| *b == b'\n') {
-        Some(i) => i == 0 || message[i - 1] != b'\r',
-        None => false,
-    };
-    let headers = if lf {
+    let headers = if waxseal_core::message::uses_bare_lf(&message) {
         headers.replace("\r\n", "\n")
     } else {
         headers

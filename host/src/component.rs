@@ -212,6 +212,9 @@ impl ComponentHost {
                     limits: StoreLimitsBuilder::new()
                         .memory_size(self.limits.max_memory)
                         .instances(4)
+                        // a refused `memory.grow` traps (a clear error)
+                        // instead of making the guest abort in its allocator
+                        .trap_on_grow_failure(true)
                         .build(),
                     keys: keys.clone(),
                 };

@@ -2,14 +2,12 @@
 //! with hand-written assembly), outside the WebAssembly sandbox.
 //!
 //! Keys are read and checked by `waxseal-core` (PKCS#1 or PKCS#8, PEM or
-//! DER, raw Ed25519 seeds; RSA 1024 to 4096 bits) and then handed to
+//! DER; RSA 1024 to 4096 bits) and then handed to
 //! aws-lc-rs as PKCS#8. It signs RSA keys of 2048 bits and more; 1024-bit
 //! keys, which it refuses, are signed by the core's constant-time
 //! pure-Rust RSA instead (still in the host, never in the sandbox).
 
-use std::path::Path;
-
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use waxseal_core::{PendingSignature, PrivateKey, SignDigest, SigningAlgorithm};
@@ -40,13 +38,6 @@ impl NativeKey {
     pub fn parse(data: &[u8]) -> Result<Self> {
         let key = PrivateKey::parse(data)?;
         Self::from_core(key)
-    }
-
-    /// Reads a key file.
-    pub fn load(path: &Path) -> Result<Self> {
-        let data =
-            std::fs::read(path).with_context(|| format!("cannot read key {}", path.display()))?;
-        Self::parse(&data).with_context(|| format!("{}: not a usable private key", path.display()))
     }
 
     /// A key the core has parsed.
@@ -138,7 +129,7 @@ mod tests {
             "keys/rsa1024.pem",
             "keys/rsa4096.pem",
             "keys/ed25519.pem",
-            "rfc8463/brisbane.ed25519.seed.b64",
+            "rfc8463/brisbane.ed25519.pem",
         ] {
             let core = PrivateKey::parse(&vectors(key)).unwrap();
             let native = NativeKey::from_core(core.clone()).unwrap();

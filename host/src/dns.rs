@@ -102,62 +102,12 @@ impl Dns {
 
 /// A record file `<dir>/<name>.txt`: the TXT value as plain text (lines
 /// joined), or as zone-file quoted strings (each string kept apart, as a
-/// resolver returns them), or the word `NXDOMAIN`. A missing file is
-/// NXDOMAIN.
+/// resolver returns them), or the word `NXDOMAIN`
+/// ([`KeyAnswer::from_record_text`]). A missing file is NXDOMAIN.
 pub fn lookup_dir(dir: &Path, name: &str) -> KeyAnswer {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     let Ok(text) = std::fs::read_to_string(dir.join(format!("{name}.txt"))) else {
         return KeyAnswer::NxDomain;
     };
-    parse_record_file(&text)
-}
-
-/// The contents of a record file, see [`lookup_dir`].
-pub fn parse_record_file(text: &str) -> KeyAnswer {
-    let text = text.trim_start_matches('\u{feff}');
-    if text.trim() == "NXDOMAIN" {
-        return KeyAnswer::NxDomain;
-    }
-    if text.contains('"') {
-        let mut strings = Vec::new();
-        let mut cur = String::new();
-        let (mut inside, mut escaped) = (false, false);
-        for c in text.chars() {
-            match (inside, escaped, c) {
-                (true, true, _) => {
-                    cur.push(c);
-                    escaped = false;
-                }
-                (true, false, '\\') => escaped = true,
-                (true, false, '"') => {
-                    strings.push(std::mem::take(&mut cur).into_bytes());
-                    inside = false;
-                }
-                (true, false, _) => cur.push(c),
-                (false, _, '"') => inside = true,
-                _ => {}
-            }
-        }
-        return KeyAnswer::Records(vec![strings]);
-    }
-    let joined: String = text.lines().map(str::trim).collect();
-    KeyAnswer::record(joined)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn record_files() {
-        assert_eq!(parse_record_file("NXDOMAIN\n"), KeyAnswer::NxDomain);
-        assert_eq!(
-            parse_record_file("v=DKIM1; p=AB\n CD\n"),
-            KeyAnswer::record("v=DKIM1; p=ABCD")
-        );
-        assert_eq!(
-            parse_record_file("s._domainkey IN TXT ( \"v=DKIM1; \" \"p=a\\\"b\" )"),
-            KeyAnswer::Records(vec![vec![b"v=DKIM1; ".to_vec(), b"p=a\"b".to_vec()]])
-        );
-    }
+    KeyAnswer::from_record_text(&text)
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use waxseal_core::verify::VerifyPolicy;
-use waxseal_core::{Canonicalization, Domain, Identity, KeyAnswer, Selector, SignOptions, Signer};
+use waxseal_core::{KeyAnswer, Signer};
 
 use crate::component::{ComponentHost, GuestError, Limits, wit};
 use crate::crypto::NativeKey;
@@ -18,62 +18,25 @@ use crate::crypto::NativeKey;
 pub struct SignSpec {
     /// Index of the key in the key list.
     pub key: usize,
-    /// `d=`.
-    pub domain: String,
-    /// `s=`.
-    pub selector: String,
-    /// `i=`.
-    pub identity: Option<String>,
-    /// Header names to sign (default list when `None`).
-    pub headers: Option<Vec<String>>,
-    /// Header names to oversign (default list when `None`).
-    pub oversign: Option<Vec<String>>,
-    /// `c=`.
-    pub canonicalization: Option<String>,
-    /// `t=`.
-    pub timestamp: Option<u64>,
-    /// `x=`.
-    pub expiration: Option<u64>,
-    /// Write `l=`.
-    pub body_length: bool,
-    /// Write `z=`.
-    pub copy_headers: bool,
+    /// The options, as text.
+    pub spec: waxseal_core::SignSpec,
 }
 
 impl SignSpec {
-    fn core(&self) -> Result<SignOptions, waxseal_core::Error> {
-        let mut o = SignOptions::new(Domain::new(&self.domain)?, Selector::new(&self.selector)?);
-        o.identity = self.identity.as_deref().map(Identity::new).transpose()?;
-        if let Some(h) = &self.headers {
-            o.headers.sign = h.iter().cloned().map(Into::into).collect();
-            o.headers.oversign.clear();
-        }
-        if let Some(h) = &self.oversign {
-            o.headers.oversign = h.iter().cloned().map(Into::into).collect();
-        }
-        if let Some(c) = &self.canonicalization {
-            o.canonicalization = Canonicalization::parse(c.as_bytes())?;
-        }
-        o.timestamp = self.timestamp;
-        o.expiration = self.expiration;
-        o.body_length = self.body_length;
-        o.copy_headers = self.copy_headers;
-        Ok(o)
-    }
-
     fn wit(&self) -> wit::SignOptions {
+        let s = &self.spec;
         wit::SignOptions {
-            domain: self.domain.clone(),
-            selector: self.selector.clone(),
+            domain: s.domain.clone(),
+            selector: s.selector.clone(),
             key: wit::SigningKey::Host(self.key as u32),
-            identity: self.identity.clone(),
-            headers: self.headers.clone(),
-            oversign: self.oversign.clone(),
-            canonicalization: self.canonicalization.clone(),
-            timestamp: self.timestamp,
-            expiration: self.expiration,
-            body_length: self.body_length,
-            copy_headers: self.copy_headers,
+            identity: s.identity.clone(),
+            headers: s.headers.clone(),
+            oversign: s.oversign.clone(),
+            canonicalization: s.canonicalization.clone(),
+            timestamp: s.timestamp,
+            expiration: s.expiration,
+            body_length: s.body_length,
+            copy_headers: s.copy_headers,
         }
     }
 }
@@ -281,7 +244,7 @@ pub fn sign_native(
             code: "ERR_INVALID_KEY".into(),
             message: format!("no key number {}", s.key),
         })?;
-        signer.add_external(s.core()?, key.algorithm())?;
+        signer.add_external(s.spec.options()?, key.algorithm())?;
     }
     signer.update(message)?;
     let mut out = String::new();
@@ -307,7 +270,7 @@ pub fn describe_engine_error(e: &anyhow::Error, limits: &Limits) -> String {
             other => format!("the sandbox stopped: {other}"),
         };
     }
-    if text.contains("memory") && text.contains("limit") {
+    if text.contains("growing memory") || (text.contains("memory") && text.contains("limit")) {
         return format!(
             "the sandbox needed more than {} MiB of memory for this message",
             limits.max_memory >> 20

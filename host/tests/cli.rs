@@ -269,6 +269,45 @@ fn keygen_writes_a_private_key_record_and_readme() {
             .unwrap()
             .contains("k=ed25519")
     );
+    // --force replaces a symlink planted at the key's path; it never
+    // writes the key through it
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let victim = t.join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        std::fs::remove_file(&key).unwrap();
+        std::os::unix::fs::symlink(&victim, &key).unwrap();
+        let again = waxseal(&[
+            "keygen",
+            "-d",
+            "example.com",
+            "-s",
+            "s2026",
+            "-a",
+            "ed25519",
+            "-o",
+            t.0.to_str().unwrap(),
+        ]);
+        assert_eq!(code(&again), 2, "a symlink counts as existing");
+        let forced = waxseal(&[
+            "keygen",
+            "-d",
+            "example.com",
+            "-s",
+            "s2026",
+            "-a",
+            "ed25519",
+            "--force",
+            "-o",
+            t.0.to_str().unwrap(),
+        ]);
+        assert_eq!(code(&forced), 0, "{}", stderr(&forced));
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        let meta = std::fs::symlink_metadata(&key).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
     // bad options: one line, exit 2
     for args in [
         vec!["keygen", "-d", "exa mple.com", "-s", "s"],

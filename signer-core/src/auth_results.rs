@@ -68,17 +68,30 @@ pub(crate) fn resinfo(r: &SignatureResult) -> String {
     s
 }
 
+/// The authserv-id as RFC 8601 2.2 wants it: a token (host names are), or
+/// else a quoted string, so that no input can end the field early.
+fn authserv(id: &str) -> String {
+    if is_token(id) {
+        String::from(id)
+    } else {
+        quoted(id)
+    }
+}
+
+fn parts(results: &[SignatureResult]) -> Vec<String> {
+    if results.is_empty() {
+        alloc::vec![String::from("dkim=none")]
+    } else {
+        results.iter().map(resinfo).collect()
+    }
+}
+
 /// The field value: `authserv-id; dkim=...; dkim=...`, or
 /// `authserv-id; dkim=none` for an unsigned message. One line; see
 /// [`field`] for a folded header field.
 pub fn format(authserv_id: &str, results: &[SignatureResult]) -> String {
-    let parts: Vec<String> = if results.is_empty() {
-        alloc::vec![String::from("dkim=none")]
-    } else {
-        results.iter().map(resinfo).collect()
-    };
-    let mut s = String::from(authserv_id);
-    for p in parts {
+    let mut s = authserv(authserv_id);
+    for p in parts(results) {
         s.push_str("; ");
         s.push_str(&p);
     }
@@ -88,9 +101,12 @@ pub fn format(authserv_id: &str, results: &[SignatureResult]) -> String {
 /// The whole header field, `Authentication-Results: ...`, one result per
 /// line (folded with CRLF and a TAB), ending in CRLF.
 pub fn field(authserv_id: &str, results: &[SignatureResult]) -> String {
-    let value = format(authserv_id, results);
     let mut s = String::from("Authentication-Results: ");
-    s.push_str(&value.replace("; dkim=", ";\r\n\tdkim="));
+    s.push_str(&authserv(authserv_id));
+    for p in parts(results) {
+        s.push_str(";\r\n\t");
+        s.push_str(&p);
+    }
     s.push_str("\r\n");
     s
 }
@@ -111,5 +127,14 @@ mod tests {
         assert_eq!(pvalue("ab/cd+ef"), "\"ab/cd+ef\"");
         assert_eq!(pvalue("a\"b"), "\"a\\\"b\"");
         assert_eq!(pvalue("x\r\ny"), "\"xy\"");
+    }
+
+    #[test]
+    fn authserv_id_cannot_inject_a_field() {
+        assert_eq!(format("mx.example.org", &[]), "mx.example.org; dkim=none");
+        assert_eq!(
+            field("mx\r\nX-Evil: 1", &[]),
+            "Authentication-Results: \"mxX-Evil: 1\";\r\n\tdkim=none\r\n"
+        );
     }
 }

@@ -159,12 +159,16 @@ pub struct Identity {
 
 impl Identity {
     /// Parses `[local-part]@domain`. The local part is split at the last
-    /// `@` and may be empty; it must be printable ASCII (a quoted local
-    /// part keeps its quotes) and contain no white space or `;`.
+    /// `@` and may be empty; it may hold printable ASCII and UTF-8 (RFC
+    /// 8616 3.2; a quoted local part keeps its quotes), but no white space,
+    /// control characters or `;`.
     pub fn new(text: &str) -> Result<Self, Error> {
         let at = text.rfind('@').ok_or(Error::InvalidIdentity)?;
         let (local, domain) = (&text[..at], &text[at + 1..]);
-        if !local.bytes().all(|b| b.is_ascii_graphic() && b != b';') {
+        if !local
+            .bytes()
+            .all(|b| (b.is_ascii_graphic() && b != b';') || b >= 0x80)
+        {
             return Err(Error::InvalidIdentity);
         }
         let domain = Domain::new(domain).map_err(|_| Error::InvalidIdentity)?;
@@ -268,6 +272,11 @@ mod tests {
         assert_eq!(
             Identity::new("a b@example.com"),
             Err(Error::InvalidIdentity)
+        );
+        // RFC 8616: UTF-8 local parts
+        assert_eq!(
+            Identity::new("jos\u{e9}@example.com").unwrap().local_part(),
+            Some("jos\u{e9}")
         );
         assert_eq!(Identity::new("a@"), Err(Error::InvalidIdentity));
     }

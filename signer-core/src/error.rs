@@ -18,6 +18,8 @@ pub enum Error {
     MalformedHeaderField {
         /// Byte offset of the offending line.
         offset: usize,
+        /// Its line number, from 1.
+        line: usize,
     },
     /// The header block is larger than the configured limit.
     HeaderTooLarge {
@@ -149,9 +151,9 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::MalformedHeaderField { offset } => write!(
+            Error::MalformedHeaderField { line, .. } => write!(
                 f,
-                "malformed header field at byte {offset}: not `name: value` and not a continuation line"
+                "not a mail message: line {line} of the header is neither a `Name: value` field nor a continuation line"
             ),
             Error::HeaderTooLarge { limit } => {
                 write!(f, "header block larger than the limit of {limit} bytes")

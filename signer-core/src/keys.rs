@@ -3,8 +3,9 @@
 //!
 //! Private keys load from PKCS#1 (`BEGIN RSA PRIVATE KEY`) and PKCS#8
 //! (`BEGIN PRIVATE KEY`) PEM or DER, and Ed25519 keys also from the raw
-//! 32-byte seed (binary, or base64 text as printed in RFC 8463 A.1). They
-//! export as PKCS#8 PEM. Encrypted PKCS#8 is not supported.
+//! 32-byte seed (binary, or base64 text as printed in RFC 8463 A.1) when
+//! asked for explicitly. They export as PKCS#8 PEM. Encrypted PKCS#8 is
+//! not supported.
 //!
 //! # Security
 //!
@@ -190,6 +191,21 @@ fn rsa_modulus_bits(key: &rsa::PublicKey) -> usize {
     key.n().bit_width() as usize
 }
 
+/// An Ed25519 private key as PKCS#8 version 0 DER (RFC 8410 section 7):
+/// SEQUENCE { INTEGER 0, AlgorithmIdentifier { id-Ed25519 },
+/// OCTET STRING { OCTET STRING seed } }.
+fn ed25519_pkcs8_v1(k: &Ed25519SigningKey) -> Zeroizing<Vec<u8>> {
+    const PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    let seed = Zeroizing::new(k.to_bytes());
+    let mut der = Zeroizing::new(Vec::with_capacity(48));
+    der.extend_from_slice(&PREFIX);
+    der.extend_from_slice(&*seed);
+    der
+}
+
 impl PrivateKey {
     fn from_rsa(key: rsa::PrivateKey) -> Result<Self, Error> {
         let bits = rsa_modulus_bits(key.as_public_key());
@@ -246,26 +262,25 @@ impl PrivateKey {
         Err(rsa_size_error_der(der).unwrap_or(Error::InvalidPrivateKey))
     }
 
-    /// Decodes a private key in any supported form: PEM, DER, a raw
-    /// 32-byte Ed25519 seed, or that seed in base64 text.
+    /// Decodes a private key: PEM (PKCS#1 or PKCS#8) or DER. Raw Ed25519
+    /// seeds are not guessed at (see [`from_ed25519_seed`](Self::from_ed25519_seed)
+    /// and [`from_ed25519_seed_base64`](Self::from_ed25519_seed_base64)).
     pub fn parse(data: &[u8]) -> Result<Self, Error> {
-        if let Ok(text) = core::str::from_utf8(data) {
-            if text.contains("-----BEGIN") {
-                return Self::from_pem(text);
-            }
-            let t = text.trim();
-            if !t.is_empty()
-                && t.len() <= 64
-                && let Ok(seed) = base64::decode(t.as_bytes())
-                && let Ok(seed) = <[u8; 32]>::try_from(seed.as_slice())
-            {
-                return Ok(Self::from_ed25519_seed(&seed));
-            }
-        }
-        if let Ok(seed) = <&[u8; 32]>::try_from(data) {
-            return Ok(Self::from_ed25519_seed(seed));
+        if let Ok(text) = core::str::from_utf8(data)
+            && text.contains("-----BEGIN")
+        {
+            return Self::from_pem(text);
         }
         Self::from_der(data)
+    }
+
+    /// An Ed25519 key from its seed in base64, the form RFC 8463 A.1
+    /// prints. Only on request: 32 bytes in base64 are just as likely a
+    /// public key (`p=`), which must never be taken for a private one.
+    pub fn from_ed25519_seed_base64(text: &str) -> Result<Self, Error> {
+        let seed = base64::decode(text.trim().as_bytes())?;
+        let seed = <[u8; 32]>::try_from(seed.as_slice()).map_err(|_| Error::InvalidPrivateKey)?;
+        Ok(Self::from_ed25519_seed(&seed))
     }
 
     /// Generates an RSA key of `bits` bits (1024 to 4096, a multiple of 8;
@@ -294,20 +309,35 @@ impl PrivateKey {
     /// The key in PKCS#8 PEM (`BEGIN PRIVATE KEY`), LF line endings.
     pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, Error> {
         match &self.inner {
-            PrivateInner::Rsa(k) => k.to_pkcs8_pem(LineEnding::LF),
-            PrivateInner::Ed25519(k) => k.to_pkcs8_pem(LineEnding::LF),
+            PrivateInner::Rsa(k) => k
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|_| Error::InvalidPrivateKey),
+            PrivateInner::Ed25519(k) => {
+                let b64 = Zeroizing::new(base64::encode(&ed25519_pkcs8_v1(k)));
+                let mut pem = Zeroizing::new(String::with_capacity(128));
+                pem.push_str("-----BEGIN PRIVATE KEY-----\n");
+                for line in b64.as_bytes().chunks(64) {
+                    pem.push_str(core::str::from_utf8(line).map_err(|_| Error::InvalidPrivateKey)?);
+                    pem.push('\n');
+                }
+                pem.push_str("-----END PRIVATE KEY-----\n");
+                Ok(pem)
+            }
         }
-        .map_err(|_| Error::InvalidPrivateKey)
     }
 
-    /// The key in PKCS#8 DER.
+    /// The key in PKCS#8 DER. Ed25519 keys are written as RFC 8410 section
+    /// 7 shows them (version 0, no public key): OpenSSL 3.0, Python's
+    /// `cryptography` and so OpenDKIM and dkimpy refuse the version 1 form
+    /// with the public key that `ed25519-dalek` writes.
     pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, Error> {
         match &self.inner {
-            PrivateInner::Rsa(k) => k.to_pkcs8_der(),
-            PrivateInner::Ed25519(k) => k.to_pkcs8_der(),
+            PrivateInner::Rsa(k) => k
+                .to_pkcs8_der()
+                .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
+                .map_err(|_| Error::InvalidPrivateKey),
+            PrivateInner::Ed25519(k) => Ok(ed25519_pkcs8_v1(k)),
         }
-        .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
-        .map_err(|_| Error::InvalidPrivateKey)
     }
 
     /// The matching public key.
@@ -585,7 +615,7 @@ mod tests {
 
     #[test]
     fn rfc8463_a1_keys_load_and_match_a2_records() {
-        let ed = PrivateKey::parse(RFC8463_ED_SEED_B64.as_bytes()).unwrap();
+        let ed = PrivateKey::from_ed25519_seed_base64(RFC8463_ED_SEED_B64).unwrap();
         assert_eq!(ed.key_type(), KeyType::Ed25519);
         assert_eq!(
             base64::encode(&ed.public_key().to_record_data()),
@@ -603,7 +633,7 @@ mod tests {
     fn pkcs8_round_trip_both_types() {
         for key in [
             PrivateKey::parse(RFC8463_RSA.as_bytes()).unwrap(),
-            PrivateKey::parse(RFC8463_ED_SEED_B64.as_bytes()).unwrap(),
+            PrivateKey::from_ed25519_seed_base64(RFC8463_ED_SEED_B64).unwrap(),
         ] {
             let pem = key.to_pkcs8_pem().unwrap();
             assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
@@ -615,6 +645,29 @@ mod tests {
                 key.public_key()
             );
         }
+    }
+
+    #[test]
+    fn ed25519_exports_the_rfc8410_form() {
+        // RFC 8410 section 10.3's example key, as RFC 8410 section 7 writes it
+        let pem = "-----BEGIN PRIVATE KEY-----\n\
+                   MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n\
+                   -----END PRIVATE KEY-----\n";
+        let key = PrivateKey::parse(pem.as_bytes()).unwrap();
+        assert_eq!(key.to_pkcs8_pem().unwrap().as_str(), pem);
+        let der = key.to_pkcs8_der().unwrap();
+        assert_eq!(der.len(), 48);
+        assert_eq!(&der[..5], &[0x30, 0x2e, 0x02, 0x01, 0x00]); // version 0
+        // and a version 1 key (with the public key) still loads
+        let v1 = "-----BEGIN PRIVATE KEY-----\n\
+                  MHICAQEwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n\
+                  oB8wHQYKKoZIhvcNAQkJFDEPDA1DdXJkbGUgQ2hhaXJzgSEAGb9ECWmEzf6FQbrB\n\
+                  Z9w7lshQhqowtrbLDFw4rXAxZuE=\n\
+                  -----END PRIVATE KEY-----\n";
+        assert_eq!(
+            PrivateKey::parse(v1.as_bytes()).unwrap().public_key(),
+            key.public_key()
+        );
     }
 
     #[test]
@@ -633,6 +686,12 @@ mod tests {
                 "{bad:?}"
             );
         }
+        // 32 bytes in base64 (a p= value) is never taken for a seed
+        assert_eq!(
+            PrivateKey::parse(b"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=").unwrap_err(),
+            Error::InvalidPrivateKey
+        );
+        assert!(PrivateKey::parse(&[7u8; 32]).is_err());
         // a truncated PEM
         let cut = &RFC8463_RSA[..RFC8463_RSA.len() / 2];
         assert!(PrivateKey::parse(cut.as_bytes()).is_err());
@@ -643,7 +702,7 @@ mod tests {
         let digest = HashAlgorithm::Sha256.digest(b"x");
         for key in [
             PrivateKey::parse(RFC8463_RSA.as_bytes()).unwrap(),
-            PrivateKey::parse(RFC8463_ED_SEED_B64.as_bytes()).unwrap(),
+            PrivateKey::from_ed25519_seed_base64(RFC8463_ED_SEED_B64).unwrap(),
         ] {
             let sig = key.sign_digest(digest.as_bytes()).unwrap();
             let public = key.public_key();

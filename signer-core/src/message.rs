@@ -109,6 +109,17 @@ pub(crate) fn resume_point(buf: &[u8], from: usize) -> usize {
     memchr::memrchr(b'\n', &buf[from..]).map_or(from, |i| from + i)
 }
 
+/// Whether the message is stored with bare LF line endings (its first
+/// line ends in LF without CR). A caller that prepends a signature field
+/// (which the signer writes with CRLF) to such a message should convert
+/// the field's line endings to match.
+pub fn uses_bare_lf(message: &[u8]) -> bool {
+    match memchr::memchr(b'\n', message) {
+        Some(i) => i == 0 || message[i - 1] != b'\r',
+        None => false,
+    }
+}
+
 /// Parses a header block (without the empty line that ends it) into fields.
 pub fn parse_header_block(block: &[u8]) -> Result<Vec<HeaderField<'_>>, Error> {
     let mut fields: Vec<HeaderField<'_>> = Vec::new();
@@ -122,7 +133,7 @@ pub fn parse_header_block(block: &[u8]) -> Result<Vec<HeaderField<'_>>, Error> {
         let first = block[pos];
         if first == b' ' || first == b'\t' {
             if start.is_none() {
-                return Err(Error::MalformedHeaderField { offset: pos });
+                return Err(malformed(block, pos));
             }
         } else {
             if let Some(s) = start {
@@ -138,18 +149,23 @@ pub fn parse_header_block(block: &[u8]) -> Result<Vec<HeaderField<'_>>, Error> {
     Ok(fields)
 }
 
+fn malformed(block: &[u8], offset: usize) -> Error {
+    let line = 1 + block[..offset].iter().filter(|b| **b == b'\n').count();
+    Error::MalformedHeaderField { offset, line }
+}
+
 fn make_field(block: &[u8], start: usize, end: usize) -> Result<HeaderField<'_>, Error> {
     let raw = &block[start..end];
     let first_line_end = memchr::memchr(b'\n', raw).unwrap_or(raw.len());
-    let colon = memchr::memchr(b':', &raw[..first_line_end])
-        .ok_or(Error::MalformedHeaderField { offset: start })?;
+    let colon =
+        memchr::memchr(b':', &raw[..first_line_end]).ok_or_else(|| malformed(block, start))?;
     let mut name = &raw[..colon];
     while let [rest @ .., b' ' | b'\t'] = name {
         name = rest;
     }
     // field-name = 1*ftext; ftext = %d33-57 / %d59-126 (RFC 5322 3.6.8)
     if name.is_empty() || !name.iter().all(|b| matches!(b, 33..=57 | 59..=126)) {
-        return Err(Error::MalformedHeaderField { offset: start });
+        return Err(malformed(block, start));
     }
     Ok(HeaderField {
         raw,
@@ -201,11 +217,11 @@ mod tests {
     fn malformed_lines_are_errors() {
         assert_eq!(
             Message::parse(b"From: a\r\nno colon here\r\n\r\n"),
-            Err(Error::MalformedHeaderField { offset: 9 })
+            Err(Error::MalformedHeaderField { offset: 9, line: 2 })
         );
         assert_eq!(
             Message::parse(b" leading continuation\r\n\r\n"),
-            Err(Error::MalformedHeaderField { offset: 0 })
+            Err(Error::MalformedHeaderField { offset: 0, line: 1 })
         );
         assert!(Message::parse(b": empty name\r\n\r\n").is_err());
         assert!(Message::parse(b"Bad Name: x\r\n\r\n").is_err());
@@ -228,5 +244,14 @@ mod tests {
         assert_eq!(find_header_end(buf, r), Some((12, 14)));
         assert_eq!(find_header_end(b"A: 1\n\nx", 0), Some((5, 6)));
         assert_eq!(find_header_end(b"A: 1\n\r\nx", 0), Some((5, 7)));
+    }
+
+    #[test]
+    fn bare_lf_detection() {
+        assert!(uses_bare_lf(b"From: a\n\nbody\r\n"));
+        assert!(uses_bare_lf(b"\nx"));
+        assert!(!uses_bare_lf(b"From: a\r\n\nbody\n"));
+        assert!(!uses_bare_lf(b"From: a"));
+        assert!(!uses_bare_lf(b""));
     }
 }

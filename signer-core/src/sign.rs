@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use waxseal_core::{sign, Domain, PrivateKey, Selector, SignOptions};
-//! let key = PrivateKey::parse(b"nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=")?;
+//! let key = PrivateKey::from_ed25519_seed(&[7; 32]);
 //! let mut opts = SignOptions::new(Domain::new("example.com")?, Selector::new("sel")?);
 //! opts.timestamp = Some(1_700_000_000);
 //! let sigs = sign(b"From: a@example.com\r\n\r\nHi\r\n", &[(&opts, &key)])?;
@@ -224,6 +224,61 @@ impl SignOptions {
     }
 }
 
+/// Signing options as text, the way a command line, a JavaScript object
+/// or a WIT record carries them. [`options`](Self::options) checks them
+/// and gives the [`SignOptions`]; every face of waxseal goes through it, so
+/// they read options the same way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignSpec {
+    /// `d=`.
+    pub domain: String,
+    /// `s=`.
+    pub selector: String,
+    /// `i=`.
+    pub identity: Option<String>,
+    /// Header names to sign, exactly these (none oversigned unless
+    /// `oversign` names them). Default: [`HeaderSelection::default`].
+    pub headers: Option<Vec<String>>,
+    /// Header names to oversign. Default: the default selection's list
+    /// when `headers` is not given, else none.
+    pub oversign: Option<Vec<String>>,
+    /// `c=` as written in the tag (`relaxed/simple`, `simple`, ...).
+    /// Default: relaxed/relaxed.
+    pub canonicalization: Option<String>,
+    /// `t=`.
+    pub timestamp: Option<u64>,
+    /// `x=`.
+    pub expiration: Option<u64>,
+    /// Write `l=`.
+    pub body_length: bool,
+    /// Write `z=`.
+    pub copy_headers: bool,
+}
+
+impl SignSpec {
+    /// Checks the text and builds the options.
+    pub fn options(&self) -> Result<SignOptions, Error> {
+        let mut o = SignOptions::new(Domain::new(&self.domain)?, Selector::new(&self.selector)?);
+        o.identity = self.identity.as_deref().map(Identity::new).transpose()?;
+        if let Some(h) = &self.headers {
+            o.headers.sign = h.iter().cloned().map(Cow::Owned).collect();
+            // an explicit list means: exactly these, oversigned only if asked
+            o.headers.oversign = Vec::new();
+        }
+        if let Some(over) = &self.oversign {
+            o.headers.oversign = over.iter().cloned().map(Cow::Owned).collect();
+        }
+        if let Some(c) = &self.canonicalization {
+            o.canonicalization = Canonicalization::parse(c.as_bytes())?;
+        }
+        o.timestamp = self.timestamp;
+        o.expiration = self.expiration;
+        o.body_length = self.body_length;
+        o.copy_headers = self.copy_headers;
+        Ok(o)
+    }
+}
+
 /// A signature made by the [`Signer`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureHeader {
@@ -384,7 +439,7 @@ impl PendingSignature {
 ///
 /// ```
 /// use waxseal_core::{Domain, PrivateKey, Selector, SignOptions, Signer};
-/// let key = PrivateKey::parse(b"nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=")?;
+/// let key = PrivateKey::from_ed25519_seed(&[7; 32]);
 /// let opts = SignOptions::new(Domain::new("example.com")?, Selector::new("sel")?);
 /// let mut signer = Signer::new();
 /// signer.add(opts, &key)?;
@@ -639,7 +694,6 @@ fn prepare_one(
 /// space trimmed, in DKIM-Quoted-Printable (RFC 6376 2.11) with `|`
 /// encoded as well (3.5, z= tag).
 fn z_copy(f: &HeaderField<'_>) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut s = String::from_utf8_lossy(f.name).into_owned();
     s.push(':');
     let value: Vec<u8> = f
@@ -656,15 +710,7 @@ fn z_copy(f: &HeaderField<'_>) -> String {
         .iter()
         .rposition(|b| *b != b' ' && *b != b'\t')
         .map_or(start, |i| i + 1);
-    for &b in &value[start..end] {
-        if matches!(b, 0x21..=0x3a | 0x3c | 0x3e..=0x7b | 0x7d..=0x7e) {
-            s.push(b as char);
-        } else {
-            s.push('=');
-            s.push(HEX[usize::from(b >> 4)] as char);
-            s.push(HEX[usize::from(b & 15)] as char);
-        }
-    }
+    crate::signature::qp_encode_into(&mut s, &value[start..end], true);
     s
 }
 
@@ -711,7 +757,8 @@ mod tests {
     use crate::test_prelude::*;
 
     fn ed_key() -> PrivateKey {
-        PrivateKey::parse(b"nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=").unwrap()
+        PrivateKey::from_ed25519_seed_base64("nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=")
+            .unwrap()
     }
 
     fn opts() -> SignOptions {

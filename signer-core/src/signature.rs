@@ -137,18 +137,24 @@ pub fn qp_decode(v: &[u8]) -> Option<Vec<u8>> {
 /// `%x21-3A / %x3C / %x3E-7E` (so `;`, `=`, white space, controls and
 /// 8-bit bytes) as `=XX`.
 pub fn qp_encode(v: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut s = String::with_capacity(v.len());
+    qp_encode_into(&mut s, v, false);
+    s
+}
+
+/// [`qp_encode`] appending to `out`; with `encode_bar`, `|` is encoded too
+/// (the z= tag separates its copies with it, RFC 6376 3.5).
+pub(crate) fn qp_encode_into(out: &mut String, v: &[u8], encode_bar: bool) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in v {
-        if matches!(b, 0x21..=0x3a | 0x3c | 0x3e..=0x7e) {
-            s.push(b as char);
+        if matches!(b, 0x21..=0x3a | 0x3c | 0x3e..=0x7e) && !(encode_bar && b == b'|') {
+            out.push(b as char);
         } else {
-            s.push('=');
-            s.push(HEX[usize::from(b >> 4)] as char);
-            s.push(HEX[usize::from(b & 15)] as char);
+            out.push('=');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
         }
     }
-    s
 }
 
 /// True for an RFC 5322 `field-name` (1*ftext).
@@ -241,8 +247,8 @@ impl DkimSignature {
         let copied_headers = tags
             .get("z")
             .map(|z| String::from_utf8_lossy(&z.value_without_fws()).into_owned());
-        const KNOWN: [&str; 15] = [
-            "v", "a", "b", "bh", "c", "d", "h", "i", "l", "q", "s", "t", "x", "z", "",
+        const KNOWN: [&str; 14] = [
+            "v", "a", "b", "bh", "c", "d", "h", "i", "l", "q", "s", "t", "x", "z",
         ];
         let unknown_tags = tags
             .iter()

@@ -39,7 +39,7 @@
 //! | `policy` | rsa-sha1 (RFC 8301 3.1); RSA key under the minimum (RFC 8301 3.2); `l=` leaves part of the body unsigned; expired (`x=`); timestamp in the future |
 //! | `permerror` | signature syntax (missing tag, bad value, unknown algorithm, ...); From not signed; i= not under d=; x= before t=; l= larger than the body; no key; key syntax; k= does not match a=; key h= forbids the hash; key s= excludes email; key t=s and i= in a subdomain; query method not dns/txt |
 //! | `temperror` | the key lookup failed temporarily, or was never answered |
-//! | `neutral` | not evaluated: more signatures than the policy allows |
+//! | `neutral` | not evaluated: more signatures than the policy allows (one entry for all of them) |
 //! | `none` | the message has no signature (message-level, see [`VerificationReport`]) |
 //!
 //! A key record with `t=y` (testing) is reported and does not change the
@@ -60,6 +60,11 @@ use crate::policy::{DmarcRecord, LegacyPolicy};
 use crate::record::KeyRecord;
 use crate::sign::{header_hash, header_hash_input, select_headers};
 use crate::signature::{DkimSignature, HEADER_NAME, SignatureLabels};
+
+/// At most this many TXT records at a key's name are tried (RFC 6376
+/// 3.6.2.2 leaves several records undefined; a bound keeps a signer's DNS
+/// from multiplying the work).
+pub const MAX_KEY_RECORDS: usize = 4;
 
 /// RFC 8601 2.7.1 result of one signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -170,6 +175,8 @@ pub enum Reason {
     TooManySignatures {
         /// The policy limit.
         limit: usize,
+        /// How many signatures beyond the limit this entry stands for.
+        more: usize,
     },
 }
 
@@ -251,9 +258,10 @@ impl fmt::Display for Reason {
             Reason::FutureTimestamp { timestamp } => {
                 write!(f, "signature timestamp in the future (t={timestamp})")
             }
-            Reason::TooManySignatures { limit } => {
-                write!(f, "not checked: more than {limit} signatures")
-            }
+            Reason::TooManySignatures { limit, more } => write!(
+                f,
+                "not checked: {more} more signature(s) beyond the limit of {limit}"
+            ),
         }
     }
 }
@@ -314,6 +322,60 @@ impl KeyAnswer {
     /// One record of one string.
     pub fn record(txt: impl AsRef<[u8]>) -> Self {
         KeyAnswer::Records(alloc::vec![alloc::vec![txt.as_ref().to_vec()]])
+    }
+
+    /// An answer written as text, the way `waxseal verify --key-dir` files
+    /// and test vectors hold it: the word `NXDOMAIN`; or the TXT record in
+    /// zone-file form, its character-strings in double quotes (kept apart,
+    /// as a resolver returns them; `\"`, `\\` and `\DDD` escapes, RFC 1035
+    /// 5.1), anything outside the quotes (owner name, `IN TXT`, parentheses)
+    /// ignored; or else the plain value, its lines trimmed and joined (a
+    /// value pasted with line breaks).
+    pub fn from_record_text(text: &str) -> Self {
+        let text = text.trim_start_matches('\u{feff}');
+        if text.trim() == "NXDOMAIN" {
+            return KeyAnswer::NxDomain;
+        }
+        if !text.contains('"') {
+            let joined: String = text.lines().map(str::trim).collect();
+            return KeyAnswer::record(joined);
+        }
+        let b = text.as_bytes();
+        let mut strings = Vec::new();
+        let mut cur = Vec::new();
+        let mut inside = false;
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            i += 1;
+            match (inside, c) {
+                (false, b'"') => inside = true,
+                (false, _) => {}
+                (true, b'"') => {
+                    strings.push(core::mem::take(&mut cur));
+                    inside = false;
+                }
+                (true, b'\\') => {
+                    let digits = b[i..].iter().take(3).take_while(|d| d.is_ascii_digit());
+                    if digits.count() == 3 {
+                        let n = b[i..i + 3]
+                            .iter()
+                            .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+                        cur.push(n.min(255) as u8);
+                        i += 3;
+                    } else if let Some(&e) = b.get(i) {
+                        cur.push(e);
+                        i += 1;
+                    }
+                }
+                (true, _) => cur.push(c),
+            }
+        }
+        if inside {
+            // an unterminated string still counts
+            strings.push(cur);
+        }
+        KeyAnswer::Records(alloc::vec![strings])
     }
 
     fn records(&self) -> Vec<Vec<u8>> {
@@ -445,13 +507,20 @@ impl VerificationReport {
     }
 }
 
+/// What the verifier keeps per DKIM-Signature field while the message
+/// streams past.
 struct SigState {
+    /// d=, s=, i=, a= as far as they could be read (for the report).
     labels: SignatureLabels,
-    /// The field index among the header fields, the parsed signature and
-    /// the region of its b= value inside the field's raw bytes.
+    /// The parsed signature and the range of its b= value inside the
+    /// field's raw bytes, or why the field is not a usable signature.
     parsed: Result<(DkimSignature, Range<usize>), Reason>,
+    /// Index of the body hasher this signature shares (one per distinct
+    /// canonicalization, hash and l=).
     body_slot: Option<usize>,
+    /// Index of its key query.
     query: Option<usize>,
+    /// Index of the field among the header fields.
     field: usize,
 }
 
@@ -630,19 +699,26 @@ impl Verifier {
                 continue;
             }
             seen += 1;
-            let labels = SignatureLabels::salvage(f.value);
             if seen > self.policy.max_signatures {
-                self.sigs.push(SigState {
-                    labels,
-                    parsed: Err(Reason::TooManySignatures {
-                        limit: self.policy.max_signatures,
+                // One entry stands for every signature beyond the limit,
+                // so a header block of thousands of signatures costs no
+                // more than counting them.
+                match self.sigs.last_mut().map(|st| &mut st.parsed) {
+                    Some(Err(Reason::TooManySignatures { more, .. })) => *more += 1,
+                    _ => self.sigs.push(SigState {
+                        labels: SignatureLabels::salvage(f.value),
+                        parsed: Err(Reason::TooManySignatures {
+                            limit: self.policy.max_signatures,
+                            more: 1,
+                        }),
+                        body_slot: None,
+                        query: None,
+                        field: index,
                     }),
-                    body_slot: None,
-                    query: None,
-                    field: index,
-                });
+                }
                 continue;
             }
+            let labels = SignatureLabels::salvage(f.value);
             let parsed = DkimSignature::parse_with_b_region(f.value)
                 .map_err(Reason::Syntax)
                 .and_then(|(sig, region)| {
@@ -861,12 +937,14 @@ impl Check<'_, '_> {
         if records.is_empty() {
             return r.set(Reason::KeyNotFound);
         }
-        // Several records at one name are undefined (3.6.2.2); each valid
-        // one is tried and the best outcome kept.
+        // Several records at one name are undefined (3.6.2.2); the first
+        // few are tried and the best outcome kept. The header hash does not
+        // depend on the record: it is computed once, when first needed.
+        let mut digest = None;
         let mut best: Option<(u8, SignatureResult)> = None;
-        for rec in &records {
+        for rec in records.iter().take(MAX_KEY_RECORDS) {
             let mut attempt = r.clone();
-            self.with_record(sig, rec, body, crypto, &mut attempt);
+            self.with_record(sig, rec, body, crypto, &mut digest, &mut attempt);
             let rank = match attempt.result {
                 DkimResult::Pass => 0,
                 DkimResult::Policy => 1,
@@ -888,6 +966,7 @@ impl Check<'_, '_> {
         txt: &[u8],
         body: Option<BodyHash>,
         crypto: &dyn crate::keys::VerifyDigest,
+        digest: &mut Option<crate::hash::Digest>,
         r: &mut SignatureResult,
     ) {
         let record = match KeyRecord::parse(txt) {
@@ -934,13 +1013,15 @@ impl Check<'_, '_> {
         if body.digest.as_bytes() != sig.body_hash.as_slice() {
             return r.set(Reason::BodyHashMismatch);
         }
-        let selected = select_headers(self.fields, &sig.signed_headers);
-        let digest = header_hash(
-            sig.algorithm.hash(),
-            sig.canonicalization.header,
-            &selected,
-            &self.unsigned_field(),
-        );
+        let digest = *digest.get_or_insert_with(|| {
+            let selected = select_headers(self.fields, &sig.signed_headers);
+            header_hash(
+                sig.algorithm.hash(),
+                sig.canonicalization.header,
+                &selected,
+                &self.unsigned_field(),
+            )
+        });
         if crypto
             .verify_digest(sig.algorithm, &key, digest.as_bytes(), &sig.signature)
             .is_err()

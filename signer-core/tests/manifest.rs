@@ -13,27 +13,6 @@ fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
 }
 
-/// A key record file: the TXT value, as zone-file quoted strings (each
-/// string kept apart, to be concatenated by the verifier), as plain text
-/// (lines joined), or the word NXDOMAIN.
-fn record_answer(text: &str) -> KeyAnswer {
-    let text = text.trim_start_matches('\u{feff}');
-    if text.trim() == "NXDOMAIN" {
-        return KeyAnswer::NxDomain;
-    }
-    if text.contains('"') {
-        let strings: Vec<Vec<u8>> = text
-            .split('"')
-            .skip(1)
-            .step_by(2)
-            .map(|s| s.replace("\\\"", "\"").into_bytes())
-            .collect();
-        return KeyAnswer::Records(vec![strings]);
-    }
-    let joined: String = text.lines().map(str::trim_end).collect();
-    KeyAnswer::record(joined.trim())
-}
-
 /// Rows where the manifest keeps Mail::DKIM's own expectation (its test
 /// suite accepts pre-standard signatures) and RFC 6376 decides otherwise.
 /// waxseal follows the RFC; the peers are split the same way.
@@ -89,7 +68,10 @@ fn load_keys(spec: &str) -> HashMap<String, KeyAnswer> {
                 .unwrap()
                 .to_string_lossy()
                 .to_ascii_lowercase();
-            map.insert(name, record_answer(&std::fs::read_to_string(&f).unwrap()));
+            map.insert(
+                name,
+                KeyAnswer::from_record_text(&std::fs::read_to_string(&f).unwrap()),
+            );
         }
     }
     map

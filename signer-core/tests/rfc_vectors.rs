@@ -13,7 +13,7 @@ use waxseal_core::{
 const A3_SIGNED: &[u8] = include_bytes!("vectors/rfc8463/a3-signed.eml");
 const A3_UNSIGNED: &[u8] = include_bytes!("vectors/rfc8463/a3-unsigned.eml");
 const A1_RSA: &[u8] = include_bytes!("vectors/rfc8463/test.rsa.private.pem");
-const A1_ED25519: &[u8] = include_bytes!("vectors/rfc8463/brisbane.ed25519.seed.b64");
+const A1_ED25519: &str = include_str!("vectors/rfc8463/brisbane.ed25519.seed.b64");
 const A2_RSA_RECORD: &[u8] =
     include_bytes!("vectors/rfc8463/keys/test._domainkey.football.example.com.txt");
 const A2_ED_RECORD: &[u8] =
@@ -70,7 +70,7 @@ fn rfc8463_a3_resigning_reproduces_published_signatures() {
     assert_eq!(sigs.len(), 2);
     for (sig, unsigned_field) in sigs {
         let key = match sig.selector.as_str() {
-            "brisbane" => PrivateKey::parse(A1_ED25519).unwrap(),
+            "brisbane" => PrivateKey::from_ed25519_seed_base64(A1_ED25519).unwrap(),
             "test" => PrivateKey::parse(A1_RSA).unwrap(),
             other => panic!("unexpected selector {other}"),
         };
@@ -99,12 +99,27 @@ fn rfc8463_a3_resigning_reproduces_published_signatures() {
 }
 
 #[test]
+fn rfc8463_a1_ed25519_key_as_pkcs8_pem_is_the_same_key() {
+    // brisbane.ed25519.pem is the A.1 seed in PKCS#8, for tools and faces
+    // that take PEM only
+    let pem = PrivateKey::parse(include_bytes!("vectors/rfc8463/brisbane.ed25519.pem")).unwrap();
+    assert_eq!(
+        pem.public_key(),
+        PrivateKey::from_ed25519_seed_base64(A1_ED25519)
+            .unwrap()
+            .public_key()
+    );
+}
+
+#[test]
 fn rfc8463_a2_records_match_a1_keys() {
     let ed = KeyRecord::parse(&record_value(A2_ED_RECORD)).unwrap();
     let rsa = KeyRecord::parse(&record_value(A2_RSA_RECORD)).unwrap();
     assert_eq!(
         ed.decode_public_key().unwrap(),
-        PrivateKey::parse(A1_ED25519).unwrap().public_key()
+        PrivateKey::from_ed25519_seed_base64(A1_ED25519)
+            .unwrap()
+            .public_key()
     );
     assert_eq!(
         rsa.decode_public_key().unwrap(),
@@ -116,7 +131,7 @@ fn rfc8463_a2_records_match_a1_keys() {
 fn rfc8463_a3_high_level_signer_dual_signs_in_one_pass() {
     // The Signer with the A.3 settings: its own tag order and h= list give
     // other b= values, but the same body hash, and both signatures verify.
-    let ed = PrivateKey::parse(A1_ED25519).unwrap();
+    let ed = PrivateKey::from_ed25519_seed_base64(A1_ED25519).unwrap();
     let rsa = PrivateKey::parse(A1_RSA).unwrap();
     let mut signer = Signer::new();
     for (sel, key) in [("brisbane", &ed), ("test", &rsa)] {

@@ -131,10 +131,7 @@ fn native_case(v: &Value, c: &Value) -> String {
         }
         signer.update(&msg)?;
         let sigs = signer.finish()?;
-        let lf = msg
-            .windows(2)
-            .position(|w| w[1] == b'\n')
-            .is_some_and(|i| msg[i] != b'\r');
+        let lf = waxseal_core::message::uses_bare_lf(&msg);
         Ok(sigs
             .iter()
             .map(|s| if lf { s.field_lf() } else { s.field.clone() })
@@ -427,10 +424,7 @@ fn component_face() {
             let keys = Arc::new(keys);
             let got = match host.sign(&mut Cursor::new(&msg), &options, keys).unwrap() {
                 Ok(h) => {
-                    let lf = msg
-                        .windows(2)
-                        .position(|w| w[1] == b'\n')
-                        .is_some_and(|i| msg[i] != b'\r');
+                    let lf = waxseal_core::message::uses_bare_lf(&msg);
                     if lf { h.replace("\r\n", "\n") } else { h }
                 }
                 Err(e) => format!("error:{}", error_code(e.code)),
@@ -565,10 +559,7 @@ fn standalone_component_face() {
             .unwrap()
         {
             Ok(h) => {
-                let lf = msg
-                    .windows(2)
-                    .position(|w| w[1] == b'\n')
-                    .is_some_and(|i| msg[i] != b'\r');
+                let lf = waxseal_core::message::uses_bare_lf(&msg);
                 if lf { h.replace("\r\n", "\n") } else { h }
             }
             Err(e) => format!(

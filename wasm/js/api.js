@@ -19,12 +19,15 @@ export class WaxsealError extends Error {
   }
 }
 
+// Every error leaving the package is a WaxsealError: the core's errors
+// arrive as `{ code, message }`; anything else (a WebAssembly trap, a bug)
+// is ERR_INTERNAL with the original as `cause`.
 function rethrow(e) {
-  if (e instanceof Error) throw e;
-  if (e && typeof e === 'object' && typeof e.code === 'string') {
+  if (e instanceof WaxsealError) throw e;
+  if (e && typeof e === 'object' && !(e instanceof Error) && typeof e.code === 'string') {
     throw new WaxsealError(e.code, String(e.message));
   }
-  throw new WaxsealError('ERR_INTERNAL', String(e));
+  throw new WaxsealError('ERR_INTERNAL', `internal error: ${e && e.message !== undefined ? e.message : String(e)}`, { cause: e });
 }
 
 function call(fn) {
@@ -91,7 +94,11 @@ function importKey(s, pem, info) {
 
 async function subtleSign(s, cryptoKey, data) {
   const name = cryptoKey.algorithm.name;
-  return new Uint8Array(await s.sign(name === 'Ed25519' ? { name } : name, cryptoKey, data));
+  try {
+    return new Uint8Array(await s.sign(name === 'Ed25519' ? { name } : name, cryptoKey, data));
+  } catch (e) {
+    throw new WaxsealError('ERR_CRYPTO', `WebCrypto could not sign: ${e && e.message}`, { cause: e });
+  }
 }
 
 // ---------------------------------------------------------------- keys
@@ -130,12 +137,12 @@ export async function generateKey(options = {}) {
  * has, to stay small.
  */
 export function generateKeySync(options = {}) {
-  const { algorithm = 'rsa', bits = 2048 } = options ?? {};
+  const { algorithm = 'ed25519', bits = 2048 } = options ?? {};
   checkKeyOptions(algorithm, bits);
   if (algorithm === 'rsa') {
     throw new WaxsealError('ERR_UNSUPPORTED', 'RSA keys are generated with WebCrypto: use generateKey()');
   }
-  return call(() => raw.generateKey(algorithm, algorithm === 'rsa' ? bits : undefined));
+  return call(() => raw.generateKey(algorithm, undefined));
 }
 
 function checkKeyOptions(algorithm, bits) {
@@ -251,7 +258,7 @@ export class Signer {
 
   constructor(options) {
     this.#list = normalize(options);
-    this.#raw = call(() => new raw.Signer(this.#list.map((l) => l.spec), true));
+    this.#raw = call(() => new raw.Signer(this.#list.map((l) => l.spec)));
   }
 
   update(chunk) {
@@ -340,6 +347,12 @@ function notFound(e) {
   return code === 'ENOTFOUND' || code === 'ENODATA' || code === 'NXDOMAIN' || code === 'NotFound';
 }
 
+const VERIFY_KEYS = new Set(['resolveTxt', 'now', 'policy', 'authservId', 'lookupPolicies']);
+const POLICY_KEYS = new Set([
+  'minRsaBits', 'allowRsaSha1', 'allowUnsignedBodyTail', 'allowUnsignedFrom', 'ignoreExpiration',
+  'clockSkew', 'maxSignatures',
+]);
+
 /**
  * Verifies every DKIM signature of a message. `resolveTxt(name)` resolves
  * to the TXT records at `name` as an array of records, each an array of
@@ -352,6 +365,13 @@ export async function verify(message, options) {
   const { resolveTxt, now: at, policy = {}, authservId = 'localhost', lookupPolicies = false } = options ?? {};
   if (typeof resolveTxt !== 'function') {
     throw invalid('resolveTxt (an async function: name => string[][]) is required');
+  }
+  for (const k of Object.keys(options)) {
+    if (!VERIFY_KEYS.has(k)) throw invalid(`unknown verify option \`${k}\``);
+  }
+  if (!policy || typeof policy !== 'object') throw invalid('policy must be an object');
+  for (const k of Object.keys(policy)) {
+    if (!POLICY_KEYS.has(k)) throw invalid(`unknown policy option \`${k}\``);
   }
   const bytes = toBytes(message);
   const v = call(() => new raw.Verifier(policy, at === undefined ? now() : at));

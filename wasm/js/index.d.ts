@@ -43,7 +43,7 @@ export interface KeyPair {
 }
 
 export interface GenerateKeyOptions {
-  /** Default 'rsa'. */
+  /** Default 'rsa' for generateKey, 'ed25519' for generateKeySync. */
   algorithm?: KeyAlgorithm;
   /** RSA key size, 1024 to 4096. Default 2048. */
   bits?: number;

@@ -1,11 +1,9 @@
 //! What both WebAssembly faces share: option parsing, key handling, DNS
 //! record and verification report shapes, randomness.
 
+pub use waxseal_core::SignSpec;
 use waxseal_core::record::KeyRecord;
-use waxseal_core::{
-    Canonicalization, Domain, Error, Identity, KeyType, PrivateKey, PublicKey, Selector,
-    SignOptions,
-};
+use waxseal_core::{Domain, Error, KeyType, PrivateKey, PublicKey, Selector};
 
 /// The host's randomness: WebCrypto's `getRandomValues` in JavaScript,
 /// `wasi:random` in a component.
@@ -32,61 +30,6 @@ pub fn generate_key(algorithm: &str, bits: Option<u32>) -> Result<PrivateKey, Er
     }
 }
 
-/// Parses `c=`-style canonicalization names: `relaxed/relaxed`, `simple`,
-/// ...
-pub fn canonicalization(name: &str) -> Result<Canonicalization, Error> {
-    Canonicalization::parse(name.as_bytes())
-}
-
-/// Options for one signature, as the faces receive them.
-#[derive(Debug, Clone, Default)]
-pub struct SignSpec {
-    /// `d=`.
-    pub domain: String,
-    /// `s=`.
-    pub selector: String,
-    /// `i=`.
-    pub identity: Option<String>,
-    /// Header names to sign (default: the core's default list).
-    pub headers: Option<Vec<String>>,
-    /// Header names to oversign (default: the core's default list).
-    pub oversign: Option<Vec<String>>,
-    /// `c=` (default relaxed/relaxed).
-    pub canonicalization: Option<String>,
-    /// `t=`.
-    pub timestamp: Option<u64>,
-    /// `x=`.
-    pub expiration: Option<u64>,
-    /// Write `l=`.
-    pub body_length: bool,
-    /// Write `z=`.
-    pub copy_headers: bool,
-}
-
-impl SignSpec {
-    /// The core's options.
-    pub fn options(&self) -> Result<SignOptions, Error> {
-        let mut o = SignOptions::new(Domain::new(&self.domain)?, Selector::new(&self.selector)?);
-        o.identity = self.identity.as_deref().map(Identity::new).transpose()?;
-        if let Some(h) = &self.headers {
-            o.headers.sign = h.iter().cloned().map(Into::into).collect();
-            // an explicit list means: exactly these, oversigned only if asked
-            o.headers.oversign = Vec::new();
-        }
-        if let Some(over) = &self.oversign {
-            o.headers.oversign = over.iter().cloned().map(Into::into).collect();
-        }
-        if let Some(c) = &self.canonicalization {
-            o.canonicalization = canonicalization(c)?;
-        }
-        o.timestamp = self.timestamp;
-        o.expiration = self.expiration;
-        o.body_length = self.body_length;
-        o.copy_headers = self.copy_headers;
-        Ok(o)
-    }
-}
-
 /// A public key from what a user may hold: a private key (any form
 /// [`PrivateKey::parse`] takes), a `BEGIN PUBLIC KEY` PEM, or the base64
 /// `p=` data with its key type.
@@ -95,14 +38,16 @@ pub fn public_key(key: &str, key_type: Option<&str>) -> Result<PublicKey, Error>
     if t.contains("-----BEGIN PUBLIC KEY-----") {
         let b64: String = t.lines().filter(|l| !l.starts_with("-----")).collect();
         let der = waxseal_core::base64::decode(b64.as_bytes())?;
-        // RSA SPKI, or an Ed25519 SPKI (12-byte prefix + 32-byte key)
-        if let Ok(k) = PublicKey::from_record_data(KeyType::Rsa, &der) {
-            return Ok(k);
-        }
-        if der.len() == 44 {
+        // An Ed25519 SPKI is a fixed 12-byte prefix (SEQUENCE, AlgorithmIdentifier
+        // id-Ed25519, BIT STRING) and the 32-byte key (RFC 8410 section 4);
+        // anything else must be an RSA SPKI.
+        const ED25519_SPKI: [u8; 12] = [
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        if der.len() == 44 && der[..12] == ED25519_SPKI {
             return PublicKey::from_record_data(KeyType::Ed25519, &der[12..]);
         }
-        return Err(Error::InvalidPublicKey);
+        return PublicKey::from_record_data(KeyType::Rsa, &der);
     }
     if t.contains("-----BEGIN") {
         return Ok(PrivateKey::parse(t.as_bytes())?.public_key());
@@ -111,12 +56,6 @@ pub fn public_key(key: &str, key_type: Option<&str>) -> Result<PublicKey, Error>
         Some(k) => KeyType::parse(k.as_bytes())?,
         None => KeyType::Rsa,
     };
-    // a raw 32-byte Ed25519 seed in base64 is a private key
-    if key_type.is_none()
-        && let Ok(k) = PrivateKey::parse(t.as_bytes())
-    {
-        return Ok(k.public_key());
-    }
     PublicKey::from_record_data(kt, &waxseal_core::base64::decode(t.as_bytes())?)
 }
 

@@ -143,7 +143,7 @@ pub struct Key {
 
 #[wasm_bindgen]
 impl Key {
-    /// Parses a private key (PEM or DER as text, raw Ed25519 seed).
+    /// Parses a private key (PKCS#8 or PKCS#1 PEM).
     #[wasm_bindgen(constructor)]
     pub fn new(text: &str) -> Result<Key, JsValue> {
         Ok(Key {
@@ -224,12 +224,13 @@ pub struct Signer {
 
 #[wasm_bindgen]
 impl Signer {
-    /// `options`: an array of signing options objects. With `external`
-    /// false each needs `privateKey` (signing happens in WebAssembly);
-    /// with `external` true each needs `signingAlgorithm` and the caller
-    /// signs [`finish_pending`](Self::finish_pending)'s data itself.
+    /// `options`: an array of signing options objects, each with its
+    /// `signingAlgorithm`; the caller signs
+    /// [`finish_pending`](Self::finish_pending)'s data (with WebCrypto, or
+    /// [`Key::sign_data`]) and hands the signatures to
+    /// [`complete`](Self::complete). No private key enters the signer.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue, external: bool) -> Result<Signer, JsValue> {
+    pub fn new(options: JsValue) -> Result<Signer, JsValue> {
         if !Array::is_array(&options) || Array::from(&options).length() == 0 {
             return Err(option_error(
                 "expected a non-empty array of signing options",
@@ -238,17 +239,10 @@ impl Signer {
         let mut inner = waxseal_core::Signer::new();
         for o in Array::from(&options).iter() {
             let opts = spec(&o)?.options().map_err(err)?;
-            if external {
-                let alg = get_string(&o, "signingAlgorithm")?
-                    .ok_or_else(|| option_error("`signingAlgorithm` is required"))?;
-                let alg = SigningAlgorithm::parse(alg.as_bytes()).map_err(err)?;
-                inner.add_external(opts, alg).map_err(err)?;
-            } else {
-                let pem = get_string(&o, "privateKey")?
-                    .ok_or_else(|| option_error("option `privateKey` is required"))?;
-                let key = PrivateKey::parse(pem.as_bytes()).map_err(err)?;
-                inner.add(opts, key).map_err(err)?;
-            }
+            let alg = get_string(&o, "signingAlgorithm")?
+                .ok_or_else(|| option_error("`signingAlgorithm` is required"))?;
+            let alg = SigningAlgorithm::parse(alg.as_bytes()).map_err(err)?;
+            inner.add_external(opts, alg).map_err(err)?;
         }
         Ok(Signer {
             inner,
@@ -276,14 +270,6 @@ impl Signer {
             self.last_byte = Some(b);
         }
         self.inner.update(chunk).map_err(err)
-    }
-
-    /// Signs in WebAssembly; returns the `DKIM-Signature` field(s), CRLF
-    /// line endings (LF when the message uses bare LF).
-    #[wasm_bindgen(js_name = finishSync)]
-    pub fn finish_sync(&mut self) -> Result<String, JsValue> {
-        let sigs = self.inner.finish().map_err(err)?;
-        Ok(self.join(sigs.iter().map(|s| s.field.as_str())))
     }
 
     /// Ends the message; returns, per signature, `{ algorithm, data }`:

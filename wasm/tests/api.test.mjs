@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dns from 'node:dns';
+import { createPublicKey } from 'node:crypto';
 import {
   WaxsealError, generateKey, generateKeySync, dnsRecord, sign, signSync, signMessage,
   signMessageSync, Signer, verify,
@@ -36,6 +37,8 @@ test('generateKey gives PKCS#8 PEM and p= data', () => {
   assert.equal(rsa.bits, 2048);
   const sync = generateKeySync({ algorithm: 'ed25519' });
   assert.notEqual(sync.privateKey, ed.privateKey);
+  // the synchronous generator makes Ed25519 keys by default
+  assert.equal(generateKeySync().algorithm, 'ed25519');
 });
 
 test('dnsRecord: name, 255-byte strings, zone line, readme', () => {
@@ -50,6 +53,12 @@ test('dnsRecord: name, 255-byte strings, zone line, readme', () => {
   assert.equal(dnsRecord(rsa.publicKey, { selector: 'sel', domain: 'example.com', testing: true }).value, r.value);
   assert.equal(dnsRecord(ed.publicKey, { selector: 's', domain: 'example.com', keyType: 'ed25519' }).value,
     `v=DKIM1; k=ed25519; p=${ed.publicKey}`);
+  // from SubjectPublicKeyInfo PEM (what `openssl pkey -pubout` prints)
+  for (const key of [ed, rsa]) {
+    const spki = createPublicKey(key.privateKey).export({ type: 'spki', format: 'pem' });
+    assert.equal(dnsRecord(spki, { selector: 's', domain: 'example.com' }).value,
+      `v=DKIM1; k=${key.algorithm}; p=${key.publicKey}`);
+  }
 });
 
 test('WebCrypto and WebAssembly sign the same bytes, and it verifies', async () => {
@@ -168,6 +177,10 @@ test('errors are WaxsealError with stable codes', async () => {
   }
   await assert.rejects(sign(MSG, { domain: 'example.com', selector: 's', privateKey: 'x' }), (e) => e.code === 'ERR_INVALID_KEY');
   await assert.rejects(verify(MSG, {}), (e) => e.code === 'ERR_INVALID_OPTION');
+  const resolveTxt = async () => null;
+  await assert.rejects(verify(MSG, { resolveTxt, polcy: {} }), (e) => e.code === 'ERR_INVALID_OPTION' && /polcy/.test(e.message));
+  await assert.rejects(verify(MSG, { resolveTxt, policy: { minRSABits: 2048 } }), (e) => e.code === 'ERR_INVALID_OPTION' && /minRSABits/.test(e.message));
+  await assert.rejects(verify(MSG, { resolveTxt, policy: null }), (e) => e.code === 'ERR_INVALID_OPTION');
   const signed = await signMessage(MSG, { domain: 'example.com', selector: 's', privateKey: ed });
   await assert.rejects(verify(signed, { resolveTxt: async () => 'not records' }), (e) => e.code === 'ERR_INVALID_OPTION');
 });

@@ -1,0 +1,90 @@
+//! The sandbox's resource limits: a message that needs more memory than
+//! the store allows stops with a clear error, the host keeps working, and
+//! the same message signs under the default limits.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use waxseal::component::{ComponentHost, Limits, wit};
+use waxseal::crypto::NativeKey;
+use waxseal::engine::describe_engine_error;
+use waxseal_tests::repo_root;
+
+fn key() -> Arc<Vec<NativeKey>> {
+    let pem =
+        std::fs::read(repo_root().join("signer-core/tests/vectors/rfc8463/brisbane.ed25519.pem"))
+            .unwrap();
+    Arc::new(vec![NativeKey::parse(&pem).unwrap()])
+}
+
+fn options() -> Vec<wit::SignOptions> {
+    vec![wit::SignOptions {
+        domain: "example.com".into(),
+        selector: "s".into(),
+        key: wit::SigningKey::Host(0),
+        identity: None,
+        headers: None,
+        oversign: None,
+        canonicalization: None,
+        timestamp: Some(1_700_000_000),
+        expiration: None,
+        body_length: false,
+        copy_headers: false,
+    }]
+}
+
+/// A message whose header section (about 900 KB, under the core's 1 MiB
+/// cap) the signer must hold in memory.
+fn big_header_message() -> Vec<u8> {
+    let mut m = b"From: a@example.com\r\nSubject: big\r\nX-Big: start".to_vec();
+    for _ in 0..12_000 {
+        m.extend_from_slice(b"\r\n ");
+        m.extend_from_slice(&[b'a'; 72]);
+    }
+    m.extend_from_slice(b"\r\n\r\nbody\r\n");
+    m
+}
+
+#[test]
+fn memory_limit_stops_the_message_not_the_host() {
+    let msg = big_header_message();
+    let tight = Limits {
+        max_memory: 2 << 20,
+        ..Limits::default()
+    };
+    let host = ComponentHost::embedded(tight).unwrap();
+
+    // a small message fits
+    let small = b"From: a@example.com\r\nSubject: hi\r\n\r\nhello\r\n";
+    let h = host
+        .sign(&mut Cursor::new(&small[..]), &options(), key())
+        .unwrap()
+        .unwrap();
+    assert!(h.starts_with("DKIM-Signature:"), "{h}");
+
+    // the big one does not: an engine error that names the memory limit
+    let e = host
+        .sign(&mut Cursor::new(&msg), &options(), key())
+        .expect_err("2 MiB is too little for a 900 KB header section");
+    let text = describe_engine_error(&e, &tight);
+    assert_eq!(
+        text, "the sandbox needed more than 2 MiB of memory for this message",
+        "{e:#}"
+    );
+
+    // the trapped instance is gone; the host still signs
+    let h = host
+        .sign(&mut Cursor::new(&small[..]), &options(), key())
+        .unwrap()
+        .unwrap();
+    assert!(h.starts_with("DKIM-Signature:"), "{h}");
+
+    // and under the default limits the big message signs
+    let host = ComponentHost::embedded(Limits::default()).unwrap();
+    let h = host
+        .sign(&mut Cursor::new(&msg), &options(), key())
+        .unwrap()
+        .unwrap();
+    assert!(h.starts_with("DKIM-Signature:"), "{h}");
+}
