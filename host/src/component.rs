@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -27,6 +27,11 @@ pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wasm/wit",
         world: "dkim-host-crypto",
+        with: {
+            "waxseal:dkim/crypto.sha256": super::HostSha256,
+        },
+        // the resource table can refuse (the cap on live hashers): a trap
+        imports: { default: trappable },
     });
 }
 
@@ -68,6 +73,63 @@ pub struct HostState {
     table: ResourceTable,
     limits: StoreLimits,
     keys: Arc<Vec<NativeKey>>,
+    /// Live `sha256` resources, capped at [`MAX_HASHERS`].
+    hashers: usize,
+}
+
+/// A running SHA-256 that the component feeds (`crypto.sha256`).
+pub struct HostSha256(aws_lc_rs::digest::Context);
+
+/// How many `sha256` resources one instance may hold at once: two per
+/// signature are in use (body and header data), so this is far above any
+/// message's need, and a component that leaks them traps instead of
+/// growing host memory without bound.
+const MAX_HASHERS: usize = 1024;
+
+impl HostState {
+    fn push_hasher(&mut self, h: HostSha256) -> wasmtime::Result<Resource<HostSha256>> {
+        if self.hashers >= MAX_HASHERS {
+            return Err(wasmtime::Error::msg(format!(
+                "the component holds more than {MAX_HASHERS} hashes at once"
+            )));
+        }
+        let r = self.table.push(h)?;
+        self.hashers += 1;
+        Ok(r)
+    }
+}
+
+impl waxseal::dkim::crypto::HostSha256 for HostState {
+    fn new(&mut self) -> wasmtime::Result<Resource<HostSha256>> {
+        self.push_hasher(HostSha256(aws_lc_rs::digest::Context::new(
+            &aws_lc_rs::digest::SHA256,
+        )))
+    }
+
+    fn update(&mut self, h: Resource<HostSha256>, data: Vec<u8>) -> wasmtime::Result<()> {
+        self.table.get_mut(&h)?.0.update(&data);
+        Ok(())
+    }
+
+    fn fork(&mut self, h: Resource<HostSha256>) -> wasmtime::Result<Resource<HostSha256>> {
+        let copy = HostSha256(self.table.get(&h)?.0.clone());
+        self.push_hasher(copy)
+    }
+
+    fn finish(&mut self, h: Resource<HostSha256>) -> wasmtime::Result<Vec<u8>> {
+        let ctx = self.table.get_mut(&h)?;
+        let done = std::mem::replace(
+            &mut ctx.0,
+            aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256),
+        );
+        Ok(done.finish().as_ref().to_vec())
+    }
+
+    fn drop(&mut self, h: Resource<HostSha256>) -> wasmtime::Result<()> {
+        self.table.delete(h)?;
+        self.hashers = self.hashers.saturating_sub(1);
+        Ok(())
+    }
 }
 
 impl WasiView for HostState {
@@ -82,19 +144,39 @@ impl WasiView for HostState {
 impl waxseal::dkim::types::Host for HostState {}
 
 impl waxseal::dkim::crypto::Host for HostState {
-    fn key_algorithm(&mut self, handle: u32) -> Option<wit::SigningAlgorithm> {
-        self.keys.get(handle as usize).map(|k| match k.algorithm() {
+    fn key_algorithm(&mut self, handle: u32) -> wasmtime::Result<Option<wit::SigningAlgorithm>> {
+        Ok(self.keys.get(handle as usize).map(|k| match k.algorithm() {
             waxseal_core::SigningAlgorithm::Ed25519Sha256 => wit::SigningAlgorithm::Ed25519Sha256,
             _ => wit::SigningAlgorithm::RsaSha256,
-        })
+        }))
     }
 
-    fn sign(&mut self, handle: u32, data: Vec<u8>) -> Result<Vec<u8>, String> {
-        let key = self
-            .keys
-            .get(handle as usize)
-            .ok_or_else(|| format!("no key with handle {handle}"))?;
-        key.sign(&data).map_err(|e| e.to_string())
+    fn verify(
+        &mut self,
+        algorithm: wit::SigningAlgorithm,
+        public_key: Vec<u8>,
+        digest: Vec<u8>,
+        signature: Vec<u8>,
+    ) -> wasmtime::Result<bool> {
+        // The core's own verification (the same answers as every other
+        // path), compiled natively. The key comes re-encoded by the
+        // component, which decoded the DNS record in the sandbox.
+        let alg = match algorithm {
+            wit::SigningAlgorithm::RsaSha256 => waxseal_core::SigningAlgorithm::RsaSha256,
+            wit::SigningAlgorithm::Ed25519Sha256 => waxseal_core::SigningAlgorithm::Ed25519Sha256,
+        };
+        Ok(
+            waxseal_core::PublicKey::from_record_data(alg.key_type(), &public_key)
+                .and_then(|k| k.verify_digest(alg, &digest, &signature))
+                .is_ok(),
+        )
+    }
+
+    fn sign(&mut self, handle: u32, data: Vec<u8>) -> wasmtime::Result<Result<Vec<u8>, String>> {
+        let Some(key) = self.keys.get(handle as usize) else {
+            return Ok(Err(format!("no key with handle {handle}")));
+        };
+        Ok(key.sign(&data).map_err(|e| e.to_string()))
     }
 }
 
@@ -217,6 +299,7 @@ impl ComponentHost {
                         .trap_on_grow_failure(true)
                         .build(),
                     keys: keys.clone(),
+                    hashers: 0,
                 };
                 let mut store = Store::new(&self.engine, state);
                 store.limiter(|s| &mut s.limits);

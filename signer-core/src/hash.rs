@@ -1,5 +1,6 @@
 //! Hash algorithms and the body hash (RFC 6376 3.7, `bh=`).
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use sha1::Sha1;
@@ -36,7 +37,12 @@ impl HashAlgorithm {
 
     /// Hashes `data` in one go.
     pub fn digest(self, data: &[u8]) -> Digest {
-        let mut h = Hasher::new(self);
+        self.digest_with(data, None)
+    }
+
+    /// Hashes `data` in one go; SHA-256 from `sha256` when given.
+    pub fn digest_with(self, data: &[u8], sha256: Option<Sha256Factory>) -> Digest {
+        let mut h = Hasher::with_sha256(self, sha256);
         h.update(data);
         h.finish()
     }
@@ -71,21 +77,56 @@ impl core::fmt::Debug for Digest {
     }
 }
 
+/// SHA-256 computed outside the core: by the host of a WebAssembly
+/// component, where native code with the CPU's SHA instructions is several
+/// times faster than SHA-256 compiled to WebAssembly. The core still does
+/// all parsing and canonicalization and hands over canonical bytes only.
+/// Install one with [`Signer::set_sha256`](crate::Signer::set_sha256) or
+/// [`Verifier::set_sha256`](crate::Verifier::set_sha256).
+pub trait ExternalSha256 {
+    /// Adds data.
+    fn update(&mut self, data: &[u8]);
+    /// An independent copy of the running state.
+    fn fork(&self) -> Box<dyn ExternalSha256>;
+    /// The digest of everything added.
+    fn finish(self: Box<Self>) -> [u8; 32];
+}
+
+/// Makes a fresh [`ExternalSha256`] state.
+pub type Sha256Factory = fn() -> Box<dyn ExternalSha256>;
+
 /// A running hash.
-#[derive(Clone)]
 pub enum Hasher {
     /// SHA-256 (uses SHA-NI or other CPU extensions where present).
     Sha256(Sha256),
     /// SHA-1.
     Sha1(Sha1),
+    /// SHA-256 computed elsewhere.
+    External(Box<dyn ExternalSha256>),
+}
+
+impl Clone for Hasher {
+    fn clone(&self) -> Self {
+        match self {
+            Hasher::Sha256(h) => Hasher::Sha256(h.clone()),
+            Hasher::Sha1(h) => Hasher::Sha1(h.clone()),
+            Hasher::External(h) => Hasher::External(h.fork()),
+        }
+    }
 }
 
 impl Hasher {
     /// A fresh hasher.
     pub fn new(alg: HashAlgorithm) -> Self {
-        match alg {
-            HashAlgorithm::Sha256 => Hasher::Sha256(Sha256::new()),
-            HashAlgorithm::Sha1 => Hasher::Sha1(Sha1::new()),
+        Self::with_sha256(alg, None)
+    }
+
+    /// A fresh hasher; SHA-256 from `sha256` when given.
+    pub fn with_sha256(alg: HashAlgorithm, sha256: Option<Sha256Factory>) -> Self {
+        match (alg, sha256) {
+            (HashAlgorithm::Sha256, Some(make)) => Hasher::External(make()),
+            (HashAlgorithm::Sha256, None) => Hasher::Sha256(Sha256::new()),
+            (HashAlgorithm::Sha1, _) => Hasher::Sha1(Sha1::new()),
         }
     }
 
@@ -94,6 +135,7 @@ impl Hasher {
         match self {
             Hasher::Sha256(h) => h.update(data),
             Hasher::Sha1(h) => h.update(data),
+            Hasher::External(h) => h.update(data),
         }
     }
 
@@ -108,6 +150,10 @@ impl Hasher {
             Hasher::Sha1(h) => {
                 bytes[..20].copy_from_slice(&h.finalize());
                 20
+            }
+            Hasher::External(h) => {
+                bytes = h.finish();
+                32
             }
         };
         Digest { bytes, len }
@@ -212,6 +258,7 @@ impl BodyHasher {
 pub struct BodyHashSet {
     groups: Vec<(BodyCanonicalizer, Vec<usize>)>,
     requests: Vec<(CanonicalizationAlgorithm, HashAlgorithm, Option<u64>)>,
+    sha256: Option<Sha256Factory>,
     hashes: Vec<LimitedHash>,
     totals: Vec<u64>,
 }
@@ -220,6 +267,12 @@ impl BodyHashSet {
     /// An empty set.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes the SHA-256 hashes added from now on come from `sha256`
+    /// (`None`: the built-in one).
+    pub fn set_sha256(&mut self, sha256: Option<Sha256Factory>) {
+        self.sha256 = sha256;
     }
 
     /// Asks for a body hash; returns its index in the result of
@@ -237,7 +290,7 @@ impl BodyHashSet {
         let idx = self.requests.len();
         self.requests.push((canon, alg, limit));
         self.hashes.push(LimitedHash {
-            hasher: Hasher::new(alg),
+            hasher: Hasher::with_sha256(alg, self.sha256),
             limit,
             hashed: 0,
         });

@@ -72,7 +72,7 @@ pub mod verify;
 
 pub use canonicalize::{BodyCanonicalizer, Canonicalization, CanonicalizationAlgorithm};
 pub use error::Error;
-pub use hash::{BodyHash, BodyHashSet, BodyHasher, HashAlgorithm};
+pub use hash::{BodyHash, BodyHashSet, BodyHasher, ExternalSha256, HashAlgorithm, Sha256Factory};
 
 pub use domain::{Domain, Identity, Selector};
 pub use keys::{

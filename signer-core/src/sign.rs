@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 use crate::canonicalize::{Canonicalization, CanonicalizationAlgorithm, canonicalize_header};
 use crate::domain::{Domain, Identity, Selector};
 use crate::error::Error;
-use crate::hash::{BodyHashSet, Digest, HashAlgorithm};
+use crate::hash::{BodyHashSet, Digest, HashAlgorithm, Sha256Factory};
 use crate::keys::{SignDigest, SigningAlgorithm};
 use crate::message::{self, HeaderField};
 use crate::signature::{DkimSignature, is_field_name};
@@ -123,40 +123,116 @@ impl HeaderSelection {
     /// many times as it occurs (plus one when oversigned), lower-cased, in
     /// the order of `sign` then the extra `oversign` names; `from` first
     /// if it is in neither.
-    pub fn h_list(&self, fields: &[HeaderField<'_>]) -> Result<Vec<String>, Error> {
+    pub fn h_list(&self, fields: &[HeaderField<'_>]) -> Result<Vec<HeaderName>, Error> {
         self.validate()?;
-        let count = |name: &str| fields.iter().filter(|f| f.is(name)).count();
-        if count("from") == 0 {
+        self.h_list_of_valid(fields)
+    }
+
+    /// [`h_list`](Self::h_list) for a selection already validated (the
+    /// signer checks its options when they are added).
+    fn h_list_of_valid(&self, fields: &[HeaderField<'_>]) -> Result<Vec<HeaderName>, Error> {
+        // Design note: this runs for every message, over a list of ~30
+        // names of which a handful are present. A filter bit per name
+        // (NameFilter) rules out most comparisons: names compare exactly
+        // only when their bits are equal.
+        let field_bits: Vec<u128> = fields.iter().map(|f| NameFilter::bit(f.name)).collect();
+        let present = field_bits.iter().fold(0, |acc, b| acc | b);
+        let count = |name: &str, bit: u128| {
+            fields
+                .iter()
+                .zip(&field_bits)
+                .filter(|(f, b)| **b == bit && f.is(name))
+                .count()
+        };
+        if count("from", NameFilter::bit(b"from")) == 0 {
             return Err(Error::MissingFrom);
         }
-        let all: Vec<&str> = self
-            .sign
+        let over_bits: Vec<u128> = self
+            .oversign
             .iter()
-            .chain(&self.oversign)
-            .map(|n| n.as_ref())
+            .map(|n| NameFilter::bit(n.as_bytes()))
             .collect();
-        let mut h = Vec::new();
-        let mut emit = |name: &str| {
-            let over = self.oversign.iter().any(|o| o.eq_ignore_ascii_case(name));
-            let n = count(name) + usize::from(over);
-            if n > 0 {
-                let lower = name.to_ascii_lowercase();
-                for _ in 1..n {
-                    h.push(lower.clone());
-                }
-                h.push(lower);
+        let oversigned = over_bits.iter().fold(0, |acc, b| acc | b);
+        let mut h: Vec<HeaderName> = Vec::with_capacity(16);
+        let mut emitted = 0u128;
+        let mut emit = |name: &HeaderName| {
+            let bit = NameFilter::bit(name.as_bytes());
+            if (present | oversigned) & bit == 0 {
+                return; // neither in the message nor oversigned
             }
+            let over = oversigned & bit != 0
+                && self
+                    .oversign
+                    .iter()
+                    .zip(&over_bits)
+                    .any(|(o, b)| *b == bit && o.eq_ignore_ascii_case(name));
+            let n = if present & bit != 0 {
+                count(name, bit)
+            } else {
+                0
+            } + usize::from(over);
+            // A name listed twice (case-insensitively) counts once, where
+            // it first appears; n depends on the name only, so a repeat
+            // with n > 0 is one already in h.
+            if n == 0 || (emitted & bit != 0 && h.iter().any(|e| e.eq_ignore_ascii_case(name))) {
+                return;
+            }
+            emitted |= bit;
+            // the defaults are static lower-case names: no copy
+            let lower = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                HeaderName::Owned(name.to_ascii_lowercase())
+            } else {
+                name.clone()
+            };
+            for _ in 1..n {
+                h.push(lower.clone());
+            }
+            h.push(lower);
         };
-        if !all.iter().any(|n| n.eq_ignore_ascii_case("from")) {
-            emit("from");
+        let mut all = self.sign.iter().chain(&self.oversign);
+        if !all.clone().any(|n| n.eq_ignore_ascii_case("from")) {
+            emit(&HeaderName::Borrowed("from"));
         }
-        for (i, name) in all.iter().enumerate() {
-            // the first occurrence of a name (case-insensitively) counts
-            if !all[..i].iter().any(|p| p.eq_ignore_ascii_case(name)) {
-                emit(name);
-            }
+        for name in &mut all {
+            emit(name);
         }
         Ok(h)
+    }
+}
+
+/// Header field names hashed to one of 128 bits (from length and first and
+/// last letter, case-insensitively). Equal names have equal bits, so two
+/// names whose bits differ need no comparison; a set of names is the OR of
+/// their bits (a Bloom filter). Most names of a long signing list (the RFC
+/// 6376 5.4.1 defaults) are absent from a given message, and the filter
+/// rules them out in one step instead of one comparison per field.
+struct NameFilter {
+    bits: u128,
+}
+
+impl NameFilter {
+    fn bit(name: &[u8]) -> u128 {
+        let (first, last) = match name {
+            [] => (0, 0),
+            [f, .., l] => (f.to_ascii_lowercase(), l.to_ascii_lowercase()),
+            [f] => (f.to_ascii_lowercase(), f.to_ascii_lowercase()),
+        };
+        let h = name
+            .len()
+            .wrapping_mul(31)
+            .wrapping_add(usize::from(first).wrapping_mul(7))
+            .wrapping_add(usize::from(last));
+        1u128 << (h % 128)
+    }
+
+    fn new(fields: &[HeaderField<'_>]) -> Self {
+        let bits = fields.iter().fold(0, |acc, f| acc | Self::bit(f.name));
+        NameFilter { bits }
+    }
+
+    /// False when no name of the set can be `name`.
+    fn may_contain(&self, name: &str) -> bool {
+        self.bits & Self::bit(name.as_bytes()) != 0
     }
 }
 
@@ -300,9 +376,54 @@ impl SignatureHeader {
 /// 5.4.2): the n-th occurrence of a name in `h=` takes the n-th field of
 /// that name counted from the bottom; names beyond the fields present
 /// (oversigning) select nothing and contribute nothing to the hash.
-pub fn select_headers<'m, 'f>(
+pub fn select_headers<'m, 'f, S: AsRef<str>>(
     fields: &'f [HeaderField<'m>],
-    h: &[String],
+    h: &[S],
+) -> Vec<&'f HeaderField<'m>> {
+    if fields.len() <= SMALL_HEADER_BLOCK {
+        select_headers_small(fields, h)
+    } else {
+        select_headers_indexed(fields, h)
+    }
+}
+
+/// Up to this many header fields, [`select_headers`] scans the fields for
+/// each `h=` name (at most this many comparisons per name, no
+/// allocation); above, it builds an index.
+const SMALL_HEADER_BLOCK: usize = 64;
+
+/// [`select_headers`] for at most 64 fields: a bit per field marks the
+/// ones already taken; each name takes the lowest one not taken yet.
+fn select_headers_small<'m, 'f, S: AsRef<str>>(
+    fields: &'f [HeaderField<'m>],
+    h: &[S],
+) -> Vec<&'f HeaderField<'m>> {
+    debug_assert!(fields.len() <= 64);
+    let present = NameFilter::new(fields);
+    let mut taken = 0u64;
+    let mut out = Vec::with_capacity(h.len());
+    for name in h {
+        let name = name.as_ref();
+        if !present.may_contain(name) {
+            continue;
+        }
+        let found = fields
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(i, f)| taken & (1u64 << i) == 0 && f.is(name));
+        if let Some((i, f)) = found {
+            taken |= 1u64 << i;
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// [`select_headers`] for large header blocks.
+fn select_headers_indexed<'m, 'f, S: AsRef<str>>(
+    fields: &'f [HeaderField<'m>],
+    h: &[S],
 ) -> Vec<&'f HeaderField<'m>> {
     // Design note: h= comes from untrusted signatures in verification, and
     // the header block may be large; an index (name -> the fields of that
@@ -311,7 +432,7 @@ pub fn select_headers<'m, 'f>(
     let mut index: BTreeMap<Vec<u8>, (Vec<usize>, usize)> = BTreeMap::new();
     for name in h {
         index
-            .entry(name.as_bytes().to_ascii_lowercase())
+            .entry(name.as_ref().as_bytes().to_ascii_lowercase())
             .or_insert_with(|| (Vec::new(), 0));
     }
     let mut key = Vec::new();
@@ -325,7 +446,7 @@ pub fn select_headers<'m, 'f>(
     let mut out = Vec::with_capacity(h.len());
     for name in h {
         key.clear();
-        key.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
+        key.extend(name.as_ref().bytes().map(|b| b.to_ascii_lowercase()));
         if let Some((list, next)) = index.get_mut(&key) {
             if let Some(&i) = list.get(*next) {
                 out.push(&fields[i]);
@@ -356,7 +477,10 @@ pub fn header_hash_input(
     selected: &[&HeaderField<'_>],
     unsigned_field: &[u8],
 ) -> Vec<u8> {
-    let mut buf = Vec::new();
+    // room for the usual case: canonical forms are no longer than the
+    // fields plus a CRLF each (simple with bare LFs may grow further)
+    let size = selected.iter().map(|f| f.raw.len() + 2).sum::<usize>() + unsigned_field.len() + 2;
+    let mut buf = Vec::with_capacity(size);
     for f in selected {
         canonicalize_header(canon, f.raw, &mut buf);
     }
@@ -396,22 +520,40 @@ struct Request<'k> {
 /// [`SignDigest`] (WebCrypto in JavaScript, which is asynchronous; a key
 /// held by another process).
 #[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It is read-only: what was hashed is fixed, and
+/// [`complete`](Self::complete) reuses the field text written then.
 pub struct PendingSignature {
-    /// The signature's tags, with an empty `b=`.
-    pub signature: DkimSignature,
-    /// The canonicalized header data (RFC 6376 3.7). RSASSA-PKCS1-v1_5
-    /// with SHA-256 over these bytes gives `b=` (as WebCrypto's
-    /// `sign("RSASSA-PKCS1-v1_5", key, header_input)` does).
-    pub header_input: Vec<u8>,
-    /// SHA-256 of `header_input`: what [`SignDigest::sign_digest`] signs,
-    /// and, for Ed25519, the message that Ed25519 signs (RFC 8463 3).
-    pub digest: Digest,
+    signature: DkimSignature,
+    /// The field as hashed: every tag, folded, ending in `b=`.
+    unsigned_field: String,
+    header_input: Vec<u8>,
+    digest: Digest,
 }
 
 impl PendingSignature {
     /// The signing algorithm.
     pub fn algorithm(&self) -> SigningAlgorithm {
         self.signature.algorithm
+    }
+
+    /// The signature's tags, with an empty `b=`.
+    pub fn signature(&self) -> &DkimSignature {
+        &self.signature
+    }
+
+    /// The canonicalized header data (RFC 6376 3.7). RSASSA-PKCS1-v1_5
+    /// with SHA-256 over these bytes gives `b=` (as WebCrypto's
+    /// `sign("RSASSA-PKCS1-v1_5", key, header_input)` does).
+    pub fn header_input(&self) -> &[u8] {
+        &self.header_input
+    }
+
+    /// SHA-256 of [`header_input`](Self::header_input): what
+    /// [`SignDigest::sign_digest`] signs, and, for Ed25519, the message
+    /// that Ed25519 signs (RFC 8463 3).
+    pub fn digest(&self) -> &Digest {
+        &self.digest
     }
 
     /// The data to give a crypto API that hashes for itself: the header
@@ -427,7 +569,7 @@ impl PendingSignature {
     pub fn complete(mut self, signature: Vec<u8>) -> SignatureHeader {
         self.signature.signature = signature;
         SignatureHeader {
-            field: self.signature.to_header(),
+            field: self.signature.header_with_b(self.unsigned_field),
             signature: self.signature,
         }
     }
@@ -454,6 +596,7 @@ pub struct Signer<'k> {
     buf: Vec<u8>,
     state: State,
     max_header_bytes: usize,
+    sha256: Option<Sha256Factory>,
 }
 
 impl Default for Signer<'_> {
@@ -470,6 +613,7 @@ impl<'k> Signer<'k> {
             buf: Vec::new(),
             state: State::Headers { scan: 0 },
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            sha256: None,
         }
     }
 
@@ -477,6 +621,15 @@ impl<'k> Signer<'k> {
     pub fn max_header_bytes(mut self, limit: usize) -> Self {
         self.max_header_bytes = limit;
         self
+    }
+
+    /// Computes SHA-256 (body and header hashes) with `sha256` instead of
+    /// the built-in implementation: see [`ExternalSha256`]. Must be called
+    /// before the first [`update`](Self::update).
+    ///
+    /// [`ExternalSha256`]: crate::ExternalSha256
+    pub fn set_sha256(&mut self, sha256: Sha256Factory) {
+        self.sha256 = Some(sha256);
     }
 
     /// Requests one more signature. Must be called before the first
@@ -580,6 +733,7 @@ impl<'k> Signer<'k> {
             return Err(Error::MissingFrom);
         }
         let mut hashes = BodyHashSet::new();
+        hashes.set_sha256(self.sha256);
         let slots = self
             .requests
             .iter()
@@ -644,6 +798,7 @@ impl<'k> Signer<'k> {
                 &fields,
                 bh.digest,
                 bh.canonical_len,
+                self.sha256,
             )?);
         }
         self.buf = Vec::new();
@@ -657,8 +812,10 @@ fn prepare_one(
     fields: &[HeaderField<'_>],
     body_hash: Digest,
     body_len: u64,
+    sha256: Option<Sha256Factory>,
 ) -> Result<PendingSignature, Error> {
-    let h = o.headers.h_list(fields)?;
+    // the options were validated when added to the signer
+    let h = o.headers.h_list_of_valid(fields)?;
     let selected = select_headers(fields, &h);
     let copied_headers = o.copy_headers.then(|| {
         let parts: Vec<String> = selected.iter().map(|f| z_copy(f)).collect();
@@ -680,11 +837,16 @@ fn prepare_one(
         copied_headers,
         unknown_tags: Vec::new(),
     };
-    let unsigned = signature.unsigned_header();
-    let header_input = header_hash_input(o.canonicalization.header, &selected, unsigned.as_bytes());
-    let digest = algorithm.hash().digest(&header_input);
+    let unsigned_field = signature.unsigned_header();
+    let header_input = header_hash_input(
+        o.canonicalization.header,
+        &selected,
+        unsigned_field.as_bytes(),
+    );
+    let digest = algorithm.hash().digest_with(&header_input, sha256);
     Ok(PendingSignature {
         signature,
+        unsigned_field,
         header_input,
         digest,
     })
@@ -794,6 +956,14 @@ mod tests {
             .h_list(&m.fields)
             .unwrap();
         assert_eq!(h, ["from", "to", "to", "x-other"]);
+        // repeats count once, where first listed; From keeps its place
+        let mut sel = HeaderSelection::only(["To", "X-OTHER", "to", "From", "absent"]);
+        sel.oversign = vec!["x-other".into(), "Absent".into(), "FROM".into()];
+        let h = sel.h_list(&m.fields).unwrap();
+        assert_eq!(
+            h,
+            ["to", "to", "x-other", "x-other", "from", "from", "absent"]
+        );
         let none = Message::parse(b"To: b\r\n\r\n").unwrap();
         assert_eq!(
             HeaderSelection::default().h_list(&none.fields),
@@ -818,6 +988,43 @@ mod tests {
             raws,
             [&b"X: 3\r\n"[..], b"X: 2\r\n", b"From: a\r\n", b"X: 1\r\n"]
         );
+    }
+
+    #[test]
+    fn small_and_indexed_selection_agree() {
+        // Header blocks of 1..=70 fields over a few names (the long name
+        // shares the filter's last length bit), selected by h= lists with
+        // repeats, other cases and absent names; above 64 fields the
+        // public function takes the indexed path.
+        let names = [
+            "X",
+            "from",
+            "Subject",
+            "x-a-very-long-header-name-that-is-longer-than-sixty-three-bytes-total",
+        ];
+        let mut block = Vec::new();
+        for n in 1..=70usize {
+            block.extend_from_slice(names[(n * 7) % 4].as_bytes());
+            block.extend_from_slice(format!(": {n}\r\n").as_bytes());
+            let mut msg = block.clone();
+            msg.extend_from_slice(b"\r\n");
+            let m = Message::parse(&msg).unwrap();
+            let h: Vec<String> = (0..n + 3)
+                .map(|i| match (i * 5 + n) % 6 {
+                    0 => "x".into(),
+                    1 => "FROM".into(),
+                    2 => "subject".into(),
+                    3 => "absent".into(),
+                    4 => names[3].to_uppercase(),
+                    _ => "X".into(),
+                })
+                .collect();
+            let want = select_headers_indexed(&m.fields, &h);
+            if n <= SMALL_HEADER_BLOCK {
+                assert_eq!(select_headers_small(&m.fields, &h), want, "n={n}");
+            }
+            assert_eq!(select_headers(&m.fields, &h), want, "n={n}");
+        }
     }
 
     #[test]
@@ -886,7 +1093,7 @@ mod tests {
         s.update(msg).unwrap();
         assert_eq!(s.finish(), Err(Error::NothingToSign));
         let pending = s.finish_pending().unwrap();
-        assert_eq!(pending[0].data_to_sign(), pending[0].digest.as_bytes());
+        assert_eq!(pending[0].data_to_sign(), pending[0].digest().as_bytes());
         let b = key.sign_digest(pending[0].data_to_sign()).unwrap();
         let got = pending.into_iter().next().unwrap().complete(b);
         assert_eq!(got, want[0]);

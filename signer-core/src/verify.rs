@@ -53,12 +53,12 @@ use core::ops::Range;
 use crate::canonicalize::BodyCanonicalizer;
 use crate::domain::Domain;
 use crate::error::Error;
-use crate::hash::{BodyHash, BodyHashSet};
+use crate::hash::{BodyHash, BodyHashSet, Sha256Factory};
 use crate::keys::{KeyType, PublicKey, RSA_MIN_SIGNING_BITS, SigningAlgorithm};
 use crate::message::{self, HeaderField};
 use crate::policy::{DmarcRecord, LegacyPolicy};
 use crate::record::KeyRecord;
-use crate::sign::{header_hash, header_hash_input, select_headers};
+use crate::sign::{header_hash_input, select_headers};
 use crate::signature::{DkimSignature, HEADER_NAME, SignatureLabels};
 
 /// At most this many TXT records at a key's name are tried (RFC 6376
@@ -540,6 +540,7 @@ pub struct Verifier {
     sigs: Vec<SigState>,
     queries: Vec<(Query, Option<KeyAnswer>)>,
     hashes: BodyHashSet,
+    sha256: Option<Sha256Factory>,
     from_domain: Option<String>,
     diag_limit: Option<usize>,
     diag: Vec<(BodyCanonicalizer, Vec<u8>, bool)>,
@@ -558,10 +559,21 @@ impl Verifier {
             sigs: Vec::new(),
             queries: Vec::new(),
             hashes: BodyHashSet::new(),
+            sha256: None,
             from_domain: None,
             diag_limit: None,
             diag: Vec::new(),
         }
+    }
+
+    /// Computes SHA-256 (body and header hashes) with `sha256` instead of
+    /// the built-in implementation: see [`ExternalSha256`]. Must be called
+    /// before the first [`update`](Self::update).
+    ///
+    /// [`ExternalSha256`]: crate::ExternalSha256
+    pub fn set_sha256(&mut self, sha256: Sha256Factory) {
+        self.sha256 = Some(sha256);
+        self.hashes.set_sha256(Some(sha256));
     }
 
     /// Keeps what was hashed, with up to `body_limit` bytes of each
@@ -822,6 +834,7 @@ impl Verifier {
                         fields: &fields,
                         field: &fields[st.field],
                         b_region: b_region.clone(),
+                        sha256: self.sha256,
                     };
                     ctx.evaluate(sig, answer, body, crypto, &mut r);
                     if self.diag_limit.is_some() {
@@ -898,6 +911,7 @@ struct Check<'a, 'm> {
     fields: &'a [HeaderField<'m>],
     field: &'a HeaderField<'m>,
     b_region: Range<usize>,
+    sha256: Option<Sha256Factory>,
 }
 
 impl Check<'_, '_> {
@@ -1015,12 +1029,12 @@ impl Check<'_, '_> {
         }
         let digest = *digest.get_or_insert_with(|| {
             let selected = select_headers(self.fields, &sig.signed_headers);
-            header_hash(
-                sig.algorithm.hash(),
+            let input = header_hash_input(
                 sig.canonicalization.header,
                 &selected,
                 &self.unsigned_field(),
-            )
+            );
+            sig.algorithm.hash().digest_with(&input, self.sha256)
         });
         if crypto
             .verify_digest(sig.algorithm, &key, digest.as_bytes(), &sig.signature)

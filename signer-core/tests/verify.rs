@@ -833,3 +833,84 @@ fn record_text_forms() {
         KeyAnswer::record("v=DKIM1; p=AB")
     );
 }
+
+/// SHA-256 through the [`waxseal_core::ExternalSha256`] hook (as the
+/// WebAssembly component does with its host), counting the bytes hashed.
+mod external {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use sha2::Digest as _;
+    use waxseal_core::ExternalSha256;
+
+    pub(crate) static BYTES: AtomicUsize = AtomicUsize::new(0);
+
+    pub(crate) struct Counted(pub(crate) sha2::Sha256);
+
+    impl ExternalSha256 for Counted {
+        fn update(&mut self, data: &[u8]) {
+            BYTES.fetch_add(data.len(), Ordering::Relaxed);
+            self.0.update(data);
+        }
+        fn fork(&self) -> Box<dyn ExternalSha256> {
+            Box::new(Counted(self.0.clone()))
+        }
+        fn finish(self: Box<Self>) -> [u8; 32] {
+            self.0.finalize().into()
+        }
+    }
+
+    pub(crate) fn make() -> Box<dyn ExternalSha256> {
+        Box::new(Counted(sha2::Sha256::new()))
+    }
+}
+
+#[test]
+fn external_sha256_gives_the_same_signatures_and_results() {
+    use std::sync::atomic::Ordering;
+    use waxseal_core::HashAlgorithm;
+    use waxseal_core::hash::Hasher;
+
+    for k in ["ed25519.pem", "rsa2048.pem"] {
+        let key = key(k);
+        let mut o = SignOptions::new(
+            Domain::new("example.com").unwrap(),
+            Selector::new("s").unwrap(),
+        );
+        o.timestamp = Some(NOW);
+        let want = waxseal_core::sign(MSG, &[(&o, &key)]).unwrap();
+        let before = external::BYTES.load(Ordering::Relaxed);
+        let mut s = Signer::new();
+        s.set_sha256(external::make);
+        s.add(o.clone(), &key).unwrap();
+        s.update(MSG).unwrap();
+        let got = s.finish().unwrap();
+        assert_eq!(got[0].field, want[0].field, "{k}");
+        // the body and the header data went through the hook
+        let hashed = external::BYTES.load(Ordering::Relaxed) - before;
+        assert!(hashed > MSG.len(), "{k}: {hashed} bytes");
+
+        let (msg, dns) = signed(MSG, o, &key);
+        let mut v = Verifier::new(VerifyPolicy::default(), Some(NOW));
+        v.set_sha256(external::make);
+        let before = external::BYTES.load(Ordering::Relaxed);
+        v.update(&msg).unwrap();
+        for q in v.queries() {
+            v.answer(
+                &q.name,
+                dns.get(&q.name).cloned().unwrap_or(KeyAnswer::NxDomain),
+            );
+        }
+        let r = v.finish().unwrap();
+        assert_eq!(results(&r), [(DkimResult::Pass, None)], "{k}");
+        assert!(external::BYTES.load(Ordering::Relaxed) - before > MSG.len());
+    }
+
+    // a cloned running hash forks the external state
+    let mut a = Hasher::with_sha256(HashAlgorithm::Sha256, Some(external::make));
+    a.update(b"ab");
+    let mut b = a.clone();
+    a.update(b"c");
+    b.update(b"d");
+    assert_eq!(a.finish(), HashAlgorithm::Sha256.digest(b"abc"));
+    assert_eq!(b.finish(), HashAlgorithm::Sha256.digest(b"abd"));
+}

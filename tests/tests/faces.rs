@@ -458,6 +458,59 @@ fn component_face() {
                 "{name}: {:?}",
                 r.results
             );
+            // Tampered copies: the sandbox (hashes and public-key checks
+            // done by the host) says what the core linked natively says.
+            let b = exp
+                .as_bytes()
+                .windows(3)
+                .position(|w| matches!(w[0], b' ' | b'\t') && &w[1..] == b"b=")
+                .unwrap()
+                + 3;
+            let mut bad_sig = signed.clone();
+            bad_sig[b + 4] = if bad_sig[b + 4] == b'A' { b'B' } else { b'A' };
+            let mut bad_body = signed.clone();
+            bad_body.extend_from_slice(b"appended\r\n");
+            let bad_header = String::from_utf8_lossy(&signed)
+                .replacen("Subject:", "Subject: re:", 1)
+                .into_bytes();
+            for (what, m) in [
+                ("signature", &bad_sig),
+                ("body", &bad_body),
+                ("header", &bad_header),
+            ] {
+                let sandbox: Vec<String> = host
+                    .verify(
+                        &mut Cursor::new(m),
+                        &policy,
+                        Some(VERIFY_NOW),
+                        "mx",
+                        &mut lookup,
+                    )
+                    .unwrap()
+                    .unwrap()
+                    .results
+                    .into_iter()
+                    .map(|x| x.summary)
+                    .collect();
+                let native: Vec<String> = waxseal_core::verify(
+                    m,
+                    &waxseal_core::VerifyPolicy::default(),
+                    Some(VERIFY_NOW),
+                    &mut lookup,
+                )
+                .unwrap()
+                .results
+                .iter()
+                .map(|x| x.to_string())
+                .collect();
+                assert_eq!(sandbox, native, "{name}: tampered {what}");
+                // (a changed body may still pass with l=, a changed
+                // header when it is not signed)
+                assert!(
+                    what != "signature" || sandbox.iter().any(|x| x.starts_with("fail")),
+                    "{name}: tampered {what}: {sandbox:?}"
+                );
+            }
         }
     }
     assert!(host.pooled() >= 1, "instances go back to the pool");
