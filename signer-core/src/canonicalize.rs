@@ -73,6 +73,17 @@ impl Canonicalization {
         CanonicalizationAlgorithm::Relaxed,
     );
 
+    /// The `c=` value, both halves: `relaxed/simple`, ...
+    pub fn as_str(&self) -> &'static str {
+        use CanonicalizationAlgorithm::{Relaxed, Simple};
+        match (self.header, self.body) {
+            (Simple, Simple) => "simple/simple",
+            (Simple, Relaxed) => "simple/relaxed",
+            (Relaxed, Simple) => "relaxed/simple",
+            (Relaxed, Relaxed) => "relaxed/relaxed",
+        }
+    }
+
     /// Builds a canonicalization from its two halves.
     pub const fn new(header: CanonicalizationAlgorithm, body: CanonicalizationAlgorithm) -> Self {
         Self { header, body }
@@ -97,7 +108,7 @@ impl Canonicalization {
 
 impl fmt::Display for Canonicalization {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.header.as_str(), self.body.as_str())
+        f.write_str(self.as_str())
     }
 }
 

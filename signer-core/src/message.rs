@@ -122,7 +122,40 @@ pub fn uses_bare_lf(message: &[u8]) -> bool {
 
 /// Parses a header block (without the empty line that ends it) into fields.
 pub fn parse_header_block(block: &[u8]) -> Result<Vec<HeaderField<'_>>, Error> {
-    let mut fields: Vec<HeaderField<'_>> = Vec::new();
+    Ok(parse_header_spans(block)?
+        .iter()
+        .map(|s| s.field(block))
+        .collect())
+}
+
+/// Where a header field is in its header block: what
+/// [`parse_header_block`] finds, as offsets, for keeping across calls
+/// (the signer parses the block once, when it is complete).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FieldSpan {
+    start: usize,
+    end: usize,
+    /// Offsets from `start`.
+    name_end: usize,
+    colon: usize,
+}
+
+impl FieldSpan {
+    /// The field, in the block the span was found in.
+    pub(crate) fn field<'a>(&self, block: &'a [u8]) -> HeaderField<'a> {
+        let raw = &block[self.start..self.end];
+        HeaderField {
+            raw,
+            name: &raw[..self.name_end],
+            value: &raw[self.colon + 1..],
+        }
+    }
+}
+
+/// [`parse_header_block`] as spans.
+pub(crate) fn parse_header_spans(block: &[u8]) -> Result<Vec<FieldSpan>, Error> {
+    // room for the usual header block without growing
+    let mut fields: Vec<FieldSpan> = Vec::with_capacity(16);
     let mut start: Option<usize> = None; // start of the current field
     let mut pos = 0;
     while pos < block.len() {
@@ -154,7 +187,7 @@ fn malformed(block: &[u8], offset: usize) -> Error {
     Error::MalformedHeaderField { offset, line }
 }
 
-fn make_field(block: &[u8], start: usize, end: usize) -> Result<HeaderField<'_>, Error> {
+fn make_field(block: &[u8], start: usize, end: usize) -> Result<FieldSpan, Error> {
     let raw = &block[start..end];
     let first_line_end = memchr::memchr(b'\n', raw).unwrap_or(raw.len());
     let colon =
@@ -167,10 +200,11 @@ fn make_field(block: &[u8], start: usize, end: usize) -> Result<HeaderField<'_>,
     if name.is_empty() || !name.iter().all(|b| matches!(b, 33..=57 | 59..=126)) {
         return Err(malformed(block, start));
     }
-    Ok(HeaderField {
-        raw,
-        name,
-        value: &raw[colon + 1..],
+    Ok(FieldSpan {
+        start,
+        end,
+        name_end: name.len(),
+        colon,
     })
 }
 

@@ -23,7 +23,7 @@ use crate::domain::{Domain, Identity, Selector};
 use crate::error::Error;
 use crate::hash::{BodyHashSet, Digest, HashAlgorithm, Sha256Factory};
 use crate::keys::{SignDigest, SigningAlgorithm};
-use crate::message::{self, HeaderField};
+use crate::message::{self, FieldSpan, HeaderField};
 use crate::signature::{DkimSignature, is_field_name};
 
 /// Header fields signed by default when present: the RFC 6376 5.4.1 list,
@@ -135,9 +135,9 @@ impl HeaderSelection {
         // names of which a handful are present. A filter bit per name
         // (NameFilter) rules out most comparisons: names compare exactly
         // only when their bits are equal.
-        let field_bits: Vec<u128> = fields.iter().map(|f| NameFilter::bit(f.name)).collect();
+        let field_bits: Vec<u64> = fields.iter().map(|f| NameFilter::bit(f.name)).collect();
         let present = field_bits.iter().fold(0, |acc, b| acc | b);
-        let count = |name: &str, bit: u128| {
+        let count = |name: &str, bit: u64| {
             fields
                 .iter()
                 .zip(&field_bits)
@@ -147,14 +147,14 @@ impl HeaderSelection {
         if count("from", NameFilter::bit(b"from")) == 0 {
             return Err(Error::MissingFrom);
         }
-        let over_bits: Vec<u128> = self
+        let over_bits: Vec<u64> = self
             .oversign
             .iter()
             .map(|n| NameFilter::bit(n.as_bytes()))
             .collect();
         let oversigned = over_bits.iter().fold(0, |acc, b| acc | b);
         let mut h: Vec<HeaderName> = Vec::with_capacity(16);
-        let mut emitted = 0u128;
+        let mut emitted = 0u64;
         let mut emit = |name: &HeaderName| {
             let bit = NameFilter::bit(name.as_bytes());
             if (present | oversigned) & bit == 0 {
@@ -200,18 +200,19 @@ impl HeaderSelection {
     }
 }
 
-/// Header field names hashed to one of 128 bits (from length and first and
+/// Header field names hashed to one of 64 bits (from length and first and
 /// last letter, case-insensitively). Equal names have equal bits, so two
 /// names whose bits differ need no comparison; a set of names is the OR of
 /// their bits (a Bloom filter). Most names of a long signing list (the RFC
 /// 6376 5.4.1 defaults) are absent from a given message, and the filter
 /// rules them out in one step instead of one comparison per field.
 struct NameFilter {
-    bits: u128,
+    bits: u64,
 }
 
 impl NameFilter {
-    fn bit(name: &[u8]) -> u128 {
+    // 64 bits, not 128: WebAssembly has no 128-bit shifts (a libcall)
+    fn bit(name: &[u8]) -> u64 {
         let (first, last) = match name {
             [] => (0, 0),
             [f, .., l] => (f.to_ascii_lowercase(), l.to_ascii_lowercase()),
@@ -222,7 +223,7 @@ impl NameFilter {
             .wrapping_mul(31)
             .wrapping_add(usize::from(first).wrapping_mul(7))
             .wrapping_add(usize::from(last));
-        1u128 << (h % 128)
+        1u64 << (h % 64)
     }
 
     fn new(fields: &[HeaderField<'_>]) -> Self {
@@ -498,9 +499,11 @@ enum State {
     Headers {
         scan: usize,
     },
-    /// Hashing the body; the header block is `buf[..header_len]`.
+    /// Hashing the body; the header block is `buf[..header_len]`, its
+    /// fields at `spans` (parsed once, when the block was complete).
     Body {
         header_len: usize,
+        spans: Vec<FieldSpan>,
         hashes: BodyHashSet,
         slots: Vec<usize>,
     },
@@ -728,8 +731,9 @@ impl<'k> Signer<'k> {
 
     fn start_body(&mut self, header_len: usize) -> Result<(), Error> {
         // Parse now so that a malformed header block fails early.
-        let fields = message::parse_header_block(&self.buf[..header_len])?;
-        if !fields.iter().any(|f| f.is("from")) {
+        let block = &self.buf[..header_len];
+        let spans = message::parse_header_spans(block)?;
+        if !spans.iter().any(|s| s.field(block).is("from")) {
             return Err(Error::MissingFrom);
         }
         let mut hashes = BodyHashSet::new();
@@ -741,6 +745,7 @@ impl<'k> Signer<'k> {
             .collect();
         self.state = State::Body {
             header_len,
+            spans,
             hashes,
             slots,
         };
@@ -779,16 +784,19 @@ impl<'k> Signer<'k> {
             }
             self.start_body(len)?;
         }
-        let (header_len, hashes, slots) = match core::mem::replace(&mut self.state, State::Done) {
-            State::Body {
-                header_len,
-                hashes,
-                slots,
-            } => (header_len, hashes, slots),
-            _ => return Err(Error::AlreadyFinished),
-        };
+        let (header_len, spans, hashes, slots) =
+            match core::mem::replace(&mut self.state, State::Done) {
+                State::Body {
+                    header_len,
+                    spans,
+                    hashes,
+                    slots,
+                } => (header_len, spans, hashes, slots),
+                _ => return Err(Error::AlreadyFinished),
+            };
         let body_hashes = hashes.finish();
-        let fields = message::parse_header_block(&self.buf[..header_len])?;
+        let block = &self.buf[..header_len];
+        let fields: Vec<HeaderField<'_>> = spans.iter().map(|s| s.field(block)).collect();
         let mut out = Vec::with_capacity(self.requests.len());
         for (req, slot) in self.requests.iter().zip(slots) {
             let bh = &body_hashes[slot];

@@ -332,7 +332,7 @@ impl DkimSignature {
     fn write_unsigned(&self, w: &mut Folder) {
         w.tag("v", "1");
         w.tag("a", self.algorithm.as_str());
-        w.tag("c", &self.canonicalization.to_string());
+        w.tag("c", self.canonicalization.as_str());
         w.tag("d", self.domain.as_str());
         if let Some(i) = &self.identity {
             w.tag("i", &qp_encode(i.to_string().as_bytes()));
@@ -341,20 +341,26 @@ impl DkimSignature {
             w.tag("q", &q.join(":"));
         }
         w.tag("s", self.selector.as_str());
+        let mut digits = [0u8; 20];
         if let Some(t) = self.timestamp {
-            w.tag("t", &t.to_string());
+            w.tag("t", decimal(t, &mut digits));
         }
         if let Some(x) = self.expiration {
-            w.tag("x", &x.to_string());
+            w.tag("x", decimal(x, &mut digits));
         }
         if let Some(l) = self.body_length {
-            w.tag("l", &l.to_string());
+            w.tag("l", decimal(l, &mut digits));
         }
         for (name, value) in &self.unknown_tags {
             w.tag(name, value);
         }
         w.start_tag("h");
-        w.splittable_value(&self.signed_headers.join(":"), b":");
+        if self.signed_headers.iter().any(|n| n.contains(':')) {
+            // not field names: fold as text (only a hand-made value can get here)
+            w.splittable_value(&self.signed_headers.join(":"), b":");
+        } else {
+            w.list_value(&self.signed_headers, ':');
+        }
         w.out.push(';');
         w.col += 1;
         if let Some(z) = &self.copied_headers {
@@ -369,6 +375,20 @@ impl DkimSignature {
         w.col += 1;
         w.start_tag("b");
     }
+}
+
+/// `n` in decimal, written into `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    core::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// Writes `name=value;` pieces, folding with CRLF + TAB at 78 columns.
@@ -431,6 +451,28 @@ impl Folder {
         self.col += name.len() + 1;
     }
 
+    /// Writes `items` joined by `sep`, folding after a separator: the same
+    /// as [`splittable_value`](Self::splittable_value) on the joined text,
+    /// for items without `sep`, without joining them first.
+    fn list_value(&mut self, items: &[HeaderName], sep: char) {
+        for (i, item) in items.iter().enumerate() {
+            let last = i + 1 == items.len();
+            let len = item.len() + usize::from(!last);
+            let room = FOLD_WIDTH.saturating_sub(self.col + 1).max(1);
+            if len > room && self.col > 1 && !self.out.ends_with('=') {
+                self.fold();
+            }
+            self.out.push_str(item);
+            if !last {
+                self.out.push(sep);
+            }
+            self.col += len;
+            if !last && self.col + 1 >= FOLD_WIDTH {
+                self.fold();
+            }
+        }
+    }
+
     /// Writes a long value, folding between pieces: after any byte of
     /// `seps` when given, else anywhere (base64 allows FWS between any two
     /// characters).
@@ -469,6 +511,31 @@ mod tests {
     use crate::test_prelude::*;
 
     const A3_ED: &[u8] = b" v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n d=football.example.com; i=@football.example.com;\r\n q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r\n subject : date : message-id : from : subject : date;\r\n bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n b=/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11Bus\r\n Fa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw==\r\n";
+
+    #[test]
+    fn list_value_folds_like_the_joined_text() {
+        // lists of names of many lengths, from many starting columns
+        let names: Vec<HeaderName> = (1..40)
+            .map(|i| HeaderName::Owned("x".repeat((i * 7) % 23 + 1)))
+            .collect();
+        for start in 0..80 {
+            for n in 0..names.len() {
+                let items = &names[..n];
+                let mut a = Folder::new();
+                a.out.push_str(&"y".repeat(start));
+                a.col += start;
+                let mut b = Folder::resume(a.out.clone());
+                a.splittable_value(&items.join(":"), b":");
+                b.list_value(items, ':');
+                assert_eq!(a.out, b.out, "start {start}, {n} names");
+                assert_eq!(a.col, b.col);
+            }
+        }
+        let mut d = [0u8; 20];
+        assert_eq!(decimal(0, &mut d), "0");
+        assert_eq!(decimal(1_700_000_000, &mut d), "1700000000");
+        assert_eq!(decimal(u64::MAX, &mut d), "18446744073709551615");
+    }
 
     #[test]
     fn parses_rfc8463_a3_signature() {
