@@ -389,12 +389,13 @@ pub fn select_headers<'m, 'f, S: AsRef<str>>(
 }
 
 /// Up to this many header fields, [`select_headers`] scans the fields for
-/// each `h=` name (at most this many comparisons per name, no
-/// allocation); above, it builds an index.
+/// each `h=` name (at most this many comparisons per name, and no index to
+/// build); above, it builds an index.
 const SMALL_HEADER_BLOCK: usize = 64;
 
 /// [`select_headers`] for at most 64 fields: a bit per field marks the
-/// ones already taken; each name takes the lowest one not taken yet.
+/// ones already taken; each name takes the bottom-most field of that name
+/// not taken yet.
 fn select_headers_small<'m, 'f, S: AsRef<str>>(
     fields: &'f [HeaderField<'m>],
     h: &[S],
