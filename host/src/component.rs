@@ -472,3 +472,64 @@ fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bindings::waxseal::dkim::crypto::HostSha256 as _;
+
+    fn state() -> HostState {
+        HostState {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new().build(),
+            keys: Arc::new(Vec::new()),
+            hashers: 0,
+        }
+    }
+
+    #[test]
+    fn host_sha256_hashes_forks_and_resets() {
+        let mut s = state();
+        let a = s.new().unwrap();
+        s.update(Resource::new_borrow(a.rep()), b"ab".to_vec())
+            .unwrap();
+        let b = s.fork(Resource::new_borrow(a.rep())).unwrap();
+        s.update(Resource::new_borrow(a.rep()), b"c".to_vec())
+            .unwrap();
+        s.update(Resource::new_borrow(b.rep()), b"d".to_vec())
+            .unwrap();
+        let sha = |d: &[u8]| {
+            waxseal_core::HashAlgorithm::Sha256
+                .digest(d)
+                .as_bytes()
+                .to_vec()
+        };
+        assert_eq!(
+            s.finish(Resource::new_borrow(a.rep())).unwrap(),
+            sha(b"abc")
+        );
+        assert_eq!(
+            s.finish(Resource::new_borrow(b.rep())).unwrap(),
+            sha(b"abd")
+        );
+        // finishing starts over
+        assert_eq!(s.finish(Resource::new_borrow(a.rep())).unwrap(), sha(b""));
+        s.drop(a).unwrap();
+        s.drop(b).unwrap();
+        assert_eq!(s.hashers, 0);
+    }
+
+    #[test]
+    fn live_hashers_are_capped() {
+        // a component that leaks hashes gets a trap, not unbounded host memory
+        let mut s = state();
+        let live: Vec<_> = (0..MAX_HASHERS).map(|_| s.new().unwrap()).collect();
+        assert!(s.new().is_err());
+        assert!(s.fork(Resource::new_borrow(live[0].rep())).is_err());
+        // dropping one makes room again
+        let first = live.into_iter().next().unwrap();
+        s.drop(first).unwrap();
+        assert!(s.new().is_ok());
+    }
+}
