@@ -15,6 +15,11 @@
 //! - Keys: [`PrivateKey`] (PKCS#1/PKCS#8 PEM or DER, raw Ed25519 seed;
 //!   generation; PKCS#8 export), and the [`SignDigest`] trait to keep the
 //!   private key elsewhere (native crypto, a host outside a sandbox).
+//! - Crypto elsewhere for speed: [`VerifyDigest`] for the public-key check
+//!   of verification ([`Verifier::finish_with`]) and [`ExternalSha256`] for
+//!   the body and header hashes ([`Signer::set_sha256`],
+//!   [`Verifier::set_sha256`]); the core keeps all parsing and
+//!   canonicalization.
 //! - DNS: [`KeyRecord`] (RFC 6376 3.6.1: parse, build, zone-file line with
 //!   255-byte strings, a `dns_readme.txt`), [`policy`] for the legacy
 //!   `_policy._domainkey` record and DMARC.
