@@ -49,6 +49,16 @@ fn a3_dns() -> Dns {
     dns
 }
 
+/// Answers every query of `v` from `dns` (NXDOMAIN for names not in it).
+fn answer_all(v: &mut Verifier, dns: &Dns) {
+    for q in v.queries() {
+        v.answer(
+            &q.name,
+            dns.get(&q.name).cloned().unwrap_or(KeyAnswer::NxDomain),
+        );
+    }
+}
+
 fn results(r: &VerificationReport) -> Vec<(DkimResult, Option<Reason>)> {
     r.results.iter().map(|s| (s.result, s.reason)).collect()
 }
@@ -594,12 +604,7 @@ fn diagnostics_show_what_was_hashed() {
     let mut v = Verifier::new(VerifyPolicy::default(), Some(NOW));
     v.diagnostics(1 << 20);
     v.update(&tampered).unwrap();
-    for q in v.queries() {
-        v.answer(
-            &q.name,
-            dns.get(&q.name).cloned().unwrap_or(KeyAnswer::NxDomain),
-        );
-    }
+    answer_all(&mut v, &dns);
     let r = v.finish().unwrap();
     assert_eq!(r.results[0].reason, Some(Reason::BodyHashMismatch));
     let d: &Diagnostics = r.results[0].diagnostics.as_ref().unwrap();
@@ -798,12 +803,7 @@ fn streaming_split_at_every_offset_gives_the_same_results() {
         let mut v = Verifier::new(VerifyPolicy::default(), Some(A3_TIME));
         v.update(&A3_SIGNED[..cut]).unwrap();
         v.update(&A3_SIGNED[cut..]).unwrap();
-        for q in v.queries() {
-            v.answer(
-                &q.name,
-                dns.get(&q.name).cloned().unwrap_or(KeyAnswer::NxDomain),
-            );
-        }
+        answer_all(&mut v, &dns);
         assert_eq!(results(&v.finish().unwrap()), want, "cut at {cut}");
     }
 }
@@ -894,12 +894,7 @@ fn external_sha256_gives_the_same_signatures_and_results() {
         v.set_sha256(external::make);
         let before = external::BYTES.load(Ordering::Relaxed);
         v.update(&msg).unwrap();
-        for q in v.queries() {
-            v.answer(
-                &q.name,
-                dns.get(&q.name).cloned().unwrap_or(KeyAnswer::NxDomain),
-            );
-        }
+        answer_all(&mut v, &dns);
         let r = v.finish().unwrap();
         assert_eq!(results(&r), [(DkimResult::Pass, None)], "{k}");
         assert!(external::BYTES.load(Ordering::Relaxed) - before > MSG.len());
