@@ -183,12 +183,14 @@ pub fn canonicalize_header(alg: CanonicalizationAlgorithm, raw: &[u8], out: &mut
                     while i < value.len() && !BREAKS_TEXT[usize::from(value[i])] {
                         i += 1;
                     }
-                    // a CR that does not start a line ending is text
-                    if value.get(i) == Some(&b'\r') && value.get(i + 1) != Some(&b'\n') {
-                        i += 1;
-                        continue;
+                    match (value.get(i), value.get(i + 1)) {
+                        // a CR that does not start a line ending is text
+                        (Some(b'\r'), next) if next != Some(&b'\n') => i += 1,
+                        // one SP between text stays as it is: the run goes
+                        // on (most values are words and single spaces)
+                        (Some(b' '), Some(&next)) if !BREAKS_TEXT[usize::from(next)] => i += 2,
+                        _ => break,
                     }
-                    break;
                 }
                 if run_start < i {
                     if any && wsp {

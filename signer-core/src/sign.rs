@@ -14,7 +14,7 @@
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -125,76 +125,131 @@ impl HeaderSelection {
     /// if it is in neither.
     pub fn h_list(&self, fields: &[HeaderField<'_>]) -> Result<Vec<HeaderName>, Error> {
         self.validate()?;
-        self.h_list_of_valid(fields)
+        HeaderPlan::new(self).h_list(fields)
+    }
+}
+
+/// A [`HeaderSelection`] compiled once, when a signature is requested:
+/// each name once (where it is first listed, case-insensitively),
+/// lower-cased, with its filter bit and whether it is oversigned. Making
+/// the `h=` list of a message is then a walk over these entries.
+#[derive(Debug, Clone)]
+struct HeaderPlan {
+    entries: Vec<PlanEntry>,
+    /// The filter bits of the oversigned names.
+    oversigned: u64,
+}
+
+#[derive(Debug, Clone)]
+struct PlanEntry {
+    name: HeaderName,
+    bit: u64,
+    oversigned: bool,
+}
+
+impl HeaderPlan {
+    fn new(sel: &HeaderSelection) -> Self {
+        fn lower(name: &HeaderName) -> HeaderName {
+            // the defaults are static lower-case names: no copy
+            if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                HeaderName::Owned(name.to_ascii_lowercase())
+            } else {
+                name.clone()
+            }
+        }
+        let listed = sel.sign.iter().chain(&sel.oversign).map(lower);
+        let from = HeaderName::Borrowed("from");
+        let first = (!listed.clone().any(|n| n == "from")).then_some(from);
+        let over: Vec<HeaderName> = sel.oversign.iter().map(lower).collect();
+        let over_bits = over
+            .iter()
+            .fold(0, |acc, n| acc | NameFilter::bit(n.as_bytes()));
+        // Lists longer than the filter has bits are looked up in a set,
+        // so that building the plan stays O(n log n) for any list.
+        let long = sel.sign.len() + sel.oversign.len() > 64;
+        let over_set: BTreeSet<&HeaderName> = if long {
+            over.iter().collect()
+        } else {
+            BTreeSet::new()
+        };
+        let mut seen: BTreeSet<HeaderName> = BTreeSet::new();
+        let mut seen_bits = 0u64;
+        let mut entries: Vec<PlanEntry> = Vec::new();
+        for name in first.into_iter().chain(listed) {
+            let bit = NameFilter::bit(name.as_bytes());
+            // a name listed twice counts once, where first listed
+            let repeat = if long {
+                !seen.insert(name.clone())
+            } else {
+                seen_bits & bit != 0 && entries.iter().any(|e| e.bit == bit && e.name == name)
+            };
+            if repeat {
+                continue;
+            }
+            seen_bits |= bit;
+            let oversigned = over_bits & bit != 0
+                && if long {
+                    over_set.contains(&name)
+                } else {
+                    over.contains(&name)
+                };
+            entries.push(PlanEntry {
+                name,
+                bit,
+                oversigned,
+            });
+        }
+        let oversigned = entries
+            .iter()
+            .filter(|e| e.oversigned)
+            .fold(0, |acc, e| acc | e.bit);
+        HeaderPlan {
+            entries,
+            oversigned,
+        }
     }
 
-    /// [`h_list`](Self::h_list) for a selection already validated (the
-    /// signer checks its options when they are added).
-    fn h_list_of_valid(&self, fields: &[HeaderField<'_>]) -> Result<Vec<HeaderName>, Error> {
+    /// The `h=` list for a message with these fields.
+    fn h_list(&self, fields: &[HeaderField<'_>]) -> Result<Vec<HeaderName>, Error> {
         // Design note: this runs for every message, over a list of ~30
         // names of which a handful are present. A filter bit per name
         // (NameFilter) rules out most comparisons: names compare exactly
         // only when their bits are equal.
-        let field_bits: Vec<u64> = fields.iter().map(|f| NameFilter::bit(f.name)).collect();
+        let mut small = [0u64; SMALL_HEADER_BLOCK];
+        let owned: Vec<u64>;
+        let field_bits: &[u64] = if fields.len() <= SMALL_HEADER_BLOCK {
+            for (b, f) in small.iter_mut().zip(fields) {
+                *b = NameFilter::bit(f.name);
+            }
+            &small[..fields.len()]
+        } else {
+            owned = fields.iter().map(|f| NameFilter::bit(f.name)).collect();
+            &owned
+        };
         let present = field_bits.iter().fold(0, |acc, b| acc | b);
         let count = |name: &str, bit: u64| {
             fields
                 .iter()
-                .zip(&field_bits)
+                .zip(field_bits)
                 .filter(|(f, b)| **b == bit && f.is(name))
                 .count()
         };
         if count("from", NameFilter::bit(b"from")) == 0 {
             return Err(Error::MissingFrom);
         }
-        let over_bits: Vec<u64> = self
-            .oversign
-            .iter()
-            .map(|n| NameFilter::bit(n.as_bytes()))
-            .collect();
-        let oversigned = over_bits.iter().fold(0, |acc, b| acc | b);
         let mut h: Vec<HeaderName> = Vec::with_capacity(16);
-        let mut emitted = 0u64;
-        let mut emit = |name: &HeaderName| {
-            let bit = NameFilter::bit(name.as_bytes());
-            if (present | oversigned) & bit == 0 {
-                return; // neither in the message nor oversigned
+        for e in &self.entries {
+            if (present | self.oversigned) & e.bit == 0 {
+                continue; // neither in the message nor oversigned
             }
-            let over = oversigned & bit != 0
-                && self
-                    .oversign
-                    .iter()
-                    .zip(&over_bits)
-                    .any(|(o, b)| *b == bit && o.eq_ignore_ascii_case(name));
-            let n = if present & bit != 0 {
-                count(name, bit)
+            let n = if present & e.bit != 0 {
+                count(&e.name, e.bit)
             } else {
                 0
-            } + usize::from(over);
-            // A name listed twice (case-insensitively) counts once, where
-            // it first appears; n depends on the name only, so a repeat
-            // with n > 0 is one already in h.
-            if n == 0 || (emitted & bit != 0 && h.iter().any(|e| e.eq_ignore_ascii_case(name))) {
-                return;
+            } + usize::from(e.oversigned);
+            for _ in 0..n {
+                h.push(e.name.clone());
             }
-            emitted |= bit;
-            // the defaults are static lower-case names: no copy
-            let lower = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-                HeaderName::Owned(name.to_ascii_lowercase())
-            } else {
-                name.clone()
-            };
-            for _ in 1..n {
-                h.push(lower.clone());
-            }
-            h.push(lower);
-        };
-        let mut all = self.sign.iter().chain(&self.oversign);
-        if !all.clone().any(|n| n.eq_ignore_ascii_case("from")) {
-            emit(&HeaderName::Borrowed("from"));
-        }
-        for name in &mut all {
-            emit(name);
         }
         Ok(h)
     }
@@ -513,6 +568,8 @@ enum State {
 
 struct Request<'k> {
     options: SignOptions,
+    /// `options.headers`, compiled.
+    plan: HeaderPlan,
     algorithm: SigningAlgorithm,
     /// None: the private-key operation happens elsewhere (see
     /// [`Signer::add_external`] and [`Signer::finish_pending`]).
@@ -645,6 +702,7 @@ impl<'k> Signer<'k> {
         let algorithm = key.algorithm();
         options.validate(algorithm)?;
         self.requests.push(Request {
+            plan: HeaderPlan::new(&options.headers),
             options,
             algorithm,
             key: Some(Box::new(key)),
@@ -664,6 +722,7 @@ impl<'k> Signer<'k> {
         }
         options.validate(algorithm)?;
         self.requests.push(Request {
+            plan: HeaderPlan::new(&options.headers),
             options,
             algorithm,
             key: None,
@@ -802,29 +861,62 @@ impl<'k> Signer<'k> {
         for (req, slot) in self.requests.iter().zip(slots) {
             let bh = &body_hashes[slot];
             out.push(prepare_one(
-                &req.options,
-                req.algorithm,
+                req,
                 &fields,
                 bh.digest,
                 bh.canonical_len,
                 self.sha256,
             )?);
         }
-        self.buf = Vec::new();
+        self.buf.clear();
+        if self.buf.capacity() > KEEP_BUF {
+            self.buf = Vec::new();
+        }
         Ok(out)
+    }
+
+    /// Makes the signer ready for the next message, with the same
+    /// signatures requested: options are checked and compiled once when
+    /// added, and serve every message after (an MTA signs all mail of a
+    /// domain alike). Whatever the last message left (finished or not) is
+    /// dropped.
+    ///
+    /// ```
+    /// use waxseal_core::{Domain, PrivateKey, Selector, SignOptions, Signer};
+    /// let key = PrivateKey::from_ed25519_seed(&[7; 32]);
+    /// let opts = SignOptions::new(Domain::new("example.com")?, Selector::new("sel")?);
+    /// let mut signer = Signer::new();
+    /// signer.add(opts, &key)?;
+    /// for body in ["one", "two"] {
+    ///     signer.reset();
+    ///     signer.update(format!("From: a@example.com\r\n\r\n{body}\r\n").as_bytes())?;
+    ///     assert_eq!(signer.finish()?.len(), 1);
+    /// }
+    /// # Ok::<(), waxseal_core::Error>(())
+    /// ```
+    pub fn reset(&mut self) {
+        self.buf.clear();
+        if self.buf.capacity() > KEEP_BUF {
+            self.buf = Vec::new();
+        }
+        self.state = State::Headers { scan: 0 };
     }
 }
 
+/// The header buffer a signer keeps for its next message ([`Signer::reset`]);
+/// a larger one (a huge header block) is freed.
+const KEEP_BUF: usize = 64 * 1024;
+
 fn prepare_one(
-    o: &SignOptions,
-    algorithm: SigningAlgorithm,
+    req: &Request<'_>,
     fields: &[HeaderField<'_>],
     body_hash: Digest,
     body_len: u64,
     sha256: Option<Sha256Factory>,
 ) -> Result<PendingSignature, Error> {
+    let (o, algorithm) = (&req.options, req.algorithm);
     // the options were validated when added to the signer
-    let h = o.headers.h_list_of_valid(fields)?;
+    let h = req.plan.h_list(fields)?;
     let selected = select_headers(fields, &h);
     let copied_headers = o.copy_headers.then(|| {
         let parts: Vec<String> = selected.iter().map(|f| z_copy(f)).collect();
@@ -939,6 +1031,62 @@ mod tests {
         )
     }
 
+    /// The h= list by the rule, name by name, with no filter or plan.
+    fn h_list_reference(sel: &HeaderSelection, fields: &[HeaderField<'_>]) -> Vec<String> {
+        let listed: Vec<String> = sel
+            .sign
+            .iter()
+            .chain(&sel.oversign)
+            .map(|n| n.to_ascii_lowercase())
+            .collect();
+        let mut names = Vec::new();
+        if !listed.iter().any(|n| n == "from") {
+            names.push("from".to_string());
+        }
+        let mut h = Vec::new();
+        for n in names.into_iter().chain(listed) {
+            if h.contains(&n) {
+                continue;
+            }
+            let count = fields.iter().filter(|f| f.is(&n)).count()
+                + usize::from(sel.oversign.iter().any(|o| o.eq_ignore_ascii_case(&n)));
+            h.extend(core::iter::repeat_n(n, count));
+        }
+        h
+    }
+
+    #[test]
+    fn h_lists_follow_the_rule_for_short_and_long_selections() {
+        // Up to 64 names the plan dedupes with the filter bits, above with
+        // a set: both give the rule's list, for names that repeat in other
+        // cases, share filter bits, are absent or oversigned.
+        let m = Message::parse(
+            b"From: a\r\nTo: b\r\nX-1: 1\r\nx-2: 2\r\nX-1: 3\r\nSubject: s\r\nX-30: 4\r\n\r\n",
+        )
+        .unwrap();
+        for n in [1usize, 5, 20, 40, 63, 64, 65, 80, 150] {
+            let mut sel = HeaderSelection::only((0..n).map(|i| {
+                let name = format!("x-{}", i % 37);
+                if i % 3 == 0 {
+                    name.to_uppercase()
+                } else {
+                    name
+                }
+            }));
+            sel.oversign = (0..n / 4)
+                .map(|i| HeaderName::from(format!("X-{}", i * 3)))
+                .chain([HeaderName::from("Subject")])
+                .collect();
+            let got = sel.h_list(&m.fields).unwrap();
+            assert_eq!(got, h_list_reference(&sel, &m.fields), "{n} names");
+        }
+        let sel = HeaderSelection::default();
+        assert_eq!(
+            sel.h_list(&m.fields).unwrap(),
+            h_list_reference(&sel, &m.fields)
+        );
+    }
+
     #[test]
     fn h_list_counts_and_oversigns() {
         let m = Message::parse(
@@ -1049,6 +1197,40 @@ mod tests {
             s.update(&msg[..split]).unwrap();
             s.update(&msg[split..]).unwrap();
             assert_eq!(s.finish().unwrap(), want, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn a_reset_signer_signs_like_a_fresh_one() {
+        // One signer, reset between messages, gives what a new signer per
+        // message gives: after a finished message, a half-fed one (header
+        // block incomplete, then body started) and a failed one.
+        let key = ed_key();
+        let rsa = PrivateKey::parse(include_bytes!("../tests/vectors/keys/rsa2048.pem")).unwrap();
+        let mut o = opts();
+        o.timestamp = Some(1);
+        let mut o2 = opts();
+        o2.headers = HeaderSelection::only(["Subject", "X-A"]);
+        o2.canonicalization = Canonicalization::SIMPLE_SIMPLE;
+        let msgs: [&[u8]; 3] = [
+            b"From: a@example.com\r\nSubject: one\r\n\r\nHello  \r\nworld\r\n",
+            b"X-A: 1\r\nFrom: b@example.com\r\nX-A: 2\r\n\r\n",
+            b"FROM: c@example.com\r\nsubject: three\r\n",
+        ];
+        let mut reused = Signer::new();
+        reused.add(o.clone(), &key).unwrap();
+        reused.add(o2.clone(), &rsa).unwrap();
+        let leftovers: [&[u8]; 3] = [b"From: x\r\nSubj", b"From: x\r\n\r\nbody", b"To: y\r\n\r\n"];
+        for (msg, left) in msgs.iter().zip(leftovers) {
+            let want = sign(msg, &[(&o, &key), (&o2, &rsa)]).unwrap();
+            reused.reset();
+            // the last one fails (no From) at update or finish
+            if reused.update(left).is_ok() {
+                let _ = reused.finish();
+            }
+            reused.reset();
+            reused.update(msg).unwrap();
+            assert_eq!(reused.finish().unwrap(), want);
         }
     }
 
