@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
+use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceAny, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -32,6 +32,8 @@ pub mod bindings {
         },
         // the resource table can refuse (the cap on live hashers): a trap
         imports: { default: trappable },
+        // to find the options an instance has prepared
+        additional_derives: [PartialEq],
     });
 }
 
@@ -183,6 +185,32 @@ impl waxseal::dkim::crypto::Host for HostState {
 struct Instance {
     store: Store<HostState>,
     bindings: DkimHostCrypto,
+    /// The options of the last whole message signed here, checked by the
+    /// component once (`signing.prepared`): the next message with the same
+    /// options skips that work.
+    prepared: Option<Prepared>,
+}
+
+struct Prepared {
+    options: Vec<wit::SignOptions>,
+    /// The algorithm of each option's host key when prepared: the
+    /// component reads it once, so a different key means preparing again.
+    algorithms: Vec<Option<waxseal_core::SigningAlgorithm>>,
+    resource: ResourceAny,
+}
+
+/// The algorithm of each option's host key among `keys`.
+fn key_algorithms(
+    options: &[wit::SignOptions],
+    keys: &[NativeKey],
+) -> Vec<Option<waxseal_core::SigningAlgorithm>> {
+    options
+        .iter()
+        .map(|o| match o.key {
+            wit::SigningKey::Host(h) => keys.get(h as usize).map(NativeKey::algorithm),
+            wit::SigningKey::Pem(_) => None,
+        })
+        .collect()
 }
 
 /// The component, compiled once, with a pool of instances.
@@ -305,7 +333,11 @@ impl ComponentHost {
                 store.limiter(|s| &mut s.limits);
                 self.arm(&mut store);
                 let bindings = self.pre.instantiate(&mut store)?;
-                Instance { store, bindings }
+                Instance {
+                    store,
+                    bindings,
+                    prepared: None,
+                }
             }
         };
         inst.store.data_mut().keys = keys;
@@ -342,25 +374,63 @@ impl ComponentHost {
         r
     }
 
+    /// [`sign`](Self::sign) for a message in memory: one that fits in one
+    /// call goes over without a copy.
+    pub fn sign_bytes(
+        &self,
+        message: &[u8],
+        options: &[wit::SignOptions],
+        keys: Arc<Vec<NativeKey>>,
+    ) -> Result<Result<String, GuestError>> {
+        if message.len() > ONE_CALL {
+            return self.sign(&mut std::io::Cursor::new(message), options, keys);
+        }
+        let mut inst = self.checkout(keys)?;
+        let r = self.sign_whole(&mut inst, message, options);
+        if r.is_ok() {
+            self.checkin(inst);
+        }
+        r
+    }
+
+    /// Signs a message that fits in one call, with the instance's
+    /// `prepared` resource for these options.
+    fn sign_whole(
+        &self,
+        inst: &mut Instance,
+        message: &[u8],
+        options: &[wit::SignOptions],
+    ) -> Result<Result<String, GuestError>> {
+        let prepared = match self.prepare(inst, options)? {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        self.arm(&mut inst.store);
+        let r = inst.bindings.waxseal_dkim_signing().prepared().call_sign(
+            &mut inst.store,
+            prepared,
+            message,
+        )?;
+        Ok(r.map_err(GuestError::from))
+    }
+
     fn sign_in(
         &self,
         inst: &mut Instance,
         message: &mut dyn Read,
         options: &[wit::SignOptions],
     ) -> Result<Result<String, GuestError>> {
-        let signing = inst.bindings.waxseal_dkim_signing();
-        // A message that fits in one buffer goes over in a single call;
-        // larger ones stream through the `signer` resource.
+        // A message that fits in one buffer goes over in a single call (to
+        // the `prepared` resource); larger ones stream through a `signer`.
         let mut first = Vec::new();
         message
             .take(ONE_CALL as u64 + 1)
             .read_to_end(&mut first)
             .context("cannot read the message")?;
         if first.len() <= ONE_CALL {
-            self.arm(&mut inst.store);
-            let r = signing.call_sign(&mut inst.store, &first, options)?;
-            return Ok(r.map_err(GuestError::from));
+            return self.sign_whole(inst, &first, options);
         }
+        let signing = inst.bindings.waxseal_dkim_signing();
         let signer = signing.signer();
         self.arm(&mut inst.store);
         let res = match signer.call_create(&mut inst.store, options)? {
@@ -387,6 +457,41 @@ impl ComponentHost {
         };
         res.resource_drop(&mut inst.store)?;
         Ok(outcome.map_err(GuestError::from))
+    }
+
+    /// The instance's `prepared` resource for `options`: the one it has
+    /// when the options and key algorithms are the same as last time, else
+    /// a new one (dropping the old).
+    fn prepare(
+        &self,
+        inst: &mut Instance,
+        options: &[wit::SignOptions],
+    ) -> Result<Result<ResourceAny, GuestError>> {
+        let algorithms = key_algorithms(options, &inst.store.data().keys);
+        if let Some(p) = &inst.prepared
+            && p.options == options
+            && p.algorithms == algorithms
+        {
+            return Ok(Ok(p.resource));
+        }
+        if let Some(old) = inst.prepared.take() {
+            old.resource.resource_drop(&mut inst.store)?;
+        }
+        let signing = inst.bindings.waxseal_dkim_signing();
+        self.arm(&mut inst.store);
+        Ok(
+            match signing.prepared().call_create(&mut inst.store, options)? {
+                Ok(resource) => {
+                    inst.prepared = Some(Prepared {
+                        options: options.to_vec(),
+                        algorithms,
+                        resource,
+                    });
+                    Ok(resource)
+                }
+                Err(e) => Err(e.into()),
+            },
+        )
     }
 
     /// Verifies a message read from `message`: the component names the DNS

@@ -3,18 +3,19 @@
 //! native`, no sandbox, for comparison and for users who want none). Either
 //! way the private-key operation is done here, in native crypto.
 
+use std::cell::RefCell;
 use std::io::Cursor;
 use std::sync::Arc;
 
 use anyhow::Result;
 use waxseal_core::verify::VerifyPolicy;
-use waxseal_core::{KeyAnswer, Signer};
+use waxseal_core::{KeyAnswer, Signer, SigningAlgorithm};
 
 use crate::component::{ComponentHost, GuestError, Limits, wit};
 use crate::crypto::NativeKey;
 
 /// One signature to make.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignSpec {
     /// Index of the key in the key list.
     pub key: usize,
@@ -150,7 +151,7 @@ impl Engine {
             Engine::Wasm(host) => {
                 let options: Vec<wit::SignOptions> = specs.iter().map(SignSpec::wit).collect();
                 Ok(host
-                    .sign(&mut Cursor::new(message), &options, keys)?
+                    .sign_bytes(message, &options, keys)?
                     .map_err(InputError::from))
             }
             Engine::Native => Ok(sign_native(message, specs, &keys)),
@@ -232,30 +233,67 @@ fn result_word(r: wit::DkimResult) -> &'static str {
     }
 }
 
+/// A signer whose options were checked once, for the next message with
+/// the same specs and key algorithms (what the sandbox's `prepared`
+/// resource is to the component).
+struct NativePrepared {
+    specs: Vec<SignSpec>,
+    algorithms: Vec<SigningAlgorithm>,
+    signer: Signer<'static>,
+}
+
+thread_local! {
+    /// The signer this thread signed its last message with: an MTA signs
+    /// all mail of a domain alike, so most messages reuse it.
+    static NATIVE_SIGNER: RefCell<Option<NativePrepared>> = const { RefCell::new(None) };
+}
+
 /// Signing with the core linked in, keys in native crypto.
 pub fn sign_native(
     message: &[u8],
     specs: &[SignSpec],
     keys: &[NativeKey],
 ) -> Result<String, InputError> {
-    let mut signer = Signer::new();
-    for s in specs {
-        let key = keys.get(s.key).ok_or_else(|| InputError {
-            code: "ERR_INVALID_KEY".into(),
-            message: format!("no key number {}", s.key),
-        })?;
-        signer.add_external(s.spec.options()?, key.algorithm())?;
-    }
-    signer.update(message)?;
-    let mut out = String::new();
-    for (p, s) in signer.finish_pending()?.into_iter().zip(specs) {
-        let h = keys[s.key].complete(p).map_err(|e| InputError {
-            code: "ERR_CRYPTO".into(),
-            message: e.to_string(),
-        })?;
-        out.push_str(&h.field);
-    }
-    Ok(out)
+    let algorithms = specs
+        .iter()
+        .map(|s| {
+            keys.get(s.key)
+                .map(NativeKey::algorithm)
+                .ok_or_else(|| InputError {
+                    code: "ERR_INVALID_KEY".into(),
+                    message: format!("no key number {}", s.key),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    NATIVE_SIGNER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let prepared = match slot.take() {
+            Some(p) if p.specs == specs && p.algorithms == algorithms => p,
+            _ => {
+                let mut signer = Signer::new();
+                for (s, alg) in specs.iter().zip(&algorithms) {
+                    signer.add_external(s.spec.options()?, *alg)?;
+                }
+                NativePrepared {
+                    specs: specs.to_vec(),
+                    algorithms,
+                    signer,
+                }
+            }
+        };
+        let p = slot.insert(prepared);
+        p.signer.reset();
+        p.signer.update(message)?;
+        let mut out = String::new();
+        for (pending, s) in p.signer.finish_pending()?.into_iter().zip(specs) {
+            let h = keys[s.key].complete(pending).map_err(|e| InputError {
+                code: "ERR_CRYPTO".into(),
+                message: e.to_string(),
+            })?;
+            out.push_str(&h.field);
+        }
+        Ok(out)
+    })
 }
 
 /// An engine error (a trap: deadline, memory) as one line.

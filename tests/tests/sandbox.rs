@@ -88,3 +88,55 @@ fn memory_limit_stops_the_message_not_the_host() {
         .unwrap();
     assert!(h.starts_with("DKIM-Signature:"), "{h}");
 }
+
+/// The host keeps each instance's options prepared (`signing.prepared`)
+/// for the next message: whatever changes between messages (the options,
+/// the key behind a handle, even its algorithm), the sandbox still gives
+/// the bytes the core linked natively gives.
+#[test]
+fn prepared_options_follow_every_change() {
+    use waxseal::engine::{Engine, SignSpec};
+    let pem = |n: &str| {
+        let p = repo_root().join("signer-core/tests/vectors/keys").join(n);
+        NativeKey::parse(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let ed = Arc::new(vec![pem("ed25519.pem"), pem("rsa2048.pem")]);
+    let rsa_first = Arc::new(vec![pem("rsa2048.pem"), pem("ed25519.pem")]);
+    let spec = |key: usize, selector: &str, headers: Option<&[&str]>| SignSpec {
+        key,
+        spec: waxseal_core::SignSpec {
+            domain: "example.com".into(),
+            selector: selector.into(),
+            headers: headers.map(|h| h.iter().map(|s| s.to_string()).collect()),
+            timestamp: Some(1_700_000_000),
+            ..Default::default()
+        },
+    };
+    let a = vec![spec(0, "a", None)];
+    let b = vec![spec(0, "b", Some(&["Subject", "To"]))];
+    let two = vec![spec(0, "a", None), spec(1, "c", None)];
+    let bad = vec![spec(0, "bad selector!", None)];
+    let wasm = Engine::wasm(None, Limits::default()).unwrap();
+    let native = Engine::Native;
+    let steps: [(&Vec<SignSpec>, &Arc<Vec<NativeKey>>); 8] = [
+        (&a, &ed),
+        (&a, &ed),
+        (&a, &rsa_first), // same options, another algorithm at handle 0
+        (&b, &rsa_first),
+        (&bad, &ed),
+        (&a, &ed),
+        (&two, &ed),
+        (&two, &rsa_first),
+    ];
+    for (i, (specs, keys)) in steps.into_iter().enumerate() {
+        let msg =
+            format!("From: a@example.com\r\nTo: b@example.net\r\nSubject: {i}\r\n\r\nbody {i}\r\n");
+        let want = native.sign(msg.as_bytes(), specs, keys.clone()).unwrap();
+        let got = wasm.sign(msg.as_bytes(), specs, keys.clone()).unwrap();
+        match (want, got) {
+            (Ok(w), Ok(g)) => assert_eq!(g, w, "step {i}"),
+            (Err(w), Err(g)) => assert_eq!(g.code, w.code, "step {i}"),
+            (w, g) => panic!("step {i}: native {w:?}, sandbox {g:?}"),
+        }
+    }
+}

@@ -270,7 +270,9 @@ impl SignJob {
         Ok(SignJob { signer, keys })
     }
 
-    fn finish(mut self) -> Result<String, Error> {
+    /// Ends the message and makes the signatures; the job can then be
+    /// reset for another message.
+    fn finish(&mut self) -> Result<String, Error> {
         let pending = self.signer.finish_pending().map_err(error)?;
         let mut out = String::new();
         for (p, key) in pending.into_iter().zip(&self.keys) {
@@ -286,6 +288,13 @@ impl SignJob {
             out.push_str(&p.complete(b).field);
         }
         Ok(out)
+    }
+
+    /// Signs a whole message.
+    fn sign(&mut self, message: &[u8]) -> Result<String, Error> {
+        self.signer.reset();
+        self.signer.update(message).map_err(error)?;
+        self.finish()
     }
 }
 
@@ -309,7 +318,7 @@ impl signing::GuestSigner for SignerResource {
     }
 
     fn finish(&self) -> Result<String, Error> {
-        let job = self
+        let mut job = self
             .inner
             .borrow_mut()
             .take()
@@ -318,13 +327,29 @@ impl signing::GuestSigner for SignerResource {
     }
 }
 
+/// The `prepared` resource: a sign job whose options were checked once.
+pub struct PreparedResource {
+    job: RefCell<SignJob>,
+}
+
+impl signing::GuestPrepared for PreparedResource {
+    fn create(options: Vec<SignOptions>) -> Result<signing::Prepared, Error> {
+        Ok(signing::Prepared::new(PreparedResource {
+            job: RefCell::new(SignJob::new(options)?),
+        }))
+    }
+
+    fn sign(&self, message: Vec<u8>) -> Result<String, Error> {
+        self.job.borrow_mut().sign(&message)
+    }
+}
+
 impl signing::Guest for Component {
     type Signer = SignerResource;
+    type Prepared = PreparedResource;
 
     fn sign(message: Vec<u8>, options: Vec<SignOptions>) -> Result<String, Error> {
-        let mut job = SignJob::new(options)?;
-        job.signer.update(&message).map_err(error)?;
-        job.finish()
+        SignJob::new(options)?.sign(&message)
     }
 }
 
