@@ -174,6 +174,12 @@ impl waxseal::dkim::crypto::Host for HostState {
         )
     }
 
+    fn sha256_digest(&mut self, data: Vec<u8>) -> wasmtime::Result<Vec<u8>> {
+        Ok(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &data)
+            .as_ref()
+            .to_vec())
+    }
+
     fn sign(&mut self, handle: u32, data: Vec<u8>) -> wasmtime::Result<Result<Vec<u8>, String>> {
         let Some(key) = self.keys.get(handle as usize) else {
             return Ok(Err(format!("no key with handle {handle}")));

@@ -140,3 +140,61 @@ fn prepared_options_follow_every_change() {
         }
     }
 }
+
+/// The component holds the first 16 KiB of each hash and sends it to the
+/// host in one call, and starts a host hash resource beyond that: bodies
+/// on both sides of that size, and across the 256 KiB streaming size, sign
+/// to the native bytes and verify in the sandbox.
+#[test]
+fn bodies_around_the_hold_and_stream_sizes_sign_alike() {
+    use waxseal::engine::{Engine, SignSpec};
+    let keys = key();
+    let specs = vec![SignSpec {
+        key: 0,
+        spec: waxseal_core::SignSpec {
+            domain: "example.com".into(),
+            selector: "s".into(),
+            timestamp: Some(1_700_000_000),
+            ..Default::default()
+        },
+    }];
+    let wasm = Engine::wasm(None, Limits::default()).unwrap();
+    let head = b"From: a@example.com\r\nSubject: sizes\r\n\r\n";
+    for body_len in [
+        0,
+        1,
+        16 * 1024 - 2,
+        16 * 1024,
+        16 * 1024 + 1,
+        40_000,
+        300_000,
+    ] {
+        let mut msg = head.to_vec();
+        // canonical bytes = input bytes here: lines of 62 text bytes + CRLF
+        while msg.len() < head.len() + body_len {
+            let line = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n";
+            let take = (head.len() + body_len - msg.len()).min(line.len());
+            msg.extend_from_slice(&line[..take]);
+        }
+        let want = Engine::Native.sign(&msg, &specs, keys.clone()).unwrap();
+        let got = wasm.sign(&msg, &specs, keys.clone()).unwrap();
+        assert_eq!(
+            got.as_ref().unwrap(),
+            want.as_ref().unwrap(),
+            "body {body_len}"
+        );
+        let signed = [want.unwrap().as_bytes(), &msg].concat();
+        let record = waxseal_core::KeyRecord::new(keys[0].public_key()).to_txt();
+        let r = wasm
+            .verify(
+                &signed,
+                &waxseal_core::VerifyPolicy::default(),
+                Some(1_700_000_100),
+                "mx",
+                &mut |_| waxseal_core::KeyAnswer::record(&record),
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.verdicts[0].result, "pass", "body {body_len}: {r:?}");
+    }
+}
