@@ -101,12 +101,20 @@ impl Race {
     }
 }
 
-/// Runs every contender once per round, alternating.
+/// Runs every contender once per round, alternating; every other round
+/// in reverse order, so that running first or last (a warmer or colder
+/// cache) favours no contender.
 fn race(secs: f64, contenders: &mut [(&str, &mut dyn FnMut())]) -> Race {
-    let mut runs = vec![Vec::new(); contenders.len()];
-    for _ in 0..ROUNDS {
-        for (i, (_, f)) in contenders.iter_mut().enumerate() {
-            runs[i].push(rate(secs, f));
+    let n = contenders.len();
+    let mut runs = vec![Vec::with_capacity(ROUNDS); n];
+    for round in 0..ROUNDS {
+        let mut this = vec![0.0; n];
+        for k in 0..n {
+            let i = if round % 2 == 0 { k } else { n - 1 - k };
+            this[i] = rate(secs, &mut contenders[i].1);
+        }
+        for (r, x) in runs.iter_mut().zip(this) {
+            r.push(x);
         }
     }
     let medians = runs.iter().map(|r| median(r.clone())).collect();
@@ -225,7 +233,25 @@ fn main() {
         peak(&args[2], &args[3]);
         return;
     }
-    // `--loop native|native5|wasm|mail-auth SECONDS [COMPONENT]`: Ed25519 2 KB signing only,
+    // `--ab COMPONENT_A COMPONENT_B`: two component builds raced in this
+    // process (2 KB, Ed25519), paired rounds: is B faster than A?
+    if args.get(1).map(String::as_str) == Some("--ab") {
+        let s = setup();
+        let a = Engine::wasm(Some(std::path::Path::new(&args[2])), Limits::default()).unwrap();
+        let b = Engine::wasm(Some(std::path::Path::new(&args[3])), Limits::default()).unwrap();
+        let msg = message(2048);
+        let mut fa = || drop(sign(&a, &s, &msg, 1, "ed"));
+        let mut fb = || drop(sign(&b, &s, &msg, 1, "ed"));
+        let r = race(0.2, &mut [("a", &mut fa), ("b", &mut fb)]);
+        println!(
+            "A {:.0} msg/s, B {:.0} msg/s, B/A {:.3}",
+            r[0],
+            r[1],
+            r.ratio(1, 0)
+        );
+        return;
+    }
+    // `--loop native|native5|native10|wasm|wasm10|mail-auth SECONDS [COMPONENT]`: Ed25519 signing only,
     // for profilers and for comparing component builds
     if args.get(1).map(String::as_str) == Some("--loop") {
         let s = setup();
@@ -253,7 +279,12 @@ fn main() {
         } else {
             Engine::wasm(component.as_deref(), Limits::default()).unwrap()
         };
-        let msg = message(2048);
+        // `native10` / `wasm10`: the 10 MB message
+        let msg = message(if args[2].ends_with("10") {
+            10 << 20
+        } else {
+            2048
+        });
         let secs: f64 = args[3].parse().unwrap();
         // `native5`: the five fields mail-auth signs
         let mut specs = vec![spec(1, "ed")];
