@@ -233,6 +233,29 @@ fn main() {
         peak(&args[2], &args[3]);
         return;
     }
+    // `--instructions [COMPONENT]` (with WAXSEAL_WASM_FUEL=1 set): the
+    // WebAssembly instructions of one 2 KB Ed25519 signature (wasmtime
+    // fuel), the sandbox's work whatever the machine's load (the host's
+    // crypto and the calls are not counted)
+    if args.get(1).map(String::as_str) == Some("--instructions") {
+        let s = setup();
+        let component = args.get(2).map(std::path::PathBuf::from);
+        let engine = Engine::wasm(component.as_deref(), Limits::default()).unwrap();
+        let Engine::Wasm(host) = &engine else {
+            unreachable!("Engine::wasm makes a sandbox")
+        };
+        let msg = message(2048);
+        drop(sign(&engine, &s, &msg, 1, "ed")); // the first call prepares
+        let Some(before) = host.instructions() else {
+            eprintln!("--instructions needs WAXSEAL_WASM_FUEL=1");
+            std::process::exit(2);
+        };
+        for _ in 0..100 {
+            drop(sign(&engine, &s, &msg, 1, "ed"));
+        }
+        println!("{}", (host.instructions().unwrap() - before) / 100);
+        return;
+    }
     // `--ab COMPONENT_A COMPONENT_B`: two component builds raced in this
     // process (2 KB, Ed25519), paired rounds: is B faster than A?
     if args.get(1).map(String::as_str) == Some("--ab") {
@@ -447,8 +470,17 @@ fn main() {
         r.ratio(1, 0)
     );
 
-    println!("peak memory, 10 MB message (fresh process each; resident set):");
     let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(&exe)
+        .arg("--instructions")
+        .env("WAXSEAL_WASM_FUEL", "1")
+        .output()
+        .unwrap();
+    println!(
+        "sandbox work, 2 KB Ed25519 signature: {} WebAssembly instructions (wasmtime fuel;\n  independent of the machine's load, for comparing builds)",
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+    println!("peak memory, 10 MB message (fresh process each; resident set):");
     for engine in ["native", "wasm"] {
         for op in ["sign", "verify"] {
             let out = std::process::Command::new(&exe)

@@ -10,7 +10,7 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -226,6 +226,9 @@ pub struct ComponentHost {
     pool: Mutex<Vec<Instance>>,
     limits: Limits,
     stop: Arc<AtomicBool>,
+    /// WebAssembly instructions counted (WAXSEAL_WASM_FUEL set), summed
+    /// over the calls of every instance since the host was made.
+    fuel: Option<AtomicU64>,
 }
 
 impl Drop for ComponentHost {
@@ -282,6 +285,11 @@ impl ComponentHost {
         if std::env::var_os("WAXSEAL_WASM_PERFMAP").is_some() {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
+        // for benchmarks on noisy machines: WAXSEAL_WASM_FUEL=1 counts the
+        // WebAssembly instructions run (wasmtime fuel), a measure of the
+        // work in the sandbox that load on the machine does not change
+        let fuel = std::env::var_os("WAXSEAL_WASM_FUEL").is_some();
+        config.consume_fuel(fuel);
         // compiled code is cached on disk, so the command starts fast
         if let Ok(cache) = wasmtime::Cache::new(wasmtime::CacheConfig::new()) {
             config.cache(Some(cache));
@@ -310,6 +318,7 @@ impl ComponentHost {
             pool: Mutex::new(Vec::new()),
             limits,
             stop,
+            fuel: fuel.then(|| AtomicU64::new(0)),
         })
     }
 
@@ -337,6 +346,9 @@ impl ComponentHost {
                 };
                 let mut store = Store::new(&self.engine, state);
                 store.limiter(|s| &mut s.limits);
+                if self.fuel.is_some() {
+                    store.set_fuel(u64::MAX)?;
+                }
                 self.arm(&mut store);
                 let bindings = self.pre.instantiate(&mut store)?;
                 Instance {
@@ -351,6 +363,12 @@ impl ComponentHost {
     }
 
     fn checkin(&self, mut inst: Instance) {
+        if let Some(total) = &self.fuel
+            && let Ok(left) = inst.store.get_fuel()
+            && inst.store.set_fuel(u64::MAX).is_ok()
+        {
+            total.fetch_add(u64::MAX - left, Ordering::Relaxed);
+        }
         inst.store.data_mut().keys = Arc::new(Vec::new());
         if let Ok(mut pool) = self.pool.lock() {
             pool.push(inst);
@@ -565,6 +583,12 @@ impl ComponentHost {
         let outcome = outcome?;
         res.resource_drop(&mut inst.store)?;
         Ok(outcome.map_err(GuestError::from))
+    }
+
+    /// WebAssembly instructions run so far by calls that completed (with
+    /// `WAXSEAL_WASM_FUEL` set when the host was made; else `None`).
+    pub fn instructions(&self) -> Option<u64> {
+        self.fuel.as_ref().map(|f| f.load(Ordering::Relaxed))
     }
 
     /// Number of idle instances in the pool.
