@@ -321,6 +321,51 @@ impl BodyHashSet {
 
     /// Ends the body; the results in the order of the indices `add` gave.
     pub fn finish(mut self) -> Vec<BodyHash> {
+        let canonical_len = self.end_bodies();
+        self.hashes
+            .into_iter()
+            .zip(canonical_len)
+            .map(|(h, canonical_len)| BodyHash {
+                digest: h.hasher.finish(),
+                canonical_len,
+                hashed_len: h.hashed,
+            })
+            .collect()
+    }
+
+    /// [`finish`](Self::finish), leaving the set ready for another body
+    /// with the same requests (and its buffers allocated).
+    pub fn finish_reset(&mut self) -> Vec<BodyHash> {
+        let canonical_len = self.end_bodies();
+        let sha256 = self.sha256;
+        let out = self
+            .hashes
+            .iter_mut()
+            .zip(&self.requests)
+            .zip(canonical_len)
+            .map(|((h, r), canonical_len)| {
+                let done = core::mem::replace(
+                    h,
+                    LimitedHash {
+                        hasher: Hasher::with_sha256(r.1, sha256),
+                        limit: r.2,
+                        hashed: 0,
+                    },
+                );
+                BodyHash {
+                    digest: done.hasher.finish(),
+                    canonical_len,
+                    hashed_len: done.hashed,
+                }
+            })
+            .collect();
+        self.totals.iter_mut().for_each(|t| *t = 0);
+        out
+    }
+
+    /// Ends every canonicalization (each is reset for another body) and
+    /// feeds what it held back; the canonical length behind each hash.
+    fn end_bodies(&mut self) -> Vec<u64> {
         let mut canonical_len = alloc::vec![0u64; self.hashes.len()];
         for (g, (canon, members)) in self.groups.iter_mut().enumerate() {
             let hashes = &mut self.hashes;
@@ -335,15 +380,7 @@ impl BodyHashSet {
                 canonical_len[m] = *total;
             }
         }
-        self.hashes
-            .into_iter()
-            .zip(canonical_len)
-            .map(|(h, canonical_len)| BodyHash {
-                digest: h.hasher.finish(),
-                canonical_len,
-                hashed_len: h.hashed,
-            })
-            .collect()
+        canonical_len
     }
 }
 
@@ -376,13 +413,16 @@ mod tests {
         ];
         let idx: Vec<usize> = reqs.iter().map(|r| set.add(r.0, r.1, r.2)).collect();
         assert_eq!(idx, [0, 1, 2, 0]);
-        set.update(&body[..5]);
-        set.update(&body[5..]);
-        let got = set.finish();
-        for (r, i) in reqs.iter().zip(idx) {
-            let mut h = BodyHasher::new(r.0, r.1, r.2);
-            h.update(body);
-            assert_eq!(got[i], h.finish());
+        // twice: the second body after finish_reset
+        for body in [&body[..], b"second\r\n  body  \r\n\r\n"] {
+            set.update(&body[..5]);
+            set.update(&body[5..]);
+            let got = set.finish_reset();
+            for (r, i) in reqs.iter().zip(&idx) {
+                let mut h = BodyHasher::new(r.0, r.1, r.2);
+                h.update(body);
+                assert_eq!(got[*i], h.finish());
+            }
         }
     }
 }

@@ -125,7 +125,7 @@ impl HeaderSelection {
     /// if it is in neither.
     pub fn h_list(&self, fields: &[HeaderField<'_>]) -> Result<Vec<HeaderName>, Error> {
         self.validate()?;
-        HeaderPlan::new(self).h_list(fields)
+        HeaderPlan::new(self).h_list(fields).map(|(h, _)| h)
     }
 }
 
@@ -209,8 +209,16 @@ impl HeaderPlan {
         }
     }
 
-    /// The `h=` list for a message with these fields.
-    fn h_list(&self, fields: &[HeaderField<'_>]) -> Result<Vec<HeaderName>, Error> {
+    /// The `h=` list for a message with these fields, and the fields it
+    /// signs in the order they are hashed: for a name that occurs several
+    /// times, the last occurrence first (RFC 6376 5.4.2); an oversigned
+    /// extra entry signs no field. What [`select_headers`] would find for
+    /// this list, in the same walk.
+    #[allow(clippy::type_complexity)]
+    fn h_list<'f, 'm>(
+        &self,
+        fields: &'f [HeaderField<'m>],
+    ) -> Result<(Vec<HeaderName>, Vec<&'f HeaderField<'m>>), Error> {
         // Design note: this runs for every message, over a list of ~30
         // names of which a handful are present. A filter bit per name
         // (NameFilter) rules out most comparisons: names compare exactly
@@ -227,31 +235,36 @@ impl HeaderPlan {
             &owned
         };
         let present = field_bits.iter().fold(0, |acc, b| acc | b);
-        let count = |name: &str, bit: u64| {
-            fields
-                .iter()
-                .zip(field_bits)
-                .filter(|(f, b)| **b == bit && f.is(name))
-                .count()
-        };
-        if count("from", NameFilter::bit(b"from")) == 0 {
+        let from_bit = NameFilter::bit(b"from");
+        if !fields
+            .iter()
+            .zip(field_bits)
+            .any(|(f, b)| *b == from_bit && f.is("from"))
+        {
             return Err(Error::MissingFrom);
         }
         let mut h: Vec<HeaderName> = Vec::with_capacity(16);
+        let mut selected = Vec::with_capacity(16);
         for e in &self.entries {
             if (present | self.oversigned) & e.bit == 0 {
                 continue; // neither in the message nor oversigned
             }
-            let n = if present & e.bit != 0 {
-                count(&e.name, e.bit)
-            } else {
-                0
-            } + usize::from(e.oversigned);
-            for _ in 0..n {
+            if present & e.bit != 0 {
+                for (f, _) in fields
+                    .iter()
+                    .zip(field_bits)
+                    .rev()
+                    .filter(|(f, b)| **b == e.bit && f.is(&e.name))
+                {
+                    h.push(e.name.clone());
+                    selected.push(f);
+                }
+            }
+            if e.oversigned {
                 h.push(e.name.clone());
             }
         }
-        Ok(h)
+        Ok((h, selected))
     }
 }
 
@@ -658,6 +671,9 @@ pub struct Signer<'k> {
     state: State,
     max_header_bytes: usize,
     sha256: Option<Sha256Factory>,
+    /// The body hashes of the last message, reset, with the index of each
+    /// request's hash: the next message reuses them (and their buffers).
+    spare: Option<(BodyHashSet, Vec<usize>)>,
 }
 
 impl Default for Signer<'_> {
@@ -675,6 +691,7 @@ impl<'k> Signer<'k> {
             state: State::Headers { scan: 0 },
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             sha256: None,
+            spare: None,
         }
     }
 
@@ -691,6 +708,7 @@ impl<'k> Signer<'k> {
     /// [`ExternalSha256`]: crate::ExternalSha256
     pub fn set_sha256(&mut self, sha256: Sha256Factory) {
         self.sha256 = Some(sha256);
+        self.spare = None;
     }
 
     /// Requests one more signature. Must be called before the first
@@ -701,6 +719,7 @@ impl<'k> Signer<'k> {
         }
         let algorithm = key.algorithm();
         options.validate(algorithm)?;
+        self.spare = None;
         self.requests.push(Request {
             plan: HeaderPlan::new(&options.headers),
             options,
@@ -721,6 +740,7 @@ impl<'k> Signer<'k> {
             return Err(Error::AlreadyFinished);
         }
         options.validate(algorithm)?;
+        self.spare = None;
         self.requests.push(Request {
             plan: HeaderPlan::new(&options.headers),
             options,
@@ -796,13 +816,19 @@ impl<'k> Signer<'k> {
         if !spans.iter().any(|s| s.field(block).is("from")) {
             return Err(Error::MissingFrom);
         }
-        let mut hashes = BodyHashSet::new();
-        hashes.set_sha256(self.sha256);
-        let slots = self
-            .requests
-            .iter()
-            .map(|r| hashes.add(r.options.canonicalization.body, r.algorithm.hash(), None))
-            .collect();
+        let (hashes, slots) = match self.spare.take() {
+            Some(spare) => spare,
+            None => {
+                let mut hashes = BodyHashSet::new();
+                hashes.set_sha256(self.sha256);
+                let slots = self
+                    .requests
+                    .iter()
+                    .map(|r| hashes.add(r.options.canonicalization.body, r.algorithm.hash(), None))
+                    .collect();
+                (hashes, slots)
+            }
+        };
         self.state = State::Body {
             header_len,
             spans,
@@ -844,7 +870,7 @@ impl<'k> Signer<'k> {
             }
             self.start_body(len)?;
         }
-        let (header_len, spans, hashes, slots) =
+        let (header_len, spans, mut hashes, slots) =
             match core::mem::replace(&mut self.state, State::Done) {
                 State::Body {
                     header_len,
@@ -854,12 +880,12 @@ impl<'k> Signer<'k> {
                 } => (header_len, spans, hashes, slots),
                 _ => return Err(Error::AlreadyFinished),
             };
-        let body_hashes = hashes.finish();
+        let body_hashes = hashes.finish_reset();
         let block = &self.buf[..header_len];
         let fields: Vec<HeaderField<'_>> = spans.iter().map(|s| s.field(block)).collect();
         let mut out = Vec::with_capacity(self.requests.len());
-        for (req, slot) in self.requests.iter().zip(slots) {
-            let bh = &body_hashes[slot];
+        for (req, slot) in self.requests.iter().zip(&slots) {
+            let bh = &body_hashes[*slot];
             out.push(prepare_one(
                 req,
                 &fields,
@@ -868,6 +894,7 @@ impl<'k> Signer<'k> {
                 self.sha256,
             )?);
         }
+        self.spare = Some((hashes, slots));
         self.buf.clear();
         if self.buf.capacity() > KEEP_BUF {
             self.buf = Vec::new();
@@ -916,8 +943,7 @@ fn prepare_one(
 ) -> Result<PendingSignature, Error> {
     let (o, algorithm) = (&req.options, req.algorithm);
     // the options were validated when added to the signer
-    let h = req.plan.h_list(fields)?;
-    let selected = select_headers(fields, &h);
+    let (h, selected) = req.plan.h_list(fields)?;
     let copied_headers = o.copy_headers.then(|| {
         let parts: Vec<String> = selected.iter().map(|f| z_copy(f)).collect();
         parts.join("|")
@@ -1079,6 +1105,15 @@ mod tests {
                 .collect();
             let got = sel.h_list(&m.fields).unwrap();
             assert_eq!(got, h_list_reference(&sel, &m.fields), "{n} names");
+            // the fields the plan selects on the way are select_headers' choice
+            let (_, picked) = HeaderPlan::new(&sel).h_list(&m.fields).unwrap();
+            let raws =
+                |v: Vec<&HeaderField<'_>>| v.iter().map(|f| f.raw.to_vec()).collect::<Vec<_>>();
+            assert_eq!(
+                raws(picked),
+                raws(select_headers(&m.fields, &got)),
+                "{n} names"
+            );
         }
         let sel = HeaderSelection::default();
         assert_eq!(
@@ -1232,6 +1267,14 @@ mod tests {
             reused.update(msg).unwrap();
             assert_eq!(reused.finish().unwrap(), want);
         }
+        // a signature added between messages gets its own body hash
+        let mut o3 = opts();
+        o3.canonicalization = Canonicalization::RELAXED_SIMPLE;
+        reused.reset();
+        reused.add(o3.clone(), &key).unwrap();
+        reused.update(msgs[0]).unwrap();
+        let want = sign(msgs[0], &[(&o, &key), (&o2, &rsa), (&o3, &key)]).unwrap();
+        assert_eq!(reused.finish().unwrap(), want);
     }
 
     #[test]
