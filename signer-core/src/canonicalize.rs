@@ -368,7 +368,11 @@ impl BodyCanonicalizer {
             if crlf && self.at_line_start && specials.line_is_clean(pos, content_end) {
                 match &mut run {
                     // the previous line's CRLF is in the input: extend the run
-                    Some((_, e)) if *e + 2 == pos && self.pending_crlf == 1 => {
+                    Some((_, e))
+                        if *e + 2 == pos
+                            && self.pending_crlf == 1
+                            && &chunk[*e..pos] == b"\r\n" =>
+                    {
                         *e = content_end;
                         self.pending_crlf = 0;
                     }
@@ -381,17 +385,15 @@ impl BodyCanonicalizer {
                         self.emitted = true;
                     }
                 }
+            } else if specials.relaxed && self.at_line_start && content_end > pos {
+                // relaxed_line relies on the line starting here: a line
+                // continued from the last chunk may carry pending WSP.
+                self.relaxed_line(chunk, pos, content_end, &mut specials, &mut run, out);
             } else {
                 if let Some((s, e)) = run.take() {
                     self.emit(&chunk[s..e], out);
                 }
-                // relaxed_line relies on the line starting here: a line
-                // continued from the last chunk may carry pending WSP.
-                if specials.relaxed && self.at_line_start && content_end > pos {
-                    self.relaxed_line(chunk, pos, content_end, &mut specials, out);
-                } else {
-                    self.content(&chunk[pos..content_end], out);
-                }
+                self.content(&chunk[pos..content_end], out);
             }
             self.line_end();
             pos = lf + 1;
@@ -492,6 +494,7 @@ impl BodyCanonicalizer {
         start: usize,
         end: usize,
         specials: &mut Specials<'_>,
+        run: &mut Option<(usize, usize)>,
         out: &mut impl FnMut(&[u8]),
     ) {
         self.at_line_start = false;
@@ -504,7 +507,7 @@ impl BodyCanonicalizer {
                     let trailing = chunk[end - 1] == b' ';
                     let e = if trailing { end - 1 } else { end };
                     if e > i {
-                        self.text(&chunk[i..e], out);
+                        self.run_text(chunk, run, i, e, out);
                     }
                     self.pending_wsp |= trailing;
                     return;
@@ -520,13 +523,73 @@ impl BodyCanonicalizer {
                         run_end += 1;
                     }
                     if run_start > i {
-                        self.text(&chunk[i..run_start], out);
+                        self.run_text(chunk, run, i, run_start, out);
                     }
                     self.pending_wsp = true;
                     i = run_end;
                 }
             }
         }
+    }
+
+    /// Outputs the text `chunk[s..e]` of the current line (non-empty, no
+    /// WSP at either end) after what is held back, as part of `run` where
+    /// the input allows.
+    ///
+    /// Design note: what precedes the text in the output (one held-back
+    /// CRLF, one SP for a WSP run) is usually the very bytes before it in
+    /// the input (a line's CRLF, the last SP of a double space); then the
+    /// output is a slice of the input and joins the run, and a body whose
+    /// every line has a double space is still copied in a few long pieces.
+    fn run_text(
+        &mut self,
+        chunk: &[u8],
+        run: &mut Option<(usize, usize)>,
+        s: usize,
+        e: usize,
+        out: &mut impl FnMut(&[u8]),
+    ) {
+        let mut from = Some(s);
+        if self.pending_wsp {
+            from = from
+                .filter(|&f| f > 0 && chunk[f - 1] == b' ')
+                .map(|f| f - 1);
+        }
+        match self.pending_crlf {
+            0 => {}
+            1 => {
+                from = from
+                    .filter(|&f| f >= 2 && &chunk[f - 2..f] == b"\r\n")
+                    .map(|f| f - 2);
+            }
+            _ => from = None,
+        }
+        self.emitted = true;
+        if let Some(from) = from {
+            self.pending_crlf = 0;
+            self.pending_wsp = false;
+            match run {
+                Some((_, re)) if *re == from => *re = e,
+                _ => {
+                    if let Some((rs, re)) = run.take() {
+                        self.emit(&chunk[rs..re], out);
+                    }
+                    *run = Some((from, e));
+                }
+            }
+            return;
+        }
+        if let Some((rs, re)) = run.take() {
+            self.emit(&chunk[rs..re], out);
+        }
+        if self.pending_crlf > 0 {
+            self.flush_crlf(out);
+        }
+        if self.pending_wsp {
+            self.pending_wsp = false;
+            self.emit(b" ", out);
+        }
+        *run = Some((s, e));
     }
 
     /// Processes part of a line (never containing a line ending).
