@@ -42,9 +42,16 @@ impl HashAlgorithm {
 
     /// Hashes `data` in one go; SHA-256 from `sha256` when given.
     pub fn digest_with(self, data: &[u8], sha256: Option<Sha256Factory>) -> Digest {
-        let mut h = Hasher::with_sha256(self, sha256);
-        h.update(data);
-        h.finish()
+        match Hasher::with_sha256(self, sha256) {
+            Hasher::External(h) => Digest {
+                bytes: h.digest(data),
+                len: 32,
+            },
+            mut h => {
+                h.update(data);
+                h.finish()
+            }
+        }
     }
 }
 
@@ -90,6 +97,13 @@ pub trait ExternalSha256 {
     fn fork(&self) -> Box<dyn ExternalSha256>;
     /// The digest of everything added.
     fn finish(self: Box<Self>) -> [u8; 32];
+    /// The digest of everything added, then `data`: for a hash whose data
+    /// is all at hand (the header data), in one step where the
+    /// implementation can (one call into a host instead of several).
+    fn digest(mut self: Box<Self>, data: &[u8]) -> [u8; 32] {
+        self.update(data);
+        self.finish()
+    }
 }
 
 /// Makes a fresh [`ExternalSha256`] state.

@@ -74,13 +74,32 @@ impl waxseal_core::ExternalSha256 for HostSha256 {
             HostSha256::Held(held) => waxseal::dkim::crypto::sha256_digest(&held),
             HostSha256::Live(live) => live.finish(),
         };
-        // A host that returns another length gets a digest that matches
-        // nothing: the signature then fails to verify, nothing panics.
-        let mut out = [0u8; 32];
-        let n = d.len().min(32);
-        out[..n].copy_from_slice(&d[..n]);
-        out
+        digest32(&d)
     }
+
+    fn digest(mut self: Box<Self>, data: &[u8]) -> [u8; 32] {
+        match &*self {
+            // nothing held yet: the data goes over as it is, no copy
+            HostSha256::Held(held) if held.is_empty() => {
+                digest32(&waxseal::dkim::crypto::sha256_digest(data))
+            }
+            _ => {
+                self.update(data);
+                self.finish()
+            }
+        }
+    }
+}
+
+/// A digest from the host as 32 bytes.
+#[cfg(feature = "host-crypto")]
+fn digest32(d: &[u8]) -> [u8; 32] {
+    // A host that returns another length gets a digest that matches
+    // nothing: the signature then fails to verify, nothing panics.
+    let mut out = [0u8; 32];
+    let n = d.len().min(32);
+    out[..n].copy_from_slice(&d[..n]);
+    out
 }
 
 #[cfg(feature = "host-crypto")]
