@@ -229,6 +229,8 @@ pub struct ComponentHost {
     /// WebAssembly instructions counted (WAXSEAL_WASM_FUEL set), summed
     /// over the calls of every instance since the host was made.
     fuel: Option<AtomicU64>,
+    /// The key list of an idle instance (and of verification): none.
+    no_keys: Arc<Vec<NativeKey>>,
 }
 
 impl Drop for ComponentHost {
@@ -319,6 +321,7 @@ impl ComponentHost {
             limits,
             stop,
             fuel: fuel.then(|| AtomicU64::new(0)),
+            no_keys: Arc::new(Vec::new()),
         })
     }
 
@@ -369,7 +372,7 @@ impl ComponentHost {
         {
             total.fetch_add(u64::MAX - left, Ordering::Relaxed);
         }
-        inst.store.data_mut().keys = Arc::new(Vec::new());
+        inst.store.data_mut().keys = self.no_keys.clone();
         if let Ok(mut pool) = self.pool.lock() {
             pool.push(inst);
         }
@@ -528,7 +531,7 @@ impl ComponentHost {
         authserv_id: &str,
         lookup: &mut dyn FnMut(&str) -> waxseal_core::KeyAnswer,
     ) -> Result<Result<wit::VerifyReport, GuestError>> {
-        let mut inst = self.checkout(Arc::new(Vec::new()))?;
+        let mut inst = self.checkout(self.no_keys.clone())?;
         let r = self.verify_in(&mut inst, message, policy, now, authserv_id, lookup);
         if r.is_ok() {
             self.checkin(inst);
