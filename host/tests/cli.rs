@@ -251,18 +251,25 @@ fn keygen_writes_a_private_key_record_and_readme() {
         "{}",
         stderr(&again)
     );
-    let forced = waxseal(&[
-        "keygen",
-        "-d",
-        "example.com",
-        "-s",
-        "s2026",
-        "-a",
-        "ed25519",
-        "--force",
-        "-o",
-        t.0.to_str().unwrap(),
-    ]);
+    // an Ed25519 key for the same selector, with --force or without
+    let ed25519_keygen = |force: bool| {
+        let dir = t.0.to_str().unwrap();
+        let mut args = vec![
+            "keygen",
+            "-d",
+            "example.com",
+            "-s",
+            "s2026",
+            "-a",
+            "ed25519",
+        ];
+        if force {
+            args.push("--force");
+        }
+        args.extend(["-o", dir]);
+        waxseal(&args)
+    };
+    let forced = ed25519_keygen(true);
     assert_eq!(code(&forced), 0, "{}", stderr(&forced));
     assert!(
         std::fs::read_to_string(t.join("s2026/s2026.txt"))
@@ -278,30 +285,9 @@ fn keygen_writes_a_private_key_record_and_readme() {
         std::fs::write(&victim, "precious\n").unwrap();
         std::fs::remove_file(&key).unwrap();
         std::os::unix::fs::symlink(&victim, &key).unwrap();
-        let again = waxseal(&[
-            "keygen",
-            "-d",
-            "example.com",
-            "-s",
-            "s2026",
-            "-a",
-            "ed25519",
-            "-o",
-            t.0.to_str().unwrap(),
-        ]);
+        let again = ed25519_keygen(false);
         assert_eq!(code(&again), 2, "a symlink counts as existing");
-        let forced = waxseal(&[
-            "keygen",
-            "-d",
-            "example.com",
-            "-s",
-            "s2026",
-            "-a",
-            "ed25519",
-            "--force",
-            "-o",
-            t.0.to_str().unwrap(),
-        ]);
+        let forced = ed25519_keygen(true);
         assert_eq!(code(&forced), 0, "{}", stderr(&forced));
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
         let meta = std::fs::symlink_metadata(&key).unwrap();
