@@ -197,6 +197,14 @@ struct LimitedHash {
 }
 
 impl LimitedHash {
+    fn new(alg: HashAlgorithm, limit: Option<u64>, sha256: Option<Sha256Factory>) -> Self {
+        LimitedHash {
+            hasher: Hasher::with_sha256(alg, sha256),
+            limit,
+            hashed: 0,
+        }
+    }
+
     fn update(&mut self, data: &[u8]) {
         let take = match self.limit {
             Some(l) => (l - self.hashed).min(data.len() as u64) as usize,
@@ -232,11 +240,7 @@ impl BodyHasher {
     pub fn new(canon: CanonicalizationAlgorithm, alg: HashAlgorithm, limit: Option<u64>) -> Self {
         BodyHasher {
             canon: BodyCanonicalizer::new(canon),
-            hash: LimitedHash {
-                hasher: Hasher::new(alg),
-                limit,
-                hashed: 0,
-            },
+            hash: LimitedHash::new(alg, limit, None),
             total: 0,
         }
     }
@@ -303,11 +307,7 @@ impl BodyHashSet {
         }
         let idx = self.requests.len();
         self.requests.push((canon, alg, limit));
-        self.hashes.push(LimitedHash {
-            hasher: Hasher::with_sha256(alg, self.sha256),
-            limit,
-            hashed: 0,
-        });
+        self.hashes.push(LimitedHash::new(alg, limit, self.sha256));
         match self.groups.iter_mut().find(|g| g.0.algorithm() == canon) {
             Some(g) => g.1.push(idx),
             None => {
@@ -358,14 +358,7 @@ impl BodyHashSet {
             .zip(&self.requests)
             .zip(canonical_len)
             .map(|((h, r), canonical_len)| {
-                let done = core::mem::replace(
-                    h,
-                    LimitedHash {
-                        hasher: Hasher::with_sha256(r.1, sha256),
-                        limit: r.2,
-                        hashed: 0,
-                    },
-                );
+                let done = core::mem::replace(h, LimitedHash::new(r.1, r.2, sha256));
                 BodyHash {
                     digest: done.hasher.finish(),
                     canonical_len,

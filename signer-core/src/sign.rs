@@ -895,10 +895,7 @@ impl<'k> Signer<'k> {
             )?);
         }
         self.spare = Some((hashes, slots));
-        self.buf.clear();
-        if self.buf.capacity() > KEEP_BUF {
-            self.buf = Vec::new();
-        }
+        self.clear_buf();
         Ok(out)
     }
 
@@ -922,11 +919,16 @@ impl<'k> Signer<'k> {
     /// # Ok::<(), waxseal_core::Error>(())
     /// ```
     pub fn reset(&mut self) {
+        self.clear_buf();
+        self.state = State::Headers { scan: 0 };
+    }
+
+    /// Empties the header buffer, keeping its memory up to [`KEEP_BUF`].
+    fn clear_buf(&mut self) {
         self.buf.clear();
         if self.buf.capacity() > KEEP_BUF {
             self.buf = Vec::new();
         }
-        self.state = State::Headers { scan: 0 };
     }
 }
 
