@@ -19,6 +19,8 @@ use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceAny, Res
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use sha2::{Digest as _, Sha256};
+
 use crate::crypto::NativeKey;
 
 /// Bindings generated from `wasm/wit/waxseal.wit`, world `dkim-host-crypto`.
@@ -79,8 +81,10 @@ pub struct HostState {
     hashers: usize,
 }
 
-/// A running SHA-256 that the component feeds (`crypto.sha256`).
-pub struct HostSha256(aws_lc_rs::digest::Context);
+/// A running SHA-256 that the component feeds (`crypto.sha256`). The
+/// core's SHA-256 (the `sha2` crate, with the CPU's SHA instructions), as
+/// on the native path.
+pub struct HostSha256(Sha256);
 
 /// How many `sha256` resources one instance may hold at once: two per
 /// signature are in use (body and header data), so this is far above any
@@ -103,9 +107,7 @@ impl HostState {
 
 impl waxseal::dkim::crypto::HostSha256 for HostState {
     fn new(&mut self) -> wasmtime::Result<Resource<HostSha256>> {
-        self.push_hasher(HostSha256(aws_lc_rs::digest::Context::new(
-            &aws_lc_rs::digest::SHA256,
-        )))
+        self.push_hasher(HostSha256(Sha256::new()))
     }
 
     fn update(&mut self, h: Resource<HostSha256>, data: Vec<u8>) -> wasmtime::Result<()> {
@@ -120,11 +122,7 @@ impl waxseal::dkim::crypto::HostSha256 for HostState {
 
     fn finish(&mut self, h: Resource<HostSha256>) -> wasmtime::Result<Vec<u8>> {
         let ctx = self.table.get_mut(&h)?;
-        let done = std::mem::replace(
-            &mut ctx.0,
-            aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256),
-        );
-        Ok(done.finish().as_ref().to_vec())
+        Ok(ctx.0.finalize_reset().to_vec())
     }
 
     fn drop(&mut self, h: Resource<HostSha256>) -> wasmtime::Result<()> {
@@ -175,16 +173,14 @@ impl waxseal::dkim::crypto::Host for HostState {
     }
 
     fn sha256_digest(&mut self, data: Vec<u8>) -> wasmtime::Result<Vec<u8>> {
-        Ok(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &data)
-            .as_ref()
-            .to_vec())
+        Ok(Sha256::digest(&data).to_vec())
     }
 
     fn sign(&mut self, handle: u32, data: Vec<u8>) -> wasmtime::Result<Result<Vec<u8>, String>> {
         let Some(key) = self.keys.get(handle as usize) else {
             return Ok(Err(format!("no key with handle {handle}")));
         };
-        Ok(key.sign(&data).map_err(|e| e.to_string()))
+        Ok(key.sign_header_data(&data).map_err(|e| e.to_string()))
     }
 }
 

@@ -100,6 +100,19 @@ impl NativeKey {
         }
     }
 
+    /// Signs the canonicalized header data (RFC 6376 3.7,
+    /// [`PendingSignature::header_input`]) with the DKIM algorithm: RSA
+    /// with SHA-256, or Ed25519 over its SHA-256 digest (RFC 8463 3). What
+    /// the component's `crypto.sign` asks for.
+    pub fn sign_header_data(&self, data: &[u8]) -> Result<Vec<u8>> {
+        match self.algorithm {
+            SigningAlgorithm::Ed25519Sha256 => {
+                self.sign(waxseal_core::HashAlgorithm::Sha256.digest(data).as_bytes())
+            }
+            _ => self.sign(data),
+        }
+    }
+
     /// Completes a pending signature.
     pub fn complete(&self, pending: PendingSignature) -> Result<waxseal_core::SignatureHeader> {
         let b = self.sign(pending.data_to_sign())?;

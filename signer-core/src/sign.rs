@@ -17,6 +17,8 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::OnceCell;
+use core::fmt;
 
 use crate::canonicalize::{Canonicalization, CanonicalizationAlgorithm, canonicalize_header};
 use crate::domain::{Domain, Identity, Selector};
@@ -589,21 +591,48 @@ struct Request<'k> {
     key: Option<Box<dyn SignDigest + 'k>>,
 }
 
-/// A signature whose header hash is computed and whose private-key
+/// A signature whose header data is complete and whose private-key
 /// operation is still to be done, for signing with crypto that is not a
 /// [`SignDigest`] (WebCrypto in JavaScript, which is asynchronous; a key
 /// held by another process).
-#[derive(Debug, Clone, PartialEq, Eq)]
 ///
-/// It is read-only: what was hashed is fixed, and
+/// It is read-only: what is hashed is fixed, and
 /// [`complete`](Self::complete) reuses the field text written then.
+#[derive(Clone)]
 pub struct PendingSignature {
     signature: DkimSignature,
     /// The field as hashed: every tag, folded, ending in `b=`.
     unsigned_field: String,
     header_input: Vec<u8>,
-    digest: Digest,
+    /// SHA-256 of `header_input`, computed when first asked for: a caller
+    /// whose crypto hashes for itself (RSA, or a host that hashes and
+    /// signs in one step) never needs it.
+    digest: OnceCell<Digest>,
+    /// Where SHA-256 is computed (see [`Signer::set_sha256`]).
+    sha256: Option<Sha256Factory>,
 }
+
+impl fmt::Debug for PendingSignature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingSignature")
+            .field("signature", &self.signature)
+            .field("unsigned_field", &self.unsigned_field)
+            .field("header_input", &self.header_input)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Equal when they sign the same data the same way (where SHA-256 is
+/// computed does not matter).
+impl PartialEq for PendingSignature {
+    fn eq(&self, other: &Self) -> bool {
+        self.signature == other.signature
+            && self.unsigned_field == other.unsigned_field
+            && self.header_input == other.header_input
+    }
+}
+
+impl Eq for PendingSignature {}
 
 impl PendingSignature {
     /// The signing algorithm.
@@ -625,16 +654,21 @@ impl PendingSignature {
 
     /// SHA-256 of [`header_input`](Self::header_input): what
     /// [`SignDigest::sign_digest`] signs, and, for Ed25519, the message
-    /// that Ed25519 signs (RFC 8463 3).
+    /// that Ed25519 signs (RFC 8463 3). Computed on the first call.
     pub fn digest(&self) -> &Digest {
-        &self.digest
+        self.digest.get_or_init(|| {
+            self.signature
+                .algorithm
+                .hash()
+                .digest_with(&self.header_input, self.sha256)
+        })
     }
 
     /// The data to give a crypto API that hashes for itself: the header
     /// data for RSA, the digest for Ed25519 (which signs the digest).
     pub fn data_to_sign(&self) -> &[u8] {
         match self.signature.algorithm {
-            SigningAlgorithm::Ed25519Sha256 => self.digest.as_bytes(),
+            SigningAlgorithm::Ed25519Sha256 => self.digest().as_bytes(),
             _ => &self.header_input,
         }
     }
@@ -848,7 +882,7 @@ impl<'k> Signer<'k> {
         let mut out = Vec::with_capacity(pending.len());
         for (p, req) in pending.into_iter().zip(&self.requests) {
             let key = req.key.as_ref().ok_or(Error::NothingToSign)?;
-            let b = key.sign_digest(p.digest.as_bytes())?;
+            let b = key.sign_digest(p.digest().as_bytes())?;
             out.push(p.complete(b));
         }
         Ok(out)
@@ -972,12 +1006,12 @@ fn prepare_one(
         &selected,
         unsigned_field.as_bytes(),
     );
-    let digest = algorithm.hash().digest_with(&header_input, sha256);
     Ok(PendingSignature {
         signature,
         unsigned_field,
         header_input,
-        digest,
+        digest: OnceCell::new(),
+        sha256,
     })
 }
 

@@ -328,7 +328,9 @@ impl SignJob {
             let b = match key {
                 KeyRef::Local(k) => k.sign_digest(p.digest().as_bytes()).map_err(error)?,
                 #[cfg(feature = "host-crypto")]
-                KeyRef::Host(handle) => waxseal::dkim::crypto::sign(*handle, p.data_to_sign())
+                // the host hashes and signs in one call (so the header
+                // data's digest is never computed here)
+                KeyRef::Host(handle) => waxseal::dkim::crypto::sign(*handle, p.header_input())
                     .map_err(|m| Error {
                         code: ErrorCode::Crypto,
                         message: format!("the host could not sign: {m}"),
