@@ -122,55 +122,51 @@ const BREAKS_TEXT: [bool; 256] = {
     t
 };
 
-/// The first index from `i` on that ends a run of header text: a TAB, CR
-/// or LF, or an SP followed by WSP, CR, LF or the end (one SP between text
-/// stays as it is, so most values are one run); `value.len()` if none.
+/// The first index from `i` on that ends a run of text (of a header
+/// value or a body line): a TAB, CR or LF, or an SP followed by WSP, CR, LF
+/// or the end (one SP between text stays as it is, so most values are one
+/// run); `value.len()` if none.
 ///
 /// Design note: eight bytes are tested at a time (SWAR: a word's bytes
 /// compared at once with carry-free arithmetic), which is what makes
-/// relaxed header canonicalization cheap in WebAssembly too; the last
-/// bytes go one at a time.
+/// relaxed canonicalization cheap in WebAssembly too. The word test finds
+/// candidates, a superset of the ends (any byte up to 0x20 other than SP,
+/// an SP followed by one), with few operations; each candidate and the
+/// last bytes are then checked one at a time.
 fn text_run_end(value: &[u8], mut i: usize) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    // the high bit of each byte of `w` that equals `b`, exactly
-    fn eq(w: u64, b: u8) -> u64 {
-        let x = w ^ (u64::from(b) * LO);
-        !(((x & LOW7) + LOW7) | x | LOW7)
-    }
-    // words with a ninth byte after them, to see what follows an SP
-    while let Some(nine) = value.get(i..i + 9) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&nine[..8]);
-        let w = u64::from_le_bytes(word);
-        let sp = eq(w, b' ');
-        let other = eq(w, b'\t') | eq(w, b'\r') | eq(w, b'\n');
-        let next_breaks = ((sp | other) >> 8)
-            | if BREAKS_TEXT[usize::from(nine[8])] {
-                0x80 << 56
-            } else {
-                0
-            };
-        let stop = other | (sp & next_breaks);
-        if stop != 0 {
-            return i + (stop.trailing_zeros() / 8) as usize;
+    loop {
+        // words with a ninth byte after them, to see what follows an SP
+        while let Some(nine) = value.get(i..i + 9) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&nine[..8]);
+            let w = u64::from_le_bytes(word);
+            // the high bit of each byte that is at most 0x20 (SP, TAB, CR,
+            // LF and the other controls), exactly: no carry crosses bytes
+            let low = !(((w & LOW7) + 0x5f * LO) | w | LOW7);
+            let next_low = (low >> 8) | (u64::from(nine[8] <= 0x20) << 63);
+            // of the bytes up to 0x20 only SP has bit 5 (moved to bit 7)
+            let candidate = low & (!(w << 2) | next_low);
+            if candidate != 0 {
+                i += (candidate.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
         }
-        i += 8;
-    }
-    while let Some(&b) = value.get(i) {
-        if !BREAKS_TEXT[usize::from(b)] {
-            i += 1;
-        } else if b == b' '
-            && value
-                .get(i + 1)
-                .is_some_and(|&n| !BREAKS_TEXT[usize::from(n)])
-        {
-            i += 2;
-        } else {
-            break;
+        match value.get(i) {
+            None => return i,
+            Some(&b) if !BREAKS_TEXT[usize::from(b)] => i += 1,
+            Some(b' ')
+                if value
+                    .get(i + 1)
+                    .is_some_and(|&n| !BREAKS_TEXT[usize::from(n)]) =>
+            {
+                i += 2
+            }
+            Some(_) => return i,
         }
     }
-    i
 }
 
 fn is_wsp(b: u8) -> bool {
@@ -290,7 +286,7 @@ pub struct BodyCanonicalizer {
     pending_wsp: bool,
     /// relaxed: some non-WSP content has been emitted.
     emitted: bool,
-    /// Nothing of the current line has been seen yet.
+    /// simple: nothing of the current line has been seen yet.
     at_line_start: bool,
     buf: Vec<u8>,
 }
@@ -317,13 +313,12 @@ impl BodyCanonicalizer {
     /// Canonicalizes the next chunk of the body. Output may be held back
     /// (at most a few KiB plus a count of line endings) until later calls.
     ///
-    /// Design note: most lines of real mail come out of canonicalization
-    /// unchanged (simple: every non-empty line; relaxed: lines without
-    /// TABs, double spaces or trailing spaces). Runs of such lines are
-    /// passed on as one slice of the input; only the other lines go through
-    /// the byte-by-byte path, and runs of empty lines are counted, not
-    /// copied. Each byte is still looked at a bounded number of times, so
-    /// the cost stays linear for any input.
+    /// Design note: most of a body comes out of canonicalization unchanged
+    /// (simple: every non-empty line; relaxed: all but TABs, double spaces
+    /// and trailing spaces). Such input is passed on as long slices of the
+    /// chunk, and runs of empty lines are counted, not copied. Each byte
+    /// is looked at a bounded number of times, so the cost stays linear for
+    /// any input.
     pub fn update(&mut self, mut chunk: &[u8], out: &mut impl FnMut(&[u8])) {
         if chunk.is_empty() {
             return;
@@ -337,7 +332,15 @@ impl BodyCanonicalizer {
                 self.content(b"\r", out);
             }
         }
-        let mut specials = Specials::new(chunk, self.alg);
+        match self.alg {
+            CanonicalizationAlgorithm::Simple => self.update_simple(chunk, out),
+            CanonicalizationAlgorithm::Relaxed => self.update_relaxed(chunk, out),
+        }
+    }
+
+    /// Simple (3.4.3), line by line: the lines ending in CRLF are copied
+    /// whole, in runs.
+    fn update_simple(&mut self, chunk: &[u8], out: &mut impl FnMut(&[u8])) {
         // A run of input that is its own canonical form: chunk[run.0..run.1].
         let mut run: Option<(usize, usize)> = None;
         let mut pos = 0;
@@ -365,7 +368,7 @@ impl BodyCanonicalizer {
                 }
                 continue;
             }
-            if crlf && self.at_line_start && specials.line_is_clean(pos, content_end) {
+            if crlf && self.at_line_start {
                 match &mut run {
                     // the previous line's CRLF is in the input: extend the run
                     Some((_, e))
@@ -385,10 +388,6 @@ impl BodyCanonicalizer {
                         self.emitted = true;
                     }
                 }
-            } else if specials.relaxed && self.at_line_start && content_end > pos {
-                // relaxed_line relies on the line starting here: a line
-                // continued from the last chunk may carry pending WSP.
-                self.relaxed_line(chunk, pos, content_end, &mut specials, &mut run, out);
             } else {
                 if let Some((s, e)) = run.take() {
                     self.emit(&chunk[s..e], out);
@@ -401,7 +400,71 @@ impl BodyCanonicalizer {
         if let Some((s, e)) = run.take() {
             self.emit(&chunk[s..e], out);
         }
-        let rest = &chunk[pos..];
+        self.rest_of_chunk(&chunk[pos..], out);
+    }
+
+    /// Relaxed (3.4.4), in one pass over the chunk: from one run of text
+    /// to the next (found eight bytes at a time by [`text_run_end`]), with
+    /// the WSP runs and line endings between them. A run of text is copied
+    /// together with the single SP or the one CRLF before it where the
+    /// input has exactly those (see [`run_text`](Self::run_text)), so most
+    /// of a body goes out in a few long slices.
+    ///
+    /// Design note: this replaced a line-by-line loop that searched each
+    /// line for TABs and double spaces (memchr, memmem): per line, the
+    /// calls cost more than the scan, in WebAssembly most of all.
+    fn update_relaxed(&mut self, chunk: &[u8], out: &mut impl FnMut(&[u8])) {
+        let len = chunk.len();
+        let mut run: Option<(usize, usize)> = None;
+        let mut i = 0;
+        while i < len {
+            match chunk[i] {
+                b'\n' => {
+                    // a bare LF ends a line too
+                    self.line_end();
+                    i += 1;
+                }
+                b'\r' if i + 1 == len => {
+                    // a line ending, or text: the next chunk tells
+                    self.pending_cr = true;
+                    i += 1;
+                }
+                b'\r' if chunk[i + 1] == b'\n' => {
+                    self.line_end();
+                    i += 2;
+                }
+                b' ' | b'\t' => {
+                    // one SP, or nothing when the line ends next
+                    i += 1;
+                    while i < len && is_wsp(chunk[i]) {
+                        i += 1;
+                    }
+                    self.pending_wsp = true;
+                }
+                _ => {
+                    // text (a CR that does not start a line ending is text)
+                    let s = i;
+                    let mut e = i + 1;
+                    loop {
+                        e = text_run_end(chunk, e);
+                        if e + 1 < len && chunk[e] == b'\r' && chunk[e + 1] != b'\n' {
+                            e += 1;
+                            continue;
+                        }
+                        break;
+                    }
+                    self.run_text(chunk, &mut run, s, e, out);
+                    i = e;
+                }
+            }
+        }
+        if let Some((s, e)) = run.take() {
+            self.emit(&chunk[s..e], out);
+        }
+    }
+
+    /// The end of a chunk after its last line ending.
+    fn rest_of_chunk(&mut self, rest: &[u8], out: &mut impl FnMut(&[u8])) {
         match rest.strip_suffix(b"\r") {
             Some(r) => {
                 self.content(r, out);
@@ -485,53 +548,6 @@ impl BodyCanonicalizer {
         self.emitted = true;
     }
 
-    /// Relaxed canonicalization of the line `chunk[start..end]` (from its
-    /// start, without its line ending), jumping from one TAB or double space to the next (found by
-    /// `specials`) instead of looking at every byte.
-    fn relaxed_line(
-        &mut self,
-        chunk: &[u8],
-        start: usize,
-        end: usize,
-        specials: &mut Specials<'_>,
-        run: &mut Option<(usize, usize)>,
-        out: &mut impl FnMut(&[u8]),
-    ) {
-        self.at_line_start = false;
-        let mut i = start;
-        while i < end {
-            match specials.next_special(i, end) {
-                None => {
-                    // No TAB or double space left: at most a single
-                    // trailing space to drop.
-                    let trailing = chunk[end - 1] == b' ';
-                    let e = if trailing { end - 1 } else { end };
-                    if e > i {
-                        self.run_text(chunk, run, i, e, out);
-                    }
-                    self.pending_wsp |= trailing;
-                    return;
-                }
-                Some(p) => {
-                    // The WSP run around p; at most one SP precedes p.
-                    let mut run_start = p;
-                    while run_start > i && is_wsp(chunk[run_start - 1]) {
-                        run_start -= 1;
-                    }
-                    let mut run_end = p;
-                    while run_end < end && is_wsp(chunk[run_end]) {
-                        run_end += 1;
-                    }
-                    if run_start > i {
-                        self.run_text(chunk, run, i, run_start, out);
-                    }
-                    self.pending_wsp = true;
-                    i = run_end;
-                }
-            }
-        }
-    }
-
     /// Outputs the text `chunk[s..e]` of the current line (non-empty, no
     /// WSP at either end) after what is held back, as part of `run` where
     /// the input allows.
@@ -539,8 +555,8 @@ impl BodyCanonicalizer {
     /// Design note: what precedes the text in the output (one held-back
     /// CRLF, one SP for a WSP run) is usually the very bytes before it in
     /// the input (a line's CRLF, the last SP of a double space); then the
-    /// output is a slice of the input and joins the run, and a body whose
-    /// every line has a double space is still copied in a few long pieces.
+    /// output is a slice of the input and joins the run. A new piece starts
+    /// only where the output drops bytes of the input.
     fn run_text(
         &mut self,
         chunk: &[u8],
@@ -632,64 +648,6 @@ impl BodyCanonicalizer {
                 }
             }
         }
-    }
-}
-
-/// Finds, for relaxed canonicalization, the lines that come out unchanged:
-/// no TAB, no two spaces in a row, no space at the end. The next TAB and
-/// the next double space are searched with SIMD (memchr) and cached, and
-/// a search only starts again past the cached position, so the chunk is
-/// scanned once in total, whatever its content.
-struct Specials<'c> {
-    chunk: &'c [u8],
-    relaxed: bool,
-    tab: Option<usize>,
-    double: Option<usize>,
-    finder: Option<memchr::memmem::Finder<'static>>,
-}
-
-impl<'c> Specials<'c> {
-    fn new(chunk: &'c [u8], alg: CanonicalizationAlgorithm) -> Self {
-        let relaxed = alg == CanonicalizationAlgorithm::Relaxed;
-        let finder = relaxed.then(|| memchr::memmem::Finder::new(b"  "));
-        Specials {
-            chunk,
-            relaxed,
-            tab: if relaxed {
-                memchr::memchr(b'\t', chunk)
-            } else {
-                None
-            },
-            double: finder.as_ref().and_then(|f| f.find(chunk)),
-            finder,
-        }
-    }
-
-    /// True when the non-empty line `chunk[start..end]` is its own
-    /// canonical form. Calls must come with non-decreasing `start`.
-    fn line_is_clean(&mut self, start: usize, end: usize) -> bool {
-        !self.relaxed || (self.chunk[end - 1] != b' ' && self.next_special(start, end).is_none())
-    }
-
-    /// The first TAB or double space in `start..end`. Calls must come with
-    /// non-decreasing `start`.
-    fn next_special(&mut self, start: usize, end: usize) -> Option<usize> {
-        let rest = &self.chunk[start..];
-        if self.tab.is_some_and(|p| p < start) {
-            self.tab = memchr::memchr(b'\t', rest).map(|i| start + i);
-        }
-        if self.double.is_some_and(|p| p < start) {
-            self.double = self
-                .finder
-                .as_ref()
-                .and_then(|f| f.find(rest))
-                .map(|i| start + i);
-        }
-        match (self.tab, self.double) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-        .filter(|p| *p < end)
     }
 }
 
@@ -811,8 +769,10 @@ mod tests {
     #[test]
     fn long_relaxed_headers_match_the_reference() {
         // Values long enough for the eight-bytes-at-a-time scan, mostly
-        // text with every special byte at every offset of a word.
-        let alphabet = b"aaaaaab \t\r\n:";
+        // text with every special byte at every offset of a word, and the
+        // bytes at the edges of its test (controls, 0x21, 8-bit bytes whose
+        // low seven bits are SP or a control).
+        let alphabet = b"aaaaaab \t\r\n:\x01\x1f\x21\x7f\x80\xa0\x8d\xff";
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut value = Vec::new();
         for round in 0..20_000 {
