@@ -256,6 +256,23 @@ fn main() {
         println!("{}", (host.instructions().unwrap() - before) / 100);
         return;
     }
+    // `--ed`: only the race that decides the sandbox's Ed25519 target (2 KB,
+    // waxseal's defaults, native against the embedded component)
+    if args.get(1).map(String::as_str) == Some("--ed") {
+        let s = setup();
+        let wasm = Engine::wasm(None, Limits::default()).unwrap();
+        let msg = message(2048);
+        let mut fn_ = || drop(sign(&Engine::Native, &s, &msg, 1, "ed"));
+        let mut fw = || drop(sign(&wasm, &s, &msg, 1, "ed"));
+        let r = race(0.2, &mut [("native", &mut fn_), ("wasm", &mut fw)]);
+        println!(
+            "native {:.0} msg/s, wasm {:.0} msg/s, wasm/native {:.3}",
+            r[0],
+            r[1],
+            r.ratio(1, 0)
+        );
+        return;
+    }
     // `--ab COMPONENT_A COMPONENT_B`: two component builds raced in this
     // process (2 KB, Ed25519), paired rounds: is B faster than A?
     if args.get(1).map(String::as_str) == Some("--ab") {
