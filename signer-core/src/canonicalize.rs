@@ -136,24 +136,54 @@ const BREAKS_TEXT: [bool; 256] = {
 fn text_run_end(value: &[u8], mut i: usize) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    loop {
-        // words with a ninth byte after them, to see what follows an SP
-        while let Some(nine) = value.get(i..i + 9) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&nine[..8]);
-            let w = u64::from_le_bytes(word);
-            // the high bit of each byte that is at most 0x20 (SP, TAB, CR,
-            // LF and the other controls), exactly: no carry crosses bytes
-            let low = !(((w & LOW7) + 0x5f * LO) | w | LOW7);
-            let next_low = (low >> 8) | (u64::from(nine[8] <= 0x20) << 63);
-            // of the bytes up to 0x20 only SP has bit 5 (moved to bit 7)
-            let candidate = low & (!(w << 2) | next_low);
-            if candidate != 0 {
-                i += (candidate.trailing_zeros() / 8) as usize;
-                break;
+    fn word(b: &[u8]) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[..8]);
+        u64::from_le_bytes(w)
+    }
+    // the high bit of each byte that is at most 0x20 (SP, TAB, CR, LF and
+    // the other controls), exactly: no carry crosses bytes
+    fn low(w: u64) -> u64 {
+        !(((w & LOW7) + 0x5f * LO) | w | LOW7)
+    }
+    // the candidates of word `w`, given which bytes after them are low; of
+    // the bytes up to 0x20 only SP has bit 5 (moved to bit 7 by the shift)
+    fn candidates(w: u64, low: u64, next_low: u64) -> u64 {
+        low & (!(w << 2) | next_low)
+    }
+    'scan: loop {
+        // two words at a time (fewer loop turns, each of which costs an
+        // interruption check in wasmtime), with a 17th byte after them to
+        // see what follows an SP
+        'word: {
+            while let Some(block) = value.get(i..i + 17) {
+                let (w0, w1) = (word(&block[..8]), word(&block[8..16]));
+                let (l0, l1) = (low(w0), low(w1));
+                let c0 = candidates(w0, l0, (l0 >> 8) | (l1 << 56));
+                let c1 = candidates(w1, l1, (l1 >> 8) | (u64::from(block[16] <= 0x20) << 63));
+                if c0 | c1 != 0 {
+                    i += if c0 != 0 {
+                        (c0.trailing_zeros() / 8) as usize
+                    } else {
+                        8 + (c1.trailing_zeros() / 8) as usize
+                    };
+                    break 'word;
+                }
+                i += 16;
             }
-            i += 8;
+            // then one word with a ninth byte after it
+            if let Some(nine) = value.get(i..i + 9) {
+                let w = word(nine);
+                let l = low(w);
+                let c = candidates(w, l, (l >> 8) | (u64::from(nine[8] <= 0x20) << 63));
+                if c == 0 {
+                    i += 8;
+                    continue 'scan;
+                }
+                i += (c.trailing_zeros() / 8) as usize;
+            }
         }
+        // a candidate, or one of the last bytes: one byte at a time
         match value.get(i) {
             None => return i,
             Some(&b) if !BREAKS_TEXT[usize::from(b)] => i += 1,
