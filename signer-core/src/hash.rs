@@ -104,6 +104,13 @@ pub trait ExternalSha256 {
         self.update(data);
         self.finish()
     }
+    /// The digest of everything added, the state starting over in place
+    /// (keeping its buffers, for the next message); `None`, with nothing
+    /// changed, where the implementation cannot (the caller then makes a
+    /// fresh state).
+    fn finish_reset(&mut self) -> Option<[u8; 32]> {
+        None
+    }
 }
 
 /// Makes a fresh [`ExternalSha256`] state.
@@ -151,6 +158,17 @@ impl Hasher {
             Hasher::Sha1(h) => h.update(data),
             Hasher::External(h) => h.update(data),
         }
+    }
+
+    /// The hash of everything added; the hasher starts over (in place
+    /// where it can: a SHA-256 from `sha256` may keep its buffers).
+    pub fn finish_reset(&mut self, alg: HashAlgorithm, sha256: Option<Sha256Factory>) -> Digest {
+        if let Hasher::External(h) = self
+            && let Some(bytes) = h.finish_reset()
+        {
+            return Digest { bytes, len: 32 };
+        }
+        core::mem::replace(self, Hasher::with_sha256(alg, sha256)).finish()
     }
 
     /// The hash of everything added.
@@ -335,13 +353,14 @@ impl BodyHashSet {
 
     /// Ends the body; the results in the order of the indices `add` gave.
     pub fn finish(mut self) -> Vec<BodyHash> {
-        let canonical_len = self.end_bodies();
+        self.end_bodies();
+        let (groups, totals) = (&self.groups, &self.totals);
         self.hashes
             .into_iter()
-            .zip(canonical_len)
-            .map(|(h, canonical_len)| BodyHash {
+            .enumerate()
+            .map(|(m, h)| BodyHash {
                 digest: h.hasher.finish(),
-                canonical_len,
+                canonical_len: canonical_len(groups, totals, m),
                 hashed_len: h.hashed,
             })
             .collect()
@@ -350,30 +369,24 @@ impl BodyHashSet {
     /// [`finish`](Self::finish), leaving the set ready for another body
     /// with the same requests (and its buffers allocated).
     pub fn finish_reset(&mut self) -> Vec<BodyHash> {
-        let canonical_len = self.end_bodies();
+        self.end_bodies();
         let sha256 = self.sha256;
-        let out = self
-            .hashes
-            .iter_mut()
-            .zip(&self.requests)
-            .zip(canonical_len)
-            .map(|((h, r), canonical_len)| {
-                let done = core::mem::replace(h, LimitedHash::new(r.1, r.2, sha256));
-                BodyHash {
-                    digest: done.hasher.finish(),
-                    canonical_len,
-                    hashed_len: done.hashed,
-                }
-            })
-            .collect();
+        let mut out = Vec::with_capacity(self.hashes.len());
+        for (m, (h, r)) in self.hashes.iter_mut().zip(&self.requests).enumerate() {
+            out.push(BodyHash {
+                digest: h.hasher.finish_reset(r.1, sha256),
+                canonical_len: canonical_len(&self.groups, &self.totals, m),
+                hashed_len: core::mem::take(&mut h.hashed),
+            });
+        }
         self.totals.iter_mut().for_each(|t| *t = 0);
         out
     }
 
     /// Ends every canonicalization (each is reset for another body) and
-    /// feeds what it held back; the canonical length behind each hash.
-    fn end_bodies(&mut self) -> Vec<u64> {
-        let mut canonical_len = alloc::vec![0u64; self.hashes.len()];
+    /// feeds what it held back; `totals` then holds each group's canonical
+    /// length.
+    fn end_bodies(&mut self) {
         for (g, (canon, members)) in self.groups.iter_mut().enumerate() {
             let hashes = &mut self.hashes;
             let total = &mut self.totals[g];
@@ -383,12 +396,17 @@ impl BodyHashSet {
                     hashes[m].update(b);
                 }
             });
-            for &m in members.iter() {
-                canonical_len[m] = *total;
-            }
         }
-        canonical_len
     }
+}
+
+/// The canonical length behind hash `m`: the total of its group.
+fn canonical_len(groups: &[(BodyCanonicalizer, Vec<usize>)], totals: &[u64], m: usize) -> u64 {
+    groups
+        .iter()
+        .zip(totals)
+        .find(|((_, members), _)| members.contains(&m))
+        .map_or(0, |(_, t)| *t)
 }
 
 #[cfg(test)]
@@ -429,6 +447,46 @@ mod tests {
                 let mut h = BodyHasher::new(r.0, r.1, r.2);
                 h.update(body);
                 assert_eq!(got[*i], h.finish());
+            }
+        }
+    }
+
+    /// An external SHA-256 that buffers its data and starts over in place.
+    struct Buffered(Vec<u8>);
+
+    impl ExternalSha256 for Buffered {
+        fn update(&mut self, data: &[u8]) {
+            self.0.extend_from_slice(data);
+        }
+        fn fork(&self) -> Box<dyn ExternalSha256> {
+            Box::new(Buffered(self.0.clone()))
+        }
+        fn finish(self: Box<Self>) -> [u8; 32] {
+            Sha256::digest(&self.0).into()
+        }
+        fn finish_reset(&mut self) -> Option<[u8; 32]> {
+            let d = Sha256::digest(&self.0).into();
+            self.0.clear();
+            Some(d)
+        }
+    }
+
+    #[test]
+    fn external_hashes_start_over_in_place() {
+        fn buffered() -> Box<dyn ExternalSha256> {
+            Box::new(Buffered(Vec::new()))
+        }
+        let mut set = BodyHashSet::new();
+        set.set_sha256(Some(buffered));
+        let a = set.add(Relaxed, HashAlgorithm::Sha256, None);
+        let b = set.add(Simple, HashAlgorithm::Sha256, Some(7));
+        for body in [&b"one  line\r\n"[..], b"", b"two\r\nlines \r\n\r\n", b"x"] {
+            set.update(body);
+            let got = set.finish_reset();
+            for (i, canon, limit) in [(a, Relaxed, None), (b, Simple, Some(7))] {
+                let mut h = BodyHasher::new(canon, HashAlgorithm::Sha256, limit);
+                h.update(body);
+                assert_eq!(got[i], h.finish(), "{:?}", String::from_utf8_lossy(body));
             }
         }
     }

@@ -77,6 +77,22 @@ impl waxseal_core::ExternalSha256 for HostSha256 {
         digest32(&d)
     }
 
+    fn finish_reset(&mut self) -> Option<[u8; 32]> {
+        let d = match self {
+            HostSha256::Held(held) => {
+                let d = waxseal::dkim::crypto::sha256_digest(held);
+                held.clear(); // its buffer serves the next message
+                d
+            }
+            HostSha256::Live(live) => {
+                let d = live.finish();
+                *self = HostSha256::Held(Vec::new());
+                d
+            }
+        };
+        Some(digest32(&d))
+    }
+
     fn digest(mut self: Box<Self>, data: &[u8]) -> [u8; 32] {
         match &*self {
             // nothing held yet: the data goes over as it is, no copy
@@ -336,7 +352,12 @@ impl SignJob {
                         message: format!("the host could not sign: {m}"),
                     })?,
             };
-            out.push_str(&p.complete(b).field);
+            let field = p.complete(b).field;
+            if out.is_empty() {
+                out = field; // one signature: its field as it is
+            } else {
+                out.push_str(&field);
+            }
         }
         Ok(out)
     }
