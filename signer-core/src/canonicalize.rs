@@ -462,6 +462,11 @@ impl BodyCanonicalizer {
                 b'\r' if chunk[i + 1] == b'\n' => {
                     self.line_end();
                     i += 2;
+                    // empty lines after it: counted (they may be trailing)
+                    while chunk.get(i..i + 2) == Some(b"\r\n") {
+                        self.pending_crlf += 1;
+                        i += 2;
+                    }
                 }
                 b' ' | b'\t' => {
                     // one SP, or nothing when the line ends next
