@@ -236,7 +236,8 @@ fn main() {
     // `--instructions [COMPONENT]` (with WAXSEAL_WASM_FUEL=1 set): the
     // WebAssembly instructions of one 2 KB Ed25519 signature (wasmtime
     // fuel), the sandbox's work whatever the machine's load (the host's
-    // crypto and the calls are not counted)
+    // crypto and the calls are not counted). WAXSEAL_BENCH_LEN=N: an
+    // N-byte message instead (0: headers only)
     if args.get(1).map(String::as_str) == Some("--instructions") {
         let s = setup();
         let component = args.get(2).map(std::path::PathBuf::from);
@@ -244,7 +245,8 @@ fn main() {
         let Engine::Wasm(host) = &engine else {
             unreachable!("Engine::wasm makes a sandbox")
         };
-        let msg = message(2048);
+        let len = std::env::var("WAXSEAL_BENCH_LEN").ok();
+        let msg = message(len.and_then(|v| v.parse().ok()).unwrap_or(2048));
         drop(sign(&engine, &s, &msg, 1, "ed")); // the first call prepares
         let Some(before) = host.instructions() else {
             eprintln!("--instructions needs WAXSEAL_WASM_FUEL=1");
