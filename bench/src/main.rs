@@ -67,6 +67,15 @@ fn rate(secs: f64, mut f: impl FnMut()) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// The small message's size: 2048, or WAXSEAL_BENCH_LEN (for
+/// `--instructions` and `--loop`).
+fn bench_len() -> usize {
+    std::env::var("WAXSEAL_BENCH_LEN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2048)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -237,7 +246,7 @@ fn main() {
     // WebAssembly instructions of one 2 KB Ed25519 signature (wasmtime
     // fuel), the sandbox's work whatever the machine's load (the host's
     // crypto and the calls are not counted). WAXSEAL_BENCH_LEN=N: an
-    // N-byte message instead (0: headers only)
+    // N-byte message instead (0: headers only), here and in `--loop`
     if args.get(1).map(String::as_str) == Some("--instructions") {
         let s = setup();
         let component = args.get(2).map(std::path::PathBuf::from);
@@ -245,8 +254,7 @@ fn main() {
         let Engine::Wasm(host) = &engine else {
             unreachable!("Engine::wasm makes a sandbox")
         };
-        let len = std::env::var("WAXSEAL_BENCH_LEN").ok();
-        let msg = message(len.and_then(|v| v.parse().ok()).unwrap_or(2048));
+        let msg = message(bench_len());
         drop(sign(&engine, &s, &msg, 1, "ed")); // the first call prepares
         let Some(before) = host.instructions() else {
             eprintln!("--instructions needs WAXSEAL_WASM_FUEL=1");
@@ -325,7 +333,7 @@ fn main() {
         let msg = message(if args[2].ends_with("10") {
             10 << 20
         } else {
-            2048
+            bench_len()
         });
         let secs: f64 = args[3].parse().unwrap();
         // `native5`: the five fields mail-auth signs

@@ -202,17 +202,14 @@ struct Prepared {
 }
 
 /// The algorithm of each option's host key among `keys`.
-fn key_algorithms(
-    options: &[wit::SignOptions],
-    keys: &[NativeKey],
-) -> Vec<Option<waxseal_core::SigningAlgorithm>> {
-    options
-        .iter()
-        .map(|o| match o.key {
-            wit::SigningKey::Host(h) => keys.get(h as usize).map(NativeKey::algorithm),
-            wit::SigningKey::Pem(_) => None,
-        })
-        .collect()
+fn key_algorithms<'a>(
+    options: &'a [wit::SignOptions],
+    keys: &'a [NativeKey],
+) -> impl Iterator<Item = Option<waxseal_core::SigningAlgorithm>> + 'a {
+    options.iter().map(|o| match o.key {
+        wit::SigningKey::Host(h) => keys.get(h as usize).map(NativeKey::algorithm),
+        wit::SigningKey::Pem(_) => None,
+    })
 }
 
 /// The component, compiled once, with a pool of instances.
@@ -490,13 +487,17 @@ impl ComponentHost {
         inst: &mut Instance,
         options: &[wit::SignOptions],
     ) -> Result<Result<ResourceAny, GuestError>> {
-        let algorithms = key_algorithms(options, &inst.store.data().keys);
+        let keys = &inst.store.data().keys;
         if let Some(p) = &inst.prepared
             && p.options == options
-            && p.algorithms == algorithms
+            && p.algorithms
+                .iter()
+                .copied()
+                .eq(key_algorithms(options, keys))
         {
             return Ok(Ok(p.resource));
         }
+        let algorithms = key_algorithms(options, keys).collect();
         if let Some(old) = inst.prepared.take() {
             old.resource.resource_drop(&mut inst.store)?;
         }

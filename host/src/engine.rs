@@ -148,12 +148,18 @@ impl Engine {
         keys: Arc<Vec<NativeKey>>,
     ) -> Result<Result<String, InputError>> {
         match self {
-            Engine::Wasm(host) => {
-                let options: Vec<wit::SignOptions> = specs.iter().map(SignSpec::wit).collect();
+            Engine::Wasm(host) => WIT_OPTIONS.with(|cell| {
+                // the options in WIT form, converted again only when they
+                // change (most messages are signed alike)
+                let mut slot = cell.borrow_mut();
+                if slot.as_ref().is_none_or(|(s, _)| s.as_slice() != specs) {
+                    *slot = Some((specs.to_vec(), specs.iter().map(SignSpec::wit).collect()));
+                }
+                let options = slot.as_ref().map_or(&[][..], |(_, o)| o.as_slice());
                 Ok(host
-                    .sign_bytes(message, &options, keys)?
+                    .sign_bytes(message, options, keys)?
                     .map_err(InputError::from))
-            }
+            }),
             Engine::Native => Ok(sign_native(message, specs, &keys)),
         }
     }
@@ -246,6 +252,10 @@ thread_local! {
     /// The signer this thread signed its last message with: an MTA signs
     /// all mail of a domain alike, so most messages reuse it.
     static NATIVE_SIGNER: RefCell<Option<NativePrepared>> = const { RefCell::new(None) };
+    /// The sign specs this thread last gave the sandbox, with their WIT
+    /// form.
+    static WIT_OPTIONS: RefCell<Option<(Vec<SignSpec>, Vec<wit::SignOptions>)>> =
+        const { RefCell::new(None) };
 }
 
 /// Signing with the core linked in, keys in native crypto.
