@@ -69,6 +69,18 @@ fn rate(secs: f64, mut f: impl FnMut()) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// 2 KB Ed25519 signing (waxseal's defaults) on engines `a` and `b`, in
+/// many short rounds (the machine's speed drifts over seconds; the pairs
+/// of a short round see the same speed): their rates and b/a.
+fn ed25519_pair(a: &Engine, b: &Engine) -> (f64, f64, f64) {
+    let s = setup();
+    let msg = message(2048);
+    let mut fa = || drop(sign(a, &s, &msg, 1, "ed"));
+    let mut fb = || drop(sign(b, &s, &msg, 1, "ed"));
+    let r = race_rounds(SHORT_ROUNDS, 0.02, &mut [("a", &mut fa), ("b", &mut fb)]);
+    (r[0], r[1], r.ratio(1, 0))
+}
+
 /// The small message's size: 2048, or WAXSEAL_BENCH_LEN (for
 /// `--instructions` and `--loop`).
 fn bench_len() -> usize {
@@ -276,42 +288,18 @@ fn main() {
     // `--ed`: only the race that decides the sandbox's Ed25519 target (2 KB,
     // waxseal's defaults, native against the embedded component)
     if args.get(1).map(String::as_str) == Some("--ed") {
-        let s = setup();
         let wasm = Engine::wasm(None, Limits::default()).unwrap();
-        let msg = message(2048);
-        let mut fn_ = || drop(sign(&Engine::Native, &s, &msg, 1, "ed"));
-        let mut fw = || drop(sign(&wasm, &s, &msg, 1, "ed"));
-        // many short rounds: the machine's speed drifts over seconds, and
-        // the pairs of a short round see the same speed
-        let r = race_rounds(
-            SHORT_ROUNDS,
-            0.02,
-            &mut [("native", &mut fn_), ("wasm", &mut fw)],
-        );
-        println!(
-            "native {:.0} msg/s, wasm {:.0} msg/s, wasm/native {:.3}",
-            r[0],
-            r[1],
-            r.ratio(1, 0)
-        );
+        let (n, w, ratio) = ed25519_pair(&Engine::Native, &wasm);
+        println!("native {n:.0} msg/s, wasm {w:.0} msg/s, wasm/native {ratio:.3}");
         return;
     }
     // `--ab COMPONENT_A COMPONENT_B`: two component builds raced in this
     // process (2 KB, Ed25519), paired rounds: is B faster than A?
     if args.get(1).map(String::as_str) == Some("--ab") {
-        let s = setup();
         let a = Engine::wasm(Some(std::path::Path::new(&args[2])), Limits::default()).unwrap();
         let b = Engine::wasm(Some(std::path::Path::new(&args[3])), Limits::default()).unwrap();
-        let msg = message(2048);
-        let mut fa = || drop(sign(&a, &s, &msg, 1, "ed"));
-        let mut fb = || drop(sign(&b, &s, &msg, 1, "ed"));
-        let r = race(0.2, &mut [("a", &mut fa), ("b", &mut fb)]);
-        println!(
-            "A {:.0} msg/s, B {:.0} msg/s, B/A {:.3}",
-            r[0],
-            r[1],
-            r.ratio(1, 0)
-        );
+        let (ra, rb, ratio) = ed25519_pair(&a, &b);
+        println!("A {ra:.0} msg/s, B {rb:.0} msg/s, B/A {ratio:.3}");
         return;
     }
     // `--loop native|native5|native10|wasm|wasm10|mail-auth SECONDS [COMPONENT]`: Ed25519 signing only,
