@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceAny, ResourceTable};
+use wasmtime::component::{
+    Component, HasSelf, Linker, Resource, ResourceAny, ResourceTable, WasmList,
+};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -184,6 +186,49 @@ impl waxseal::dkim::crypto::Host for HostState {
     }
 }
 
+/// Replaces the generated bindings of the imports that take the bulk of
+/// the data (`sha256-digest`, `sha256.update`, `sign`) with ones that read
+/// their `list<u8>` argument in place, in the instance's memory, instead of
+/// copying it into a host vector first: the canonical body, the header
+/// data. They do what the `Host` trait methods above do (which the unit
+/// tests call directly), and every component test goes through them.
+fn link_zero_copy(linker: &mut Linker<HostState>) -> Result<()> {
+    linker.allow_shadowing(true);
+    let mut crypto = linker.instance("waxseal:dkim/crypto@0.1.0")?;
+    crypto.func_wrap(
+        "sha256-digest",
+        |store: wasmtime::StoreContextMut<'_, HostState>, (data,): (WasmList<u8>,)| {
+            Ok((Sha256::digest(data.as_le_slice(&store)).to_vec(),))
+        },
+    )?;
+    crypto.func_wrap(
+        "sign",
+        |store: wasmtime::StoreContextMut<'_, HostState>, (handle, data): (u32, WasmList<u8>)| {
+            let r = match store.data().keys.get(handle as usize) {
+                Some(key) => key
+                    .sign_header_data(data.as_le_slice(&store))
+                    .map_err(|e| e.to_string()),
+                None => Err(format!("no key with handle {handle}")),
+            };
+            Ok((r,))
+        },
+    )?;
+    crypto.func_wrap(
+        "[method]sha256.update",
+        |mut store: wasmtime::StoreContextMut<'_, HostState>,
+         (h, data): (Resource<HostSha256>, WasmList<u8>)| {
+            // the state leaves the table while the data is borrowed from
+            // the instance's memory (both belong to the store)
+            let mut state = std::mem::take(&mut store.data_mut().table.get_mut(&h)?.0);
+            state.update(data.as_le_slice(&store));
+            store.data_mut().table.get_mut(&h)?.0 = state;
+            Ok(())
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
 struct Instance {
     store: Store<HostState>,
     bindings: DkimHostCrypto,
@@ -296,6 +341,7 @@ impl ComponentHost {
         let mut linker: Linker<HostState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         DkimHostCrypto::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        link_zero_copy(&mut linker)?;
         let pre = DkimHostCryptoPre::new(linker.instantiate_pre(&component)?)?;
         let stop = Arc::new(AtomicBool::new(false));
         let (e, s) = (engine.clone(), stop.clone());
