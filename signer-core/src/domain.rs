@@ -12,6 +12,7 @@
 //! names must be given as A-labels (`xn--...`); UTF-8 labels are rejected.
 
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use core::fmt;
 
 use crate::error::Error;
@@ -54,8 +55,11 @@ fn eq_or_subdomain(sub: &str, parent: &str) -> bool {
 }
 
 /// A signing domain (`d=`): a syntactically valid domain name.
+///
+/// Cheap to clone (shared, not copied): every signature a signer makes
+/// carries its domain and selector.
 #[derive(Clone, Debug, Eq)]
-pub struct Domain(String);
+pub struct Domain(Arc<str>);
 
 impl Domain {
     /// Validates a domain name. RFC 6376 3.5 (`domain-name`) asks for at
@@ -64,7 +68,7 @@ impl Domain {
     pub fn new(name: &str) -> Result<Self, Error> {
         let name = strip_root(name);
         if valid_name(name, 1) {
-            Ok(Domain(name.to_string()))
+            Ok(Domain(Arc::from(name)))
         } else {
             Err(Error::InvalidDomain)
         }
@@ -102,14 +106,16 @@ impl core::str::FromStr for Domain {
 
 /// A selector (`s=`): one or more labels, naming the key record at
 /// `<selector>._domainkey.<domain>`.
+///
+/// Cheap to clone, like [`Domain`].
 #[derive(Clone, Debug, Eq)]
-pub struct Selector(String);
+pub struct Selector(Arc<str>);
 
 impl Selector {
     /// Validates a selector.
     pub fn new(name: &str) -> Result<Self, Error> {
         if valid_name(name, 1) {
-            Ok(Selector(name.to_string()))
+            Ok(Selector(Arc::from(name)))
         } else {
             Err(Error::InvalidSelector)
         }

@@ -314,8 +314,7 @@ impl DkimSignature {
     /// [`unsigned_header`](Self::unsigned_header), already written.
     pub(crate) fn header_with_b(&self, unsigned: String) -> String {
         let mut w = Folder::resume(unsigned);
-        let b = base64::encode(&self.signature);
-        w.splittable_value(&b, b"");
+        w.base64_value(&self.signature);
         w.out.push_str("\r\n");
         w.out
     }
@@ -370,7 +369,7 @@ impl DkimSignature {
             w.col += 1;
         }
         w.start_tag("bh");
-        w.splittable_value(&base64::encode(&self.body_hash), b"");
+        w.base64_value(&self.body_hash);
         w.out.push(';');
         w.col += 1;
         w.start_tag("b");
@@ -399,7 +398,9 @@ struct Folder {
 
 impl Folder {
     fn new() -> Self {
-        let mut out = String::with_capacity(512);
+        // room for the whole field of the usual signature (Ed25519 or
+        // RSA-2048, `b=` included): no reallocation when it is completed
+        let mut out = String::with_capacity(1024);
         out.push_str(HEADER_NAME);
         out.push(':');
         Folder {
@@ -473,6 +474,21 @@ impl Folder {
         }
     }
 
+    /// Writes `data` in base64, folding anywhere (as
+    /// [`splittable_value`](Self::splittable_value)); encoded on the stack
+    /// when it fits (`bh=`, the `b=` of keys up to 4096 bits).
+    fn base64_value(&mut self, data: &[u8]) {
+        let mut stack = [0u8; 684];
+        let mut heap = Vec::new();
+        let buf = if base64::encoded_len(data.len()) <= stack.len() {
+            &mut stack[..]
+        } else {
+            heap.resize(base64::encoded_len(data.len()), 0);
+            &mut heap[..]
+        };
+        self.splittable_value(base64::encode_to(data, buf), b"");
+    }
+
     /// Writes a long value, folding between pieces: after any byte of
     /// `seps` when given, else anywhere (base64 allows FWS between any two
     /// characters).
@@ -511,6 +527,24 @@ mod tests {
     use crate::test_prelude::*;
 
     const A3_ED: &[u8] = b" v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n d=football.example.com; i=@football.example.com;\r\n q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r\n subject : date : message-id : from : subject : date;\r\n bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n b=/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11Bus\r\n Fa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw==\r\n";
+
+    #[test]
+    fn base64_value_folds_like_the_encoded_text() {
+        // on the stack and, above 512 bytes (RSA keys over 4096 bits), not
+        for len in [0usize, 1, 2, 3, 32, 64, 256, 511, 512, 513, 1024] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            for start in [0usize, 5, 60, 75] {
+                let mut a = Folder::new();
+                a.out.push_str(&"y".repeat(start));
+                a.col += start;
+                let mut b = Folder::resume(a.out.clone());
+                a.splittable_value(&base64::encode(&data), b"");
+                b.base64_value(&data);
+                assert_eq!(a.out, b.out, "{len} bytes from column {start}");
+                assert_eq!(a.col, b.col);
+            }
+        }
+    }
 
     #[test]
     fn list_value_folds_like_the_joined_text() {
