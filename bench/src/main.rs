@@ -69,12 +69,12 @@ fn rate(secs: f64, mut f: impl FnMut()) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-/// 2 KB Ed25519 signing (waxseal's defaults) on engines `a` and `b`, in
+/// Ed25519 signing (waxseal's defaults) of a `len`-byte message on engines `a` and `b`, in
 /// many short rounds (the machine's speed drifts over seconds; the pairs
 /// of a short round see the same speed): their rates and b/a.
-fn ed25519_pair(a: &Engine, b: &Engine) -> (f64, f64, f64) {
+fn ed25519_pair(a: &Engine, b: &Engine, len: usize) -> (f64, f64, f64) {
     let s = setup();
-    let msg = message(2048);
+    let msg = message(len);
     let mut fa = || drop(sign(a, &s, &msg, 1, "ed"));
     let mut fb = || drop(sign(b, &s, &msg, 1, "ed"));
     let r = race_rounds(SHORT_ROUNDS, 0.02, &mut [("a", &mut fa), ("b", &mut fb)]);
@@ -289,7 +289,7 @@ fn main() {
     // waxseal's defaults, native against the embedded component)
     if args.get(1).map(String::as_str) == Some("--ed") {
         let wasm = Engine::wasm(None, Limits::default()).unwrap();
-        let (n, w, ratio) = ed25519_pair(&Engine::Native, &wasm);
+        let (n, w, ratio) = ed25519_pair(&Engine::Native, &wasm, 2048);
         println!("native {n:.0} msg/s, wasm {w:.0} msg/s, wasm/native {ratio:.3}");
         return;
     }
@@ -298,7 +298,7 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("--ab") {
         let a = Engine::wasm(Some(std::path::Path::new(&args[2])), Limits::default()).unwrap();
         let b = Engine::wasm(Some(std::path::Path::new(&args[3])), Limits::default()).unwrap();
-        let (ra, rb, ratio) = ed25519_pair(&a, &b);
+        let (ra, rb, ratio) = ed25519_pair(&a, &b, bench_len());
         println!("A {ra:.0} msg/s, B {rb:.0} msg/s, B/A {ratio:.3}");
         return;
     }
