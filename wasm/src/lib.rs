@@ -17,3 +17,15 @@ pub mod js;
 
 #[cfg(feature = "component")]
 pub mod component;
+
+#[cfg(any(feature = "component", test))]
+pub mod small_blocks;
+
+/// The component's allocator (see [`small_blocks`]).
+#[cfg(all(
+    feature = "component",
+    target_arch = "wasm32",
+    not(target_feature = "atomics")
+))]
+#[global_allocator]
+static ALLOCATOR: small_blocks::SmallBlocks = small_blocks::SmallBlocks::new();
