@@ -36,8 +36,11 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
+    // A relative CARGO_TARGET_DIR is relative to where cargo was started,
+    // which a build script cannot know: the workspace's target/ then.
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
         .unwrap_or_else(|| root.join("target"))
         .join("component-build");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

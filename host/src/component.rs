@@ -107,6 +107,17 @@ impl HostState {
     }
 }
 
+use waxseal::dkim::crypto::Digest256;
+
+/// A SHA-256 digest as the WIT `digest256`: four big-endian words.
+fn words(d: &[u8]) -> Digest256 {
+    let mut w = [0u64; 4];
+    for (x, b) in w.iter_mut().zip(d.chunks_exact(8)) {
+        *x = u64::from_be_bytes(b.try_into().unwrap_or_default());
+    }
+    (w[0], w[1], w[2], w[3])
+}
+
 impl waxseal::dkim::crypto::HostSha256 for HostState {
     fn new(&mut self) -> wasmtime::Result<Resource<HostSha256>> {
         self.push_hasher(HostSha256(Sha256::new()))
@@ -122,9 +133,9 @@ impl waxseal::dkim::crypto::HostSha256 for HostState {
         self.push_hasher(copy)
     }
 
-    fn finish(&mut self, h: Resource<HostSha256>) -> wasmtime::Result<Vec<u8>> {
+    fn finish(&mut self, h: Resource<HostSha256>) -> wasmtime::Result<Digest256> {
         let ctx = self.table.get_mut(&h)?;
-        Ok(ctx.0.finalize_reset().to_vec())
+        Ok(words(&ctx.0.finalize_reset()))
     }
 
     fn drop(&mut self, h: Resource<HostSha256>) -> wasmtime::Result<()> {
@@ -174,8 +185,8 @@ impl waxseal::dkim::crypto::Host for HostState {
         )
     }
 
-    fn sha256_digest(&mut self, data: Vec<u8>) -> wasmtime::Result<Vec<u8>> {
-        Ok(Sha256::digest(&data).to_vec())
+    fn sha256_digest(&mut self, data: Vec<u8>) -> wasmtime::Result<Digest256> {
+        Ok(words(&Sha256::digest(&data)))
     }
 
     fn sign(&mut self, handle: u32, data: Vec<u8>) -> wasmtime::Result<Result<Vec<u8>, String>> {
@@ -198,7 +209,7 @@ fn link_zero_copy(linker: &mut Linker<HostState>) -> Result<()> {
     crypto.func_wrap(
         "sha256-digest",
         |store: wasmtime::StoreContextMut<'_, HostState>, (data,): (WasmList<u8>,)| {
-            Ok((Sha256::digest(data.as_le_slice(&store)).to_vec(),))
+            Ok((words(&Sha256::digest(data.as_le_slice(&store))),))
         },
     )?;
     crypto.func_wrap(
@@ -680,12 +691,7 @@ mod tests {
             .unwrap();
         s.update(Resource::new_borrow(b.rep()), b"d".to_vec())
             .unwrap();
-        let sha = |d: &[u8]| {
-            waxseal_core::HashAlgorithm::Sha256
-                .digest(d)
-                .as_bytes()
-                .to_vec()
-        };
+        let sha = |d: &[u8]| words(waxseal_core::HashAlgorithm::Sha256.digest(d).as_bytes());
         assert_eq!(
             s.finish(Resource::new_borrow(a.rep())).unwrap(),
             sha(b"abc")

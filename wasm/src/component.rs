@@ -74,7 +74,7 @@ impl waxseal_core::ExternalSha256 for HostSha256 {
             HostSha256::Held(held) => waxseal::dkim::crypto::sha256_digest(&held),
             HostSha256::Live(live) => live.finish(),
         };
-        digest32(&d)
+        digest32(d)
     }
 
     fn finish_reset(&mut self) -> Option<[u8; 32]> {
@@ -90,14 +90,14 @@ impl waxseal_core::ExternalSha256 for HostSha256 {
                 d
             }
         };
-        Some(digest32(&d))
+        Some(digest32(d))
     }
 
     fn digest(mut self: Box<Self>, data: &[u8]) -> [u8; 32] {
         match &*self {
             // nothing held yet: the data goes over as it is, no copy
             HostSha256::Held(held) if held.is_empty() => {
-                digest32(&waxseal::dkim::crypto::sha256_digest(data))
+                digest32(waxseal::dkim::crypto::sha256_digest(data))
             }
             _ => {
                 self.update(data);
@@ -107,14 +107,13 @@ impl waxseal_core::ExternalSha256 for HostSha256 {
     }
 }
 
-/// A digest from the host as 32 bytes.
+/// A digest from the host (four big-endian words) as 32 bytes.
 #[cfg(feature = "host-crypto")]
-fn digest32(d: &[u8]) -> [u8; 32] {
-    // A host that returns another length gets a digest that matches
-    // nothing: the signature then fails to verify, nothing panics.
+fn digest32(d: waxseal::dkim::crypto::Digest256) -> [u8; 32] {
     let mut out = [0u8; 32];
-    let n = d.len().min(32);
-    out[..n].copy_from_slice(&d[..n]);
+    for (o, w) in out.chunks_exact_mut(8).zip([d.0, d.1, d.2, d.3]) {
+        o.copy_from_slice(&w.to_be_bytes());
+    }
     out
 }
 
