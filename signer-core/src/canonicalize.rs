@@ -537,6 +537,16 @@ impl BodyCanonicalizer {
                     let mut e = i + 1;
                     loop {
                         e = text_run_end(chunk, e);
+                        // a line ending with text on both sides is its own
+                        // canonical form: the run goes on (one run for a
+                        // paragraph, not one per line)
+                        if let Some([b'\r', b'\n', next]) = chunk.get(e..e + 3)
+                            && !BREAKS_TEXT[usize::from(*next)]
+                        {
+                            e += 3;
+                            continue;
+                        }
+                        // a CR that does not start a line ending is text
                         if e + 1 < len && chunk[e] == b'\r' && chunk[e + 1] != b'\n' {
                             e += 1;
                             continue;
