@@ -42,6 +42,7 @@ pub mod bindings {
 }
 
 use bindings::waxseal;
+use bindings::waxseal::dkim::crypto::Digest256;
 pub use bindings::waxseal::dkim::types as wit;
 use bindings::{DkimHostCrypto, DkimHostCryptoPre};
 
@@ -106,8 +107,6 @@ impl HostState {
         Ok(r)
     }
 }
-
-use waxseal::dkim::crypto::Digest256;
 
 /// A SHA-256 digest as the WIT `digest256`: four big-endian words.
 fn words(d: &[u8]) -> Digest256 {
