@@ -189,10 +189,15 @@ impl waxseal::dkim::crypto::Host for HostState {
     }
 
     fn sign(&mut self, handle: u32, data: Vec<u8>) -> wasmtime::Result<Result<Vec<u8>, String>> {
-        let Some(key) = self.keys.get(handle as usize) else {
-            return Ok(Err(format!("no key with handle {handle}")));
-        };
-        Ok(key.sign_header_data(&data).map_err(|e| e.to_string()))
+        Ok(sign_with(&self.keys, handle, &data))
+    }
+}
+
+/// `crypto.sign`: the header data signed with host key `handle`.
+fn sign_with(keys: &[NativeKey], handle: u32, data: &[u8]) -> Result<Vec<u8>, String> {
+    match keys.get(handle as usize) {
+        Some(key) => key.sign_header_data(data).map_err(|e| e.to_string()),
+        None => Err(format!("no key with handle {handle}")),
     }
 }
 
@@ -214,13 +219,11 @@ fn link_zero_copy(linker: &mut Linker<HostState>) -> Result<()> {
     crypto.func_wrap(
         "sign",
         |store: wasmtime::StoreContextMut<'_, HostState>, (handle, data): (u32, WasmList<u8>)| {
-            let r = match store.data().keys.get(handle as usize) {
-                Some(key) => key
-                    .sign_header_data(data.as_le_slice(&store))
-                    .map_err(|e| e.to_string()),
-                None => Err(format!("no key with handle {handle}")),
-            };
-            Ok((r,))
+            Ok((sign_with(
+                &store.data().keys,
+                handle,
+                data.as_le_slice(&store),
+            ),))
         },
     )?;
     crypto.func_wrap(

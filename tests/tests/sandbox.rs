@@ -141,6 +141,27 @@ fn prepared_options_follow_every_change() {
     }
 }
 
+/// Verifies `signed` in the sandbox against the key `record`: its first
+/// signature must pass.
+fn assert_passes_in_sandbox(
+    wasm: &waxseal::engine::Engine,
+    signed: &[u8],
+    record: &str,
+    what: &str,
+) {
+    let r = wasm
+        .verify(
+            signed,
+            &waxseal_core::VerifyPolicy::default(),
+            Some(1_700_000_100),
+            "mx",
+            &mut |_| waxseal_core::KeyAnswer::record(record),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.verdicts[0].result, "pass", "{what}: {r:?}");
+}
+
 /// The component holds the first 16 KiB of each hash and sends it to the
 /// host in one call, and starts a host hash resource beyond that: bodies
 /// on both sides of that size, and across the 256 KiB streaming size, sign
@@ -185,17 +206,7 @@ fn bodies_around_the_hold_and_stream_sizes_sign_alike() {
         );
         let signed = [want.unwrap().as_bytes(), &msg].concat();
         let record = waxseal_core::KeyRecord::new(keys[0].public_key()).to_txt();
-        let r = wasm
-            .verify(
-                &signed,
-                &waxseal_core::VerifyPolicy::default(),
-                Some(1_700_000_100),
-                "mx",
-                &mut |_| waxseal_core::KeyAnswer::record(&record),
-            )
-            .unwrap()
-            .unwrap();
-        assert_eq!(r.verdicts[0].result, "pass", "body {body_len}: {r:?}");
+        assert_passes_in_sandbox(&wasm, &signed, &record, &format!("body {body_len}"));
     }
 }
 
@@ -272,17 +283,7 @@ fn whitespace_and_control_bytes_canonicalize_alike_in_the_sandbox() {
                 String::from_utf8_lossy(&msg)
             );
             let signed = [want.as_bytes(), &msg].concat();
-            let r = wasm
-                .verify(
-                    &signed,
-                    &waxseal_core::VerifyPolicy::default(),
-                    Some(1_700_000_100),
-                    "mx",
-                    &mut |_| waxseal_core::KeyAnswer::record(&record),
-                )
-                .unwrap()
-                .unwrap();
-            assert_eq!(r.verdicts[0].result, "pass", "case {case}: {r:?}");
+            assert_passes_in_sandbox(&wasm, &signed, &record, &format!("case {case}"));
         }
     }
 }
