@@ -69,9 +69,10 @@ fn rate(secs: f64, mut f: impl FnMut()) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Ed25519 signing (waxseal's defaults) of a `len`-byte message on engines `a` and `b`, in
-/// many short rounds (the machine's speed drifts over seconds; the pairs
-/// of a short round see the same speed): their rates and b/a.
+/// Ed25519 signing (waxseal's defaults) of a `len`-byte message on engines
+/// `a` and `b`, in many short rounds (the machine's speed drifts over
+/// seconds; the pairs of a short round see the same speed): their rates
+/// and b/a.
 fn ed25519_pair(a: &Engine, b: &Engine, len: usize) -> (f64, f64, f64) {
     let s = setup();
     let msg = message(len);

@@ -8,7 +8,8 @@
 //!   imports `crypto` so the host keeps the private keys.
 //!
 //! Both faces are conversions only; the logic is in `waxseal-core`. The
-//! shared, face-independent part is [`common`].
+//! shared, face-independent part is [`common`]. The component brings its
+//! own global allocator (module `small_blocks`).
 
 pub mod common;
 
