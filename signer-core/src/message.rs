@@ -156,7 +156,8 @@ impl FieldSpan {
 pub(crate) fn parse_header_spans(block: &[u8]) -> Result<Vec<FieldSpan>, Error> {
     // room for the usual header block without growing
     let mut fields: Vec<FieldSpan> = Vec::with_capacity(16);
-    let mut start: Option<usize> = None; // start of the current field
+    // the current field: where it starts and where its first line ends
+    let mut start: Option<(usize, usize)> = None;
     let mut pos = 0;
     while pos < block.len() {
         let line_end = match memchr::memchr(b'\n', &block[pos..]) {
@@ -169,15 +170,15 @@ pub(crate) fn parse_header_spans(block: &[u8]) -> Result<Vec<FieldSpan>, Error> 
                 return Err(malformed(block, pos));
             }
         } else {
-            if let Some(s) = start {
-                fields.push(make_field(block, s, pos)?);
+            if let Some((s, first_line)) = start {
+                fields.push(make_field(block, s, first_line, pos)?);
             }
-            start = Some(pos);
+            start = Some((pos, line_end));
         }
         pos = line_end;
     }
-    if let Some(s) = start {
-        fields.push(make_field(block, s, block.len())?);
+    if let Some((s, first_line)) = start {
+        fields.push(make_field(block, s, first_line, block.len())?);
     }
     Ok(fields)
 }
@@ -187,11 +188,17 @@ fn malformed(block: &[u8], offset: usize) -> Error {
     Error::MalformedHeaderField { offset, line }
 }
 
-fn make_field(block: &[u8], start: usize, end: usize) -> Result<FieldSpan, Error> {
+/// The field `block[start..end]`, whose first line ends at `first_line`
+/// (after its LF, as the caller found it).
+fn make_field(
+    block: &[u8],
+    start: usize,
+    first_line: usize,
+    end: usize,
+) -> Result<FieldSpan, Error> {
     let raw = &block[start..end];
-    let first_line_end = memchr::memchr(b'\n', raw).unwrap_or(raw.len());
     let colon =
-        memchr::memchr(b':', &raw[..first_line_end]).ok_or_else(|| malformed(block, start))?;
+        memchr::memchr(b':', &block[start..first_line]).ok_or_else(|| malformed(block, start))?;
     let mut name = &raw[..colon];
     while let [rest @ .., b' ' | b'\t'] = name {
         name = rest;
