@@ -4,5 +4,12 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    waxseal::cli::run(waxseal::cli::Cli::parse())
+    let code = waxseal::cli::run(waxseal::cli::Cli::parse());
+    // for tests and benchmarks: the process's peak resident memory
+    if std::env::var_os("WAXSEAL_PEAK_MEMORY").is_some()
+        && let Some(kib) = waxseal::cli::peak_memory_kib()
+    {
+        eprintln!("waxseal: peak memory {kib} KiB");
+    }
+    code
 }

@@ -883,6 +883,252 @@ fn a_50_mb_message_signs_and_verifies() {
     }
 }
 
+/// The peak resident memory the command reports with
+/// `WAXSEAL_PEAK_MEMORY` set, in KiB.
+fn peak_kib(o: &Output) -> u64 {
+    let e = stderr(o);
+    let line = e
+        .lines()
+        .find_map(|l| l.strip_prefix("waxseal: peak memory "))
+        .unwrap_or_else(|| panic!("no peak memory in {e}"));
+    line.trim_end_matches(" KiB").parse().unwrap()
+}
+
+fn waxseal_measured(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_waxseal"))
+        .args(args)
+        .env("WAXSEAL_PEAK_MEMORY", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Memory does not grow with the message: signing and verifying a 50 MB
+/// message (streamed from a file) peaks within a few MiB of a 1 KB one,
+/// with both engines.
+#[test]
+fn memory_is_bounded_by_the_header_block_not_the_body() {
+    let t = Tmp::new("memory");
+    let ed = keygen(&t, "ed", "ed25519");
+    let keys = t.join("keys").display().to_string();
+    let mut big = MSG.as_bytes().to_vec();
+    let line = b"The quick brown fox jumps over the lazy dog, again and again and again.\r\n";
+    while big.len() < 50 << 20 {
+        big.extend_from_slice(line);
+    }
+    std::fs::write(t.join("small.eml"), MSG).unwrap();
+    std::fs::write(t.join("big.eml"), &big).unwrap();
+    for engine in ["wasm", "native"] {
+        let mut peaks = Vec::new();
+        for name in ["small", "big"] {
+            let file = t.join(&format!("{name}.eml"));
+            let signed = t.join(&format!("{name}-signed-{engine}.eml"));
+            let o = waxseal_measured(&[
+                "--engine",
+                engine,
+                "sign",
+                "-k",
+                &ed,
+                "-s",
+                "ed",
+                "-d",
+                "example.com",
+                file.to_str().unwrap(),
+            ]);
+            assert_eq!(code(&o), 0, "{engine} {name}: {}", stderr(&o));
+            std::fs::write(&signed, &o.stdout).unwrap();
+            let sign_peak = peak_kib(&o);
+            let o = waxseal_measured(&[
+                "--engine",
+                engine,
+                "verify",
+                signed.to_str().unwrap(),
+                "--key-dir",
+                &keys,
+            ]);
+            assert_eq!(code(&o), 0, "{engine} {name}: {}{}", stdout(&o), stderr(&o));
+            peaks.push((sign_peak, peak_kib(&o)));
+        }
+        let (small, big) = (peaks[0], peaks[1]);
+        // 50 MB held anywhere would show; the margin covers allocator noise
+        assert!(
+            big.0 < small.0 + 6 * 1024 && big.1 < small.1 + 6 * 1024,
+            "{engine}: peak KiB sign {} -> {}, verify {} -> {}",
+            small.0,
+            big.0,
+            small.1,
+            big.1
+        );
+    }
+}
+
+/// Standard input streams too: `verify` reads it straight through, `sign
+/// --header-only` in one pass, and `sign` spools a large message to a
+/// temporary file, giving the bytes a file gives.
+#[test]
+fn standard_input_streams() {
+    use std::io::Write;
+    let t = Tmp::new("stdin");
+    let ed = keygen(&t, "ed", "ed25519");
+    let keys = t.join("keys").display().to_string();
+    let mut big = MSG.as_bytes().to_vec();
+    while big.len() < 3 << 20 {
+        big.extend_from_slice(b"a line of body text that goes on\r\n");
+    }
+    std::fs::write(t.join("big.eml"), &big).unwrap();
+    let piped = |args: &[&str], input: &[u8]| -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_waxseal"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = c.stdin.take().unwrap();
+        let data = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&data);
+        });
+        let o = c.wait_with_output().unwrap();
+        writer.join().unwrap();
+        o
+    };
+    let sign = [
+        "sign",
+        "-k",
+        &ed,
+        "-s",
+        "ed",
+        "-d",
+        "example.com",
+        "--timestamp",
+        "1700000000",
+    ];
+    let from_file = waxseal(&[&sign[..], &[t.join("big.eml").to_str().unwrap()]].concat());
+    assert_eq!(code(&from_file), 0, "{}", stderr(&from_file));
+    let from_stdin = piped(&sign, &big);
+    assert_eq!(code(&from_stdin), 0, "{}", stderr(&from_stdin));
+    assert_eq!(
+        from_stdin.stdout, from_file.stdout,
+        "stdin spooled to a file gives the same bytes"
+    );
+    let header = piped(&[&sign[..], &["--header-only"]].concat(), &big);
+    assert!(from_file.stdout.starts_with(&header.stdout) && header.stdout.len() < 1000);
+    let o = piped(
+        &["verify", "--key-dir", &keys, "--now", "1700000100"],
+        &from_file.stdout,
+    );
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).starts_with("pass d=example.com s=ed"));
+}
+
+/// A header block over `--max-header-bytes` gets a verification result
+/// with its reason (exit 1), not an input error (exit 2), with both
+/// engines.
+#[test]
+fn max_header_bytes_is_a_verdict() {
+    let t = Tmp::new("maxheader");
+    let ed = keygen(&t, "ed", "ed25519");
+    let keys = t.join("keys").display().to_string();
+    std::fs::write(t.join("m.eml"), MSG).unwrap();
+    let o = waxseal(&[
+        "sign",
+        "-k",
+        &ed,
+        "-s",
+        "ed",
+        "-d",
+        "example.com",
+        t.join("m.eml").to_str().unwrap(),
+    ]);
+    std::fs::write(t.join("signed.eml"), &o.stdout).unwrap();
+    for engine in ["wasm", "native"] {
+        let signed = t.join("signed.eml");
+        let o = waxseal(&[
+            "--engine",
+            engine,
+            "verify",
+            signed.to_str().unwrap(),
+            "--key-dir",
+            &keys,
+            "--max-header-bytes",
+            "200",
+        ]);
+        assert_eq!(code(&o), 1, "{engine}: {}{}", stdout(&o), stderr(&o));
+        let out = stdout(&o);
+        assert!(
+            out.contains("permerror") && out.contains("header block is larger than 200 bytes"),
+            "{engine}: {out}"
+        );
+        assert!(
+            out.contains("Authentication-Results: localhost; dkim=permerror"),
+            "{engine}: {out}"
+        );
+        let o = waxseal(&[
+            "--engine",
+            engine,
+            "verify",
+            signed.to_str().unwrap(),
+            "--key-dir",
+            &keys,
+        ]);
+        assert_eq!(code(&o), 0, "{engine}: {}", stdout(&o));
+    }
+}
+
+/// Regression (hardening issue, item 2): a closed standard output (`|
+/// head`) ends the command quietly with 141, as Unix tools end on SIGPIPE,
+/// never with a panic and a backtrace; a full device is one line and exit 2.
+#[test]
+fn broken_pipe_and_full_disk_end_quietly() {
+    let t = Tmp::new("pipe");
+    let ed = keygen(&t, "ed", "ed25519");
+    let keys = t.join("keys").display().to_string();
+    std::fs::write(t.join("m.eml"), MSG).unwrap();
+    let m = t.join("m.eml").display().to_string();
+    let o = waxseal(&["sign", "-k", &ed, "-s", "ed", "-d", "example.com", &m]);
+    std::fs::write(t.join("signed.eml"), &o.stdout).unwrap();
+    let signed = t.join("signed.eml").display().to_string();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["verify", &signed, "--key-dir", &keys],
+        vec!["sign", "-k", &ed, "-s", "ed", "-d", "example.com", &m],
+        vec!["dns", "record", "-k", &ed, "-d", "example.com", "-s", "ed"],
+        vec!["dns", "policy", "-d", "example.com"],
+    ];
+    for args in &cases {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_waxseal"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // the reader goes away before the command writes
+        drop(c.stdout.take());
+        let o = c.wait_with_output().unwrap();
+        assert_eq!(code(&o), 141, "{args:?}: {}", stderr(&o));
+        assert!(o.stderr.is_empty(), "{args:?}: {}", stderr(&o));
+    }
+    if Path::new("/dev/full").exists() {
+        for args in &cases {
+            let o = Command::new(env!("CARGO_BIN_EXE_waxseal"))
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(std::fs::File::create("/dev/full").unwrap())
+                .stderr(Stdio::piped())
+                .output()
+                .unwrap();
+            assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+            let e = stderr(&o);
+            assert_eq!(e.lines().count(), 1, "{args:?}: {e}");
+            assert!(
+                e.starts_with("waxseal: error:") && !e.contains("panicked"),
+                "{args:?}: {e}"
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------- interop
 
 fn peers_py() -> PathBuf {

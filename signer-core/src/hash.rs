@@ -89,8 +89,9 @@ impl core::fmt::Debug for Digest {
 /// times faster than SHA-256 compiled to WebAssembly. The core still does
 /// all parsing and canonicalization and hands over canonical bytes only.
 /// Install one with [`Signer::set_sha256`](crate::Signer::set_sha256) or
-/// [`Verifier::set_sha256`](crate::Verifier::set_sha256).
-pub trait ExternalSha256 {
+/// [`Verifier::set_sha256`](crate::Verifier::set_sha256). `Send`, so a
+/// signer or verifier can move to another thread between chunks.
+pub trait ExternalSha256: Send {
     /// Adds data.
     fn update(&mut self, data: &[u8]);
     /// An independent copy of the running state.

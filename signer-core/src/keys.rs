@@ -135,8 +135,10 @@ impl fmt::Display for SigningAlgorithm {
 /// The private-key operation, as a capability. The signer computes the
 /// hash of the canonicalized header data and asks this trait to sign it,
 /// so the key itself can live anywhere: in this process ([`PrivateKey`]),
-/// in native crypto of a host, outside a WebAssembly sandbox.
-pub trait SignDigest {
+/// in native crypto of a host, outside a WebAssembly sandbox. `Send` and
+/// `Sync`, so a signer can move to another thread between chunks (a
+/// server's task) and share its keys.
+pub trait SignDigest: Send + Sync {
     /// The algorithm the key signs with: `rsa-sha256` or `ed25519-sha256`.
     fn algorithm(&self) -> SigningAlgorithm;
 

@@ -178,6 +178,13 @@ pub enum Reason {
         /// How many signatures beyond the limit this entry stands for.
         more: usize,
     },
+    /// Not evaluated: the header block is larger than the policy allows
+    /// ([`VerifyPolicy::max_header_bytes`]). The message's only result; its
+    /// signatures were not read.
+    HeaderTooLarge {
+        /// The policy limit, in bytes.
+        limit: usize,
+    },
 }
 
 impl Reason {
@@ -205,6 +212,7 @@ impl Reason {
             Reason::Expired { .. } => "expired",
             Reason::FutureTimestamp { .. } => "future_timestamp",
             Reason::TooManySignatures { .. } => "too_many_signatures",
+            Reason::HeaderTooLarge { .. } => "header_too_large",
         }
     }
 
@@ -261,6 +269,10 @@ impl fmt::Display for Reason {
             Reason::TooManySignatures { limit, more } => write!(
                 f,
                 "not checked: {more} more signature(s) beyond the limit of {limit}"
+            ),
+            Reason::HeaderTooLarge { limit } => write!(
+                f,
+                "not checked: the header block is larger than {limit} bytes"
             ),
         }
     }
@@ -525,8 +537,13 @@ struct SigState {
 }
 
 enum Phase {
-    Headers { scan: usize },
+    Headers {
+        scan: usize,
+    },
     Body,
+    /// The header block went over the limit: the rest of the message is
+    /// skipped and the report says why.
+    Refused,
     Done,
 }
 
@@ -591,8 +608,13 @@ impl Verifier {
     }
 
     /// Feeds the next chunk of the message. Fails only when the header
-    /// block is malformed or too large.
+    /// block is malformed. A header block over
+    /// [`VerifyPolicy::max_header_bytes`] is not an error: the rest of the
+    /// message is skipped and the report has one `permerror` result with
+    /// [`Reason::HeaderTooLarge`], so a receiver can say why in its
+    /// Authentication-Results.
     pub fn update(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        let limit = self.policy.max_header_bytes;
         match self.phase {
             Phase::Headers { scan } => {
                 if self.buf.is_empty()
@@ -600,34 +622,32 @@ impl Verifier {
                 {
                     // Fast path (one-shot): hash the body straight from
                     // the chunk instead of copying it.
-                    if header_len > self.policy.max_header_bytes {
-                        return Err(Error::HeaderTooLarge {
-                            limit: self.policy.max_header_bytes,
-                        });
+                    if header_len > limit {
+                        self.refuse();
+                        return Ok(());
                     }
                     self.buf.extend_from_slice(&chunk[..body_start]);
                     self.start_body(header_len)?;
                     self.body(&chunk[body_start..]);
                     return Ok(());
                 }
-                self.buf.extend_from_slice(chunk);
+                // never hold more than the limit (and a line end) of a
+                // header block that does not end
+                let room = (limit + 2).saturating_sub(self.buf.len());
+                self.buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 match message::find_header_end(&self.buf, scan) {
+                    Some((header_len, _)) if header_len > limit => self.refuse(),
                     Some((header_len, body_start)) => {
-                        if header_len > self.policy.max_header_bytes {
-                            return Err(Error::HeaderTooLarge {
-                                limit: self.policy.max_header_bytes,
-                            });
-                        }
                         let body = self.buf.split_off(body_start);
                         self.start_body(header_len)?;
                         self.body(&body);
-                    }
-                    None => {
-                        if self.buf.len() > self.policy.max_header_bytes {
-                            return Err(Error::HeaderTooLarge {
-                                limit: self.policy.max_header_bytes,
-                            });
+                        // what did not fit in the buffer is body too
+                        if chunk.len() > room {
+                            self.body(&chunk[room..]);
                         }
+                    }
+                    None if self.buf.len() > limit => self.refuse(),
+                    None => {
                         self.phase = Phase::Headers {
                             scan: message::resume_point(&self.buf, scan),
                         };
@@ -639,8 +659,17 @@ impl Verifier {
                 self.body(chunk);
                 Ok(())
             }
+            Phase::Refused => Ok(()),
             Phase::Done => Err(Error::AlreadyFinished),
         }
+    }
+
+    /// Gives up on a header block over the limit (see
+    /// [`update`](Self::update)).
+    fn refuse(&mut self) {
+        self.phase = Phase::Refused;
+        self.buf = Vec::new();
+        self.header_len = 0;
     }
 
     fn body(&mut self, chunk: &[u8]) {
@@ -793,18 +822,21 @@ impl Verifier {
         mut self,
         crypto: &dyn crate::keys::VerifyDigest,
     ) -> Result<VerificationReport, Error> {
+        self.finish_headers()?;
         match self.phase {
-            Phase::Headers { .. } => {
-                let len = self.buf.len();
-                if len > self.policy.max_header_bytes {
-                    return Err(Error::HeaderTooLarge {
-                        limit: self.policy.max_header_bytes,
-                    });
-                }
-                self.start_body(len)?;
-            }
             Phase::Body => {}
-            Phase::Done => return Err(Error::AlreadyFinished),
+            Phase::Refused => {
+                self.phase = Phase::Done;
+                let mut r = SignatureResult::new(SignatureLabels::default());
+                r.set(Reason::HeaderTooLarge {
+                    limit: self.policy.max_header_bytes,
+                });
+                return Ok(VerificationReport {
+                    results: alloc::vec![r],
+                    policy: PolicyInfo::default(),
+                });
+            }
+            Phase::Headers { .. } | Phase::Done => return Err(Error::AlreadyFinished),
         }
         self.phase = Phase::Done;
         let hashes = core::mem::take(&mut self.hashes).finish();
@@ -1141,16 +1173,15 @@ impl Verifier {
     /// header block), so that the queries become known before
     /// [`finish`](Self::finish).
     pub fn finish_headers(&mut self) -> Result<(), Error> {
-        if let Phase::Headers { .. } = self.phase {
-            let len = self.buf.len();
-            if len > self.policy.max_header_bytes {
-                return Err(Error::HeaderTooLarge {
-                    limit: self.policy.max_header_bytes,
-                });
+        match self.phase {
+            Phase::Headers { .. } if self.buf.len() > self.policy.max_header_bytes => {
+                self.refuse();
+                Ok(())
             }
-            self.start_body(len)?;
+            Phase::Headers { .. } => self.start_body(self.buf.len()),
+            Phase::Done => Err(Error::AlreadyFinished),
+            Phase::Body | Phase::Refused => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -442,6 +442,7 @@ fn component_face() {
                 ignore_expiration: false,
                 clock_skew: None,
                 max_signatures: None,
+                max_header_bytes: None,
             };
             let r = host
                 .verify(

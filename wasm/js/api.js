@@ -350,7 +350,7 @@ function notFound(e) {
 const VERIFY_KEYS = new Set(['resolveTxt', 'now', 'policy', 'authservId', 'lookupPolicies']);
 const POLICY_KEYS = new Set([
   'minRsaBits', 'allowRsaSha1', 'allowUnsignedBodyTail', 'allowUnsignedFrom', 'ignoreExpiration',
-  'clockSkew', 'maxSignatures',
+  'clockSkew', 'maxSignatures', 'maxHeaderBytes',
 ]);
 
 /**

@@ -152,6 +152,8 @@ export interface VerifyPolicy {
   clockSkew?: number;
   /** Signatures checked per message; the rest are `neutral`. Default 8. */
   maxSignatures?: number;
+  /** Largest header block checked, bytes; a larger one gets one `permerror` result (`header_too_large`). Default 1048576. */
+  maxHeaderBytes?: number;
 }
 
 export interface VerifyOptions {
@@ -173,7 +175,7 @@ export type ReasonCode =
   | 'key_not_found' | 'key_unavailable' | 'key_syntax' | 'key_revoked' | 'key_algorithm_mismatch'
   | 'hash_not_allowed' | 'service_not_email' | 'strict_identity_mismatch' | 'body_hash_mismatch'
   | 'bad_signature' | 'weak_algorithm' | 'key_too_small' | 'partial_body' | 'expired'
-  | 'future_timestamp' | 'too_many_signatures';
+  | 'future_timestamp' | 'too_many_signatures' | 'header_too_large';
 
 export interface SignatureResult {
   result: DkimResult;

@@ -5,7 +5,7 @@
 // by hand with it.
 #![allow(unsafe_code, missing_docs, unreachable_pub)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use waxseal_core::verify::{KeyAnswer, QueryKind, VerifyPolicy};
 use waxseal_core::{Error as CoreError, PrivateKey, SignDigest, SigningAlgorithm};
@@ -401,17 +401,40 @@ impl signing::GuestSigner for SignerResource {
 /// The `prepared` resource: a sign job whose options were checked once.
 pub struct PreparedResource {
     job: RefCell<SignJob>,
+    /// A streamed message is in progress (`begin` was called).
+    streaming: Cell<bool>,
 }
 
 impl signing::GuestPrepared for PreparedResource {
     fn create(options: Vec<SignOptions>) -> Result<signing::Prepared, Error> {
         Ok(signing::Prepared::new(PreparedResource {
             job: RefCell::new(SignJob::new(options)?),
+            streaming: Cell::new(false),
         }))
     }
 
     fn sign(&self, message: Vec<u8>) -> Result<String, Error> {
+        self.streaming.set(false);
         self.job.borrow_mut().sign(&message)
+    }
+
+    fn begin(&self) {
+        self.job.borrow_mut().signer.reset();
+        self.streaming.set(true);
+    }
+
+    fn update(&self, chunk: Vec<u8>) -> Result<(), Error> {
+        if !self.streaming.get() {
+            return Err(state_error("no message in progress: call begin first"));
+        }
+        self.job.borrow_mut().signer.update(&chunk).map_err(error)
+    }
+
+    fn finish(&self) -> Result<String, Error> {
+        if !self.streaming.replace(false) {
+            return Err(state_error("no message in progress: call begin first"));
+        }
+        self.job.borrow_mut().finish()
     }
 }
 
@@ -438,6 +461,9 @@ fn policy(p: &wit::VerifyPolicy) -> VerifyPolicy {
     }
     if let Some(m) = p.max_signatures {
         out.max_signatures = m as usize;
+    }
+    if let Some(m) = p.max_header_bytes {
+        out.max_header_bytes = m as usize;
     }
     out
 }
@@ -508,6 +534,10 @@ impl verification::GuestVerifier for VerifierResource {
 
     fn finish_headers(&self) -> Result<(), Error> {
         self.with(|v| v.finish_headers())?.map_err(error)
+    }
+
+    fn headers_complete(&self) -> bool {
+        self.with(|v| v.headers_complete()).unwrap_or(true)
     }
 
     fn queries(&self) -> Vec<Query> {

@@ -336,6 +336,9 @@ fn policy(o: &JsValue) -> Result<VerifyPolicy, JsValue> {
     if let Some(n) = get_u64(o, "maxSignatures")? {
         p.max_signatures = n as usize;
     }
+    if let Some(n) = get_u64(o, "maxHeaderBytes")? {
+        p.max_header_bytes = n as usize;
+    }
     Ok(p)
 }
 
@@ -348,7 +351,8 @@ pub struct Verifier {
 #[wasm_bindgen]
 impl Verifier {
     /// `policy`: `{ minRsaBits, allowRsaSha1, allowUnsignedBodyTail,
-    /// allowUnsignedFrom, ignoreExpiration, clockSkew, maxSignatures }`,
+    /// allowUnsignedFrom, ignoreExpiration, clockSkew, maxSignatures,
+    /// maxHeaderBytes }`,
     /// all optional; `now` in seconds since 1970.
     #[wasm_bindgen(constructor)]
     pub fn new(policy_options: JsValue, now: Option<f64>) -> Result<Verifier, JsValue> {

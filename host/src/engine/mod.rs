@@ -2,17 +2,27 @@
 //! the wasmtime sandbox (the default), or linked natively (`--engine
 //! native`, no sandbox, for comparison and for users who want none). Either
 //! way the private-key operation is done here, in native crypto.
+//!
+//! Both offer the same streaming shape, which the command line and the
+//! milter drive: start a [`SignSession`] or [`VerifySession`] with checked
+//! options, feed the message in chunks of any size, answer the key queries
+//! the verifier names (when and however the caller likes: blocking,
+//! async), finish. Memory per message is bounded by its header block, not
+//! by its body. [`Engine::sign`] and [`Engine::verify`] are the one-call
+//! forms for a message in memory.
 
-use std::cell::RefCell;
-use std::io::Cursor;
 use std::sync::Arc;
 
 use anyhow::Result;
+use waxseal_core::KeyAnswer;
 use waxseal_core::verify::VerifyPolicy;
-use waxseal_core::{KeyAnswer, Signer, SigningAlgorithm};
 
-use crate::component::{ComponentHost, GuestError, Limits, wit};
+use crate::component::{ComponentHost, GuestError, Limits, SandboxSigner, SandboxVerifier, wit};
 use crate::crypto::NativeKey;
+
+mod native;
+
+pub use native::{NativeSigner, NativeVerifier, sign_native};
 
 /// One signature to make.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -122,11 +132,43 @@ pub struct Report {
 }
 
 /// Where the core runs.
+#[derive(Clone)]
 pub enum Engine {
     /// In the wasmtime sandbox.
-    Wasm(Box<ComponentHost>),
+    Wasm(ComponentHost),
     /// Linked in, no sandbox.
     Native,
+}
+
+/// A message being signed ([`Engine::signer`]).
+pub enum SignSession {
+    /// Linked in.
+    Native(Box<NativeSigner>),
+    /// In the sandbox.
+    Wasm(Box<SandboxSigner>),
+}
+
+/// A message being verified ([`Engine::verifier`]).
+pub enum VerifySession {
+    /// Linked in.
+    Native(Box<NativeVerifier>),
+    /// In the sandbox.
+    Wasm(Box<SandboxVerifier>),
+}
+
+/// The sandbox's form of a verification policy: every field of it.
+pub fn wit_policy(policy: &VerifyPolicy) -> wit::VerifyPolicy {
+    let bounded = |n: usize| Some(u32::try_from(n).unwrap_or(u32::MAX));
+    wit::VerifyPolicy {
+        min_rsa_bits: bounded(policy.min_rsa_bits),
+        allow_rsa_sha1: policy.allow_rsa_sha1,
+        allow_unsigned_body_tail: policy.allow_unsigned_body_tail,
+        allow_unsigned_from: policy.allow_unsigned_from,
+        ignore_expiration: policy.ignore_expiration,
+        clock_skew: Some(policy.clock_skew),
+        max_signatures: bounded(policy.max_signatures),
+        max_header_bytes: bounded(policy.max_header_bytes),
+    }
 }
 
 impl Engine {
@@ -137,7 +179,48 @@ impl Engine {
             Some(p) => ComponentHost::from_file(p, limits)?,
             None => ComponentHost::embedded(limits)?,
         };
-        Ok(Engine::Wasm(Box::new(host)))
+        Ok(Engine::Wasm(host))
+    }
+
+    /// Starts signing a message with `specs` (each naming its key in
+    /// `keys`). The outer error is the engine's; the inner one says what is
+    /// wrong with the options.
+    pub fn signer(
+        &self,
+        specs: &[SignSpec],
+        keys: Arc<Vec<NativeKey>>,
+    ) -> Result<Result<SignSession, InputError>> {
+        Ok(match self {
+            Engine::Wasm(host) => WIT_OPTIONS
+                .with(|cell| {
+                    // the options in WIT form, converted again only when they
+                    // change (most messages are signed alike)
+                    let mut slot = cell.borrow_mut();
+                    if slot.as_ref().is_none_or(|(s, _)| s.as_slice() != specs) {
+                        *slot = Some((specs.to_vec(), specs.iter().map(SignSpec::wit).collect()));
+                    }
+                    let options = slot.as_ref().map_or(&[][..], |(_, o)| o.as_slice());
+                    host.signer(options, keys)
+                })?
+                .map(|s| SignSession::Wasm(Box::new(s)))
+                .map_err(InputError::from),
+            Engine::Native => {
+                NativeSigner::new(specs, keys).map(|s| SignSession::Native(Box::new(s)))
+            }
+        })
+    }
+
+    /// Starts verifying a message. `now` (seconds since 1970) is for `t=`
+    /// and `x=`.
+    pub fn verifier(&self, policy: &VerifyPolicy, now: Option<u64>) -> Result<VerifySession> {
+        Ok(match self {
+            Engine::Wasm(host) => {
+                VerifySession::Wasm(Box::new(host.verifier(&wit_policy(policy), now)?))
+            }
+            Engine::Native => {
+                VerifySession::Native(Box::new(NativeVerifier::new(policy.clone(), now)))
+            }
+        })
     }
 
     /// Signs `message`; returns the DKIM-Signature field(s), CRLF.
@@ -147,20 +230,15 @@ impl Engine {
         specs: &[SignSpec],
         keys: Arc<Vec<NativeKey>>,
     ) -> Result<Result<String, InputError>> {
-        match self {
-            Engine::Wasm(host) => WIT_OPTIONS.with(|cell| {
-                // the options in WIT form, converted again only when they
-                // change (most messages are signed alike)
-                let mut slot = cell.borrow_mut();
-                if slot.as_ref().is_none_or(|(s, _)| s.as_slice() != specs) {
-                    *slot = Some((specs.to_vec(), specs.iter().map(SignSpec::wit).collect()));
+        match self.signer(specs, keys)? {
+            Ok(SignSession::Wasm(s)) => Ok((*s).sign_whole(message)?.map_err(InputError::from)),
+            Ok(mut s) => {
+                if let Err(e) = s.update(message)? {
+                    return Ok(Err(e));
                 }
-                let options = slot.as_ref().map_or(&[][..], |(_, o)| o.as_slice());
-                Ok(host
-                    .sign_bytes(message, options, keys)?
-                    .map_err(InputError::from))
-            }),
-            Engine::Native => Ok(sign_native(message, specs, &keys)),
+                s.finish()
+            }
+            Err(e) => Ok(Err(e)),
         }
     }
 
@@ -173,57 +251,140 @@ impl Engine {
         authserv_id: &str,
         lookup: &mut dyn FnMut(&str) -> KeyAnswer,
     ) -> Result<Result<Report, InputError>> {
+        let mut v = self.verifier(policy, now)?;
+        if let Err(e) = v.update(message)? {
+            return Ok(Err(e));
+        }
+        v.finish_with_lookup(authserv_id, lookup)
+    }
+}
+
+impl SignSession {
+    /// Feeds the next chunk of the message.
+    pub fn update(&mut self, chunk: &[u8]) -> Result<Result<(), InputError>> {
+        Ok(match self {
+            SignSession::Native(s) => s.update(chunk),
+            SignSession::Wasm(s) => s.update(chunk)?.map_err(InputError::from),
+        })
+    }
+
+    /// Ends the message; returns the DKIM-Signature field(s), CRLF.
+    pub fn finish(self) -> Result<Result<String, InputError>> {
+        Ok(match self {
+            SignSession::Native(s) => (*s).finish(),
+            SignSession::Wasm(s) => (*s).finish()?.map_err(InputError::from),
+        })
+    }
+}
+
+impl VerifySession {
+    /// Feeds the next chunk of the message. A header block over the
+    /// policy's limit is not an error: the report says so.
+    pub fn update(&mut self, chunk: &[u8]) -> Result<Result<(), InputError>> {
+        Ok(match self {
+            VerifySession::Native(v) => v.update(chunk),
+            VerifySession::Wasm(v) => v.update(chunk)?.map_err(InputError::from),
+        })
+    }
+
+    /// Declares the message to have no body (no empty line after the
+    /// header block), so its key queries become known.
+    pub fn finish_headers(&mut self) -> Result<Result<(), InputError>> {
+        Ok(match self {
+            VerifySession::Native(v) => v.finish_headers(),
+            VerifySession::Wasm(v) => v.finish_headers()?.map_err(InputError::from),
+        })
+    }
+
+    /// The key records (TXT names) to look up once the header block is
+    /// complete; `None` before. Answer them with [`answer`](Self::answer)
+    /// before [`finish`](Self::finish), while the body streams.
+    pub fn key_queries(&mut self) -> Result<Result<Option<Vec<String>>, InputError>> {
+        Ok(match self {
+            VerifySession::Native(v) => Ok(v.key_queries()),
+            VerifySession::Wasm(v) => v.key_queries()?.map_err(InputError::from),
+        })
+    }
+
+    /// The answer to a key query.
+    pub fn answer(&mut self, name: &str, answer: KeyAnswer) -> Result<()> {
         match self {
-            Engine::Wasm(host) => {
-                let p = wit::VerifyPolicy {
-                    min_rsa_bits: Some(policy.min_rsa_bits as u32),
-                    allow_rsa_sha1: policy.allow_rsa_sha1,
-                    allow_unsigned_body_tail: policy.allow_unsigned_body_tail,
-                    allow_unsigned_from: policy.allow_unsigned_from,
-                    ignore_expiration: policy.ignore_expiration,
-                    clock_skew: Some(policy.clock_skew),
-                    max_signatures: Some(policy.max_signatures as u32),
-                };
-                let r = host.verify(&mut Cursor::new(message), &p, now, authserv_id, lookup)?;
-                Ok(r.map_err(InputError::from).map(|r| Report {
-                    verdicts: r
-                        .results
-                        .iter()
-                        .map(|s| Verdict {
-                            result: result_word(s.result).into(),
-                            reason_code: s.reason_code.clone(),
-                            summary: s.summary.clone(),
-                        })
-                        .collect(),
-                    authentication_results: r.authentication_results,
-                }))
+            VerifySession::Native(v) => {
+                v.answer(name, answer);
+                Ok(())
             }
-            Engine::Native => {
-                let mut v = waxseal_core::Verifier::new(policy.clone(), now);
-                let run = (|| -> Result<waxseal_core::VerificationReport, waxseal_core::Error> {
-                    v.update(message)?;
-                    v.finish_headers()?;
-                    for q in v.queries() {
-                        if q.kind == waxseal_core::verify::QueryKind::Key {
-                            let a = lookup(&q.name);
-                            v.answer(&q.name, a);
-                        }
-                    }
-                    v.finish()
-                })();
-                Ok(run.map_err(InputError::from).map(|r| Report {
-                    verdicts: r
-                        .results
-                        .iter()
-                        .map(|s| Verdict {
-                            result: s.result.as_str().into(),
-                            reason_code: s.reason.map(|x| x.code().into()),
-                            summary: s.to_string(),
-                        })
-                        .collect(),
-                    authentication_results: r.authentication_results(authserv_id),
-                }))
+            VerifySession::Wasm(v) => v.answer(name, answer),
+        }
+    }
+
+    /// Ends the message: one verdict per signature (a key query left
+    /// unanswered counts as a temporary DNS failure).
+    pub fn finish(self, authserv_id: &str) -> Result<Result<Report, InputError>> {
+        Ok(match self {
+            VerifySession::Native(v) => (*v).finish(authserv_id),
+            VerifySession::Wasm(v) => (*v)
+                .finish(authserv_id)?
+                .map(|r| Report::from_wit(&r))
+                .map_err(InputError::from),
+        })
+    }
+
+    /// Ends the message, looking up with `lookup` whatever key records
+    /// are still unknown (a blocking caller's whole loop).
+    pub fn finish_with_lookup(
+        mut self,
+        authserv_id: &str,
+        lookup: &mut dyn FnMut(&str) -> KeyAnswer,
+    ) -> Result<Result<Report, InputError>> {
+        let names = match self.key_queries()? {
+            Ok(Some(names)) => names,
+            Ok(None) => {
+                if let Err(e) = self.finish_headers()? {
+                    return Ok(Err(e));
+                }
+                match self.key_queries()? {
+                    Ok(names) => names.unwrap_or_default(),
+                    Err(e) => return Ok(Err(e)),
+                }
             }
+            Err(e) => return Ok(Err(e)),
+        };
+        for name in names {
+            let a = lookup(&name);
+            self.answer(&name, a)?;
+        }
+        self.finish(authserv_id)
+    }
+}
+
+impl Report {
+    fn from_wit(r: &wit::VerifyReport) -> Self {
+        Report {
+            verdicts: r
+                .results
+                .iter()
+                .map(|s| Verdict {
+                    result: result_word(s.result).into(),
+                    reason_code: s.reason_code.clone(),
+                    summary: s.summary.clone(),
+                })
+                .collect(),
+            authentication_results: r.authentication_results.clone(),
+        }
+    }
+
+    pub(crate) fn from_core(r: &waxseal_core::VerificationReport, authserv_id: &str) -> Self {
+        Report {
+            verdicts: r
+                .results
+                .iter()
+                .map(|s| Verdict {
+                    result: s.result.as_str().into(),
+                    reason_code: s.reason.map(|x| x.code().into()),
+                    summary: s.to_string(),
+                })
+                .collect(),
+            authentication_results: r.authentication_results(authserv_id),
         }
     }
 }
@@ -239,71 +400,11 @@ fn result_word(r: wit::DkimResult) -> &'static str {
     }
 }
 
-/// A signer whose options were checked once, for the next message with
-/// the same specs and key algorithms (what the sandbox's `prepared`
-/// resource is to the component).
-struct NativePrepared {
-    specs: Vec<SignSpec>,
-    algorithms: Vec<SigningAlgorithm>,
-    signer: Signer<'static>,
-}
-
 thread_local! {
-    /// The signer this thread signed its last message with: an MTA signs
-    /// all mail of a domain alike, so most messages reuse it.
-    static NATIVE_SIGNER: RefCell<Option<NativePrepared>> = const { RefCell::new(None) };
     /// The sign specs this thread last gave the sandbox, with their WIT
     /// form.
-    static WIT_OPTIONS: RefCell<Option<(Vec<SignSpec>, Vec<wit::SignOptions>)>> =
-        const { RefCell::new(None) };
-}
-
-/// Signing with the core linked in, keys in native crypto.
-pub fn sign_native(
-    message: &[u8],
-    specs: &[SignSpec],
-    keys: &[NativeKey],
-) -> Result<String, InputError> {
-    let algorithms = specs
-        .iter()
-        .map(|s| {
-            keys.get(s.key)
-                .map(NativeKey::algorithm)
-                .ok_or_else(|| InputError {
-                    code: "ERR_INVALID_KEY".into(),
-                    message: format!("no key number {}", s.key),
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    NATIVE_SIGNER.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let prepared = match slot.take() {
-            Some(p) if p.specs == specs && p.algorithms == algorithms => p,
-            _ => {
-                let mut signer = Signer::new();
-                for (s, alg) in specs.iter().zip(&algorithms) {
-                    signer.add_external(s.spec.options()?, *alg)?;
-                }
-                NativePrepared {
-                    specs: specs.to_vec(),
-                    algorithms,
-                    signer,
-                }
-            }
-        };
-        let p = slot.insert(prepared);
-        p.signer.reset();
-        p.signer.update(message)?;
-        let mut out = String::new();
-        for (pending, s) in p.signer.finish_pending()?.into_iter().zip(specs) {
-            let h = keys[s.key].complete(pending).map_err(|e| InputError {
-                code: "ERR_CRYPTO".into(),
-                message: e.to_string(),
-            })?;
-            out.push_str(&h.field);
-        }
-        Ok(out)
-    })
+    static WIT_OPTIONS: std::cell::RefCell<Option<(Vec<SignSpec>, Vec<wit::SignOptions>)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// An engine error (a trap: deadline, memory) as one line.

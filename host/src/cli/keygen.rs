@@ -1,0 +1,182 @@
+//! `waxseal keygen`: a key pair, its DNS record and a `dns_readme.txt`,
+//! in a folder per key as MDaemon keeps them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use waxseal_core::{Domain, KeyRecord, PrivateKey, Selector};
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Algorithm {
+    Rsa,
+    Ed25519,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct KeygenArgs {
+    /// The domain the key signs for (d=), e.g. example.com.
+    #[arg(long, short = 'd')]
+    pub(super) domain: String,
+    /// The selector (s=): the record goes to <selector>._domainkey.<domain>.
+    #[arg(long, short = 's')]
+    pub(super) selector: String,
+    /// rsa (understood by every receiver) or ed25519 (RFC 8463; publish
+    /// both for the best of both).
+    #[arg(long, short = 'a', value_enum, default_value_t = Algorithm::Rsa)]
+    pub(super) algorithm: Algorithm,
+    /// RSA key size: 1024 to 4096 bits.
+    #[arg(long, short = 'b', default_value_t = 2048)]
+    pub(super) bits: usize,
+    /// Publish the record in test mode (t=y): recommended for a new key
+    /// until the record has propagated and verifies.
+    #[arg(long, short = 't')]
+    pub(super) testing: bool,
+    /// Where to write: the files go to OUT/<selector>/ (<selector>.private,
+    /// <selector>.txt, dns_readme.txt), one folder per key as MDaemon
+    /// keeps them.
+    #[arg(long, short = 'o', default_value = ".")]
+    pub(super) out: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub(super) force: bool,
+}
+
+/// With `force`, removes what is at `path` first: a file is replaced,
+/// never written through (a symlink planted there is removed, not followed).
+fn clear_for_write(path: &Path, force: bool) -> Result<()> {
+    if force {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => bail!("cannot replace {}: {e}", path.display()),
+        }
+    }
+    Ok(())
+}
+
+/// Creates `path` (which must not exist) and writes `data`; the private
+/// key file is readable by its owner only.
+fn write_new(path: &Path, data: &[u8], private: bool) -> Result<()> {
+    use std::fs::OpenOptions;
+    let mut o = OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => {
+            anyhow::anyhow!("{} exists; use --force to overwrite it", path.display())
+        }
+        _ => anyhow::anyhow!("cannot write {}: {e}", path.display()),
+    })?;
+    #[cfg(not(unix))]
+    let _ = private;
+    f.write_all(data)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn write_private(path: &Path, pem: &str, force: bool) -> Result<()> {
+    clear_for_write(path, force)?;
+    write_new(path, pem.as_bytes(), true)
+}
+
+fn write_public(path: &Path, text: &str, force: bool) -> Result<()> {
+    clear_for_write(path, force)?;
+    write_new(path, text.as_bytes(), false)
+}
+
+pub(super) fn keygen(a: &KeygenArgs) -> Result<u8> {
+    let mut out = std::io::stdout().lock();
+    let domain =
+        Domain::new(&a.domain).map_err(|e| anyhow::anyhow!("--domain {}: {e}", a.domain))?;
+    let selector = Selector::new(&a.selector)
+        .map_err(|e| anyhow::anyhow!("--selector {}: {e}", a.selector))?;
+    let dir = a.out.join(&a.selector);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let private = dir.join(format!("{}.private", a.selector));
+    let record_file = dir.join(format!("{}.txt", a.selector));
+    let readme = dir.join("dns_readme.txt");
+    if !a.force {
+        for p in [&private, &record_file, &readme] {
+            if p.symlink_metadata().is_ok() {
+                bail!("{} exists; use --force to overwrite it", p.display());
+            }
+        }
+    }
+    let mut rng = rand::rng();
+    let key = match a.algorithm {
+        Algorithm::Ed25519 => PrivateKey::generate_ed25519(&mut rng)?,
+        Algorithm::Rsa => {
+            let spin = Spinner::start(&format!("generating a {}-bit RSA key", a.bits));
+            let k = PrivateKey::generate_rsa(&mut rng, a.bits);
+            spin.stop();
+            k.map_err(|e| anyhow::anyhow!("--bits {}: {e}", a.bits))?
+        }
+    };
+    let record = KeyRecord::new(&key.public_key()).with_testing(a.testing);
+    write_private(&private, &key.to_pkcs8_pem()?, a.force)?;
+    write_public(
+        &record_file,
+        &(record.zone_line(&selector, &domain) + "\n"),
+        a.force,
+    )?;
+    write_public(&readme, &record.readme(&selector, &domain), a.force)?;
+    writeln!(
+        out,
+        "private key: {} (mode 0600; keep it secret)",
+        private.display()
+    )?;
+    writeln!(out, "DNS record:  {}", record_file.display())?;
+    writeln!(out, "readme:      {}", readme.display())?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Publish this TXT record at {}:",
+        selector.record_name(&domain)
+    )?;
+    writeln!(out, "{}", record.to_txt())?;
+    Ok(0)
+}
+
+/// A progress line on standard error while something slow runs.
+struct Spinner {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Spinner {
+    fn start(what: &str) -> Self {
+        use std::io::IsTerminal;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let tty = std::io::stderr().is_terminal();
+        let (s, w) = (stop.clone(), what.to_string());
+        eprintln!("{w} ...");
+        let handle = tty.then(|| {
+            std::thread::spawn(move || {
+                let frames = ['|', '/', '-', '\\'];
+                let mut i = 0;
+                while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                    eprint!("\r{} {}", frames[i % 4], w);
+                    i += 1;
+                    std::thread::sleep(Duration::from_millis(120));
+                }
+                eprint!("\r{}\r", " ".repeat(w.len() + 2));
+            })
+        });
+        Spinner { stop, handle }
+    }
+
+    fn stop(mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}

@@ -1,0 +1,489 @@
+//! The host's side of the component's imports (world `dkim-host-crypto`):
+//! the `crypto` interface (signing with keys the sandbox never sees,
+//! SHA-256 and public-key checks in native code) and WASI.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use sha2::{Digest as _, Sha256};
+use wasmtime::StoreLimits;
+use wasmtime::component::{Linker, Resource, ResourceTable, WasmList};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::waxseal;
+use super::bindings::waxseal::dkim::crypto::Digest256;
+use super::wit;
+use crate::crypto::NativeKey;
+
+/// Host state of one instance.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(super) limits: StoreLimits,
+    /// The keys lent to this instance for the message it is signing.
+    pub(super) lent: Arc<Lending>,
+    /// Live `sha256` resources, capped at [`MAX_HASHERS`].
+    hashers: usize,
+}
+
+/// A running SHA-256 that the component feeds (`crypto.sha256`). The
+/// core's SHA-256 (the `sha2` crate, with the CPU's SHA instructions), as
+/// on the native path.
+pub struct HostSha256(Sha256);
+
+/// How many `sha256` resources one instance may hold at once: two per
+/// signature are in use (body and header data), so this is far above any
+/// message's need, and a component that leaks them traps instead of
+/// growing host memory without bound.
+const MAX_HASHERS: usize = 1024;
+
+impl HostState {
+    /// The state of a new instance, with at most `max_memory` bytes of
+    /// linear memory.
+    pub(super) fn new(max_memory: usize, lent: Arc<Lending>) -> Self {
+        HostState {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            limits: wasmtime::StoreLimitsBuilder::new()
+                .memory_size(max_memory)
+                .instances(4)
+                // a refused `memory.grow` traps (a clear error) instead of
+                // making the guest abort in its allocator
+                .trap_on_grow_failure(true)
+                .build(),
+            lent,
+            hashers: 0,
+        }
+    }
+
+    fn push_hasher(&mut self, h: HostSha256) -> wasmtime::Result<Resource<HostSha256>> {
+        if self.hashers >= MAX_HASHERS {
+            return Err(wasmtime::Error::msg(format!(
+                "the component holds more than {MAX_HASHERS} hashes at once"
+            )));
+        }
+        let r = self.table.push(h)?;
+        self.hashers += 1;
+        Ok(r)
+    }
+}
+
+/// A SHA-256 digest as the WIT `digest256`: four big-endian words.
+fn words(d: &[u8]) -> Digest256 {
+    let mut w = [0u64; 4];
+    for (x, b) in w.iter_mut().zip(d.chunks_exact(8)) {
+        *x = u64::from_be_bytes(b.try_into().unwrap_or_default());
+    }
+    (w[0], w[1], w[2], w[3])
+}
+
+impl waxseal::dkim::crypto::HostSha256 for HostState {
+    fn new(&mut self) -> wasmtime::Result<Resource<HostSha256>> {
+        self.push_hasher(HostSha256(Sha256::new()))
+    }
+
+    fn update(&mut self, h: Resource<HostSha256>, data: Vec<u8>) -> wasmtime::Result<()> {
+        self.table.get_mut(&h)?.0.update(&data);
+        Ok(())
+    }
+
+    fn fork(&mut self, h: Resource<HostSha256>) -> wasmtime::Result<Resource<HostSha256>> {
+        let copy = HostSha256(self.table.get(&h)?.0.clone());
+        self.push_hasher(copy)
+    }
+
+    fn finish(&mut self, h: Resource<HostSha256>) -> wasmtime::Result<Digest256> {
+        let ctx = self.table.get_mut(&h)?;
+        Ok(words(&ctx.0.finalize_reset()))
+    }
+
+    fn drop(&mut self, h: Resource<HostSha256>) -> wasmtime::Result<()> {
+        self.table.delete(h)?;
+        self.hashers = self.hashers.saturating_sub(1);
+        Ok(())
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl waxseal::dkim::types::Host for HostState {}
+
+impl waxseal::dkim::crypto::Host for HostState {
+    fn key_algorithm(&mut self, handle: u32) -> wasmtime::Result<Option<wit::SigningAlgorithm>> {
+        Ok(self.lent.key(handle).map(|k| match k.algorithm() {
+            waxseal_core::SigningAlgorithm::Ed25519Sha256 => wit::SigningAlgorithm::Ed25519Sha256,
+            _ => wit::SigningAlgorithm::RsaSha256,
+        }))
+    }
+
+    fn verify(
+        &mut self,
+        algorithm: wit::SigningAlgorithm,
+        public_key: Vec<u8>,
+        digest: Vec<u8>,
+        signature: Vec<u8>,
+    ) -> wasmtime::Result<bool> {
+        // The core's own verification (the same answers as every other
+        // path), compiled natively. The key comes re-encoded by the
+        // component, which decoded the DNS record in the sandbox.
+        let alg = match algorithm {
+            wit::SigningAlgorithm::RsaSha256 => waxseal_core::SigningAlgorithm::RsaSha256,
+            wit::SigningAlgorithm::Ed25519Sha256 => waxseal_core::SigningAlgorithm::Ed25519Sha256,
+        };
+        Ok(
+            waxseal_core::PublicKey::from_record_data(alg.key_type(), &public_key)
+                .and_then(|k| k.verify_digest(alg, &digest, &signature))
+                .is_ok(),
+        )
+    }
+
+    fn sha256_digest(&mut self, data: Vec<u8>) -> wasmtime::Result<Digest256> {
+        Ok(words(&Sha256::digest(&data)))
+    }
+
+    fn sign(&mut self, handle: u32, data: Vec<u8>) -> wasmtime::Result<Result<Vec<u8>, String>> {
+        Ok(self.lent.sign(handle, &data).map_err(|e| e.to_string()))
+    }
+}
+
+/// The keys an instance may use for the message it is signing, each bound
+/// to the `d=` and `s=` of the signatures it was lent for.
+///
+/// Design note: the component asks the host to sign "the header data" of
+/// a signature (RFC 6376 3.7). A sandbox is there because the parser may be
+/// compromised by a hostile message; a compromised parser must not turn a
+/// key into a signing oracle for data of its choosing. So the host signs
+/// only data that ends in a `DKIM-Signature` field (canonicalized, with an
+/// empty `b=`, as 3.7 hashes it) whose `d=` and `s=` are the ones the key
+/// was lent for, and refuses anything else with a [`Refusal`]. What the
+/// parser can still do is sign other header fields of that same domain's
+/// mail under that signature, which is what the key is for anyway.
+#[derive(Default)]
+pub struct Lending {
+    keys: Arc<Vec<NativeKey>>,
+    /// `(handle, d=, s=)`: key `handle` signs for this domain and selector.
+    bound: Vec<(u32, String, String)>,
+}
+
+impl Lending {
+    /// Lends `keys` (handle `i` is `keys[i]`) for the signatures in
+    /// `options` that name host keys.
+    pub fn new(keys: Arc<Vec<NativeKey>>, options: &[wit::SignOptions]) -> Self {
+        let bound = options
+            .iter()
+            .filter_map(|o| match o.key {
+                wit::SigningKey::Host(h) => Some((h, o.domain.clone(), o.selector.clone())),
+                wit::SigningKey::Pem(_) => None,
+            })
+            .collect();
+        Lending { keys, bound }
+    }
+
+    /// The keys, by handle.
+    pub fn keys(&self) -> &[NativeKey] {
+        &self.keys
+    }
+
+    fn key(&self, handle: u32) -> Option<&NativeKey> {
+        self.bound
+            .iter()
+            .any(|(h, _, _)| *h == handle)
+            .then(|| self.keys.get(handle as usize))
+            .flatten()
+    }
+
+    /// `crypto.sign`: the header data signed with key `handle`, if the data
+    /// is a signature's header data for a `d=`/`s=` the key was lent for.
+    pub fn sign(&self, handle: u32, data: &[u8]) -> Result<Vec<u8>, Refusal> {
+        let key = self.key(handle).ok_or(Refusal::NoKey(handle))?;
+        let (d, s) = signature_field_labels(data)?;
+        let lent_for = self.bound.iter().any(|(h, bd, bs)| {
+            *h == handle && bd.eq_ignore_ascii_case(&d) && bs.eq_ignore_ascii_case(&s)
+        });
+        if !lent_for {
+            return Err(Refusal::NotLentFor {
+                domain: d,
+                selector: s,
+            });
+        }
+        key.sign_header_data(data)
+            .map_err(|e| Refusal::Crypto(e.to_string()))
+    }
+}
+
+/// Why the host refused to sign (see [`Lending`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No key with this handle was lent to the instance.
+    NoKey(u32),
+    /// The data does not end in a `DKIM-Signature` field.
+    NotASignature,
+    /// The signature field's `b=` is missing or not empty.
+    SignatureNotEmpty,
+    /// The field's `d=`/`s=` are not the ones the key was lent for.
+    NotLentFor {
+        /// `d=` of the field.
+        domain: String,
+        /// `s=` of the field.
+        selector: String,
+    },
+    /// The key could not sign.
+    Crypto(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::NoKey(h) => write!(f, "no key with handle {h} is lent for this message"),
+            Refusal::NotASignature => {
+                f.write_str("refused: the data does not end in a DKIM-Signature field")
+            }
+            Refusal::SignatureNotEmpty => {
+                f.write_str("refused: the DKIM-Signature field's b= is missing or not empty")
+            }
+            Refusal::NotLentFor { domain, selector } => write!(
+                f,
+                "refused: the key is not lent for d={domain} s={selector}"
+            ),
+            Refusal::Crypto(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// `d=` and `s=` of the `DKIM-Signature` field that header data ends with
+/// (RFC 6376 3.7: the signature field comes last, without its final CRLF,
+/// with an empty `b=`; its name as written for `simple`, lower-cased for
+/// `relaxed`).
+fn signature_field_labels(data: &[u8]) -> Result<(String, String), Refusal> {
+    // the last field starts after the last CRLF that is not a fold
+    let start = data
+        .windows(3)
+        .rposition(|w| w[0] == b'\r' && w[1] == b'\n' && w[2] != b' ' && w[2] != b'\t')
+        .map_or(0, |i| i + 2);
+    let field = &data[start..];
+    let colon = field
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or(Refusal::NotASignature)?;
+    let name = field[..colon].trim_ascii_end();
+    if !name.eq_ignore_ascii_case(b"dkim-signature") {
+        return Err(Refusal::NotASignature);
+    }
+    let tags = waxseal_core::tag_list::TagList::parse(&field[colon + 1..])
+        .map_err(|_| Refusal::NotASignature)?;
+    match tags.get("b") {
+        Some(b) if b.value_without_fws().is_empty() => {}
+        _ => return Err(Refusal::SignatureNotEmpty),
+    }
+    let text = |t: &str| {
+        tags.get(t)
+            .map(|v| String::from_utf8_lossy(&v.value_without_fws()).into_owned())
+            .ok_or(Refusal::NotASignature)
+    };
+    Ok((text("d")?, text("s")?))
+}
+
+/// Replaces the generated bindings of the imports that take the bulk of
+/// the data (`sha256-digest`, `sha256.update`, `sign`) with ones that read
+/// their `list<u8>` argument in place, in the instance's memory, instead of
+/// copying it into a host vector first: the canonical body, the header
+/// data. They do what the `Host` trait methods above do (which the unit
+/// tests call directly), and every component test goes through them.
+pub(super) fn link_zero_copy(linker: &mut Linker<HostState>) -> Result<()> {
+    linker.allow_shadowing(true);
+    let mut crypto = linker.instance("waxseal:dkim/crypto@0.1.0")?;
+    crypto.func_wrap(
+        "sha256-digest",
+        |store: wasmtime::StoreContextMut<'_, HostState>, (data,): (WasmList<u8>,)| {
+            Ok((words(&Sha256::digest(data.as_le_slice(&store))),))
+        },
+    )?;
+    crypto.func_wrap(
+        "sign",
+        |store: wasmtime::StoreContextMut<'_, HostState>, (handle, data): (u32, WasmList<u8>)| {
+            Ok((store
+                .data()
+                .lent
+                .sign(handle, data.as_le_slice(&store))
+                .map_err(|e| e.to_string()),))
+        },
+    )?;
+    crypto.func_wrap(
+        "[method]sha256.update",
+        |mut store: wasmtime::StoreContextMut<'_, HostState>,
+         (h, data): (Resource<HostSha256>, WasmList<u8>)| {
+            // the state leaves the table while the data is borrowed from
+            // the instance's memory (both belong to the store)
+            let mut state = std::mem::take(&mut store.data_mut().table.get_mut(&h)?.0);
+            state.update(data.as_le_slice(&store));
+            store.data_mut().table.get_mut(&h)?.0 = state;
+            Ok(())
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use waxseal::dkim::crypto::HostSha256 as _;
+
+    fn state() -> HostState {
+        HostState::new(1 << 20, Arc::new(Lending::default()))
+    }
+
+    #[test]
+    fn host_sha256_hashes_forks_and_resets() {
+        let mut s = state();
+        let a = s.new().unwrap();
+        s.update(Resource::new_borrow(a.rep()), b"ab".to_vec())
+            .unwrap();
+        let b = s.fork(Resource::new_borrow(a.rep())).unwrap();
+        s.update(Resource::new_borrow(a.rep()), b"c".to_vec())
+            .unwrap();
+        s.update(Resource::new_borrow(b.rep()), b"d".to_vec())
+            .unwrap();
+        let sha = |d: &[u8]| words(waxseal_core::HashAlgorithm::Sha256.digest(d).as_bytes());
+        assert_eq!(
+            s.finish(Resource::new_borrow(a.rep())).unwrap(),
+            sha(b"abc")
+        );
+        assert_eq!(
+            s.finish(Resource::new_borrow(b.rep())).unwrap(),
+            sha(b"abd")
+        );
+        // finishing starts over
+        assert_eq!(s.finish(Resource::new_borrow(a.rep())).unwrap(), sha(b""));
+        s.drop(a).unwrap();
+        s.drop(b).unwrap();
+        assert_eq!(s.hashers, 0);
+    }
+
+    #[test]
+    fn live_hashers_are_capped() {
+        // a component that leaks hashes gets a trap, not unbounded host memory
+        let mut s = state();
+        let live: Vec<_> = (0..MAX_HASHERS).map(|_| s.new().unwrap()).collect();
+        assert!(s.new().is_err());
+        assert!(s.fork(Resource::new_borrow(live[0].rep())).is_err());
+        // dropping one makes room again
+        let first = live.into_iter().next().unwrap();
+        s.drop(first).unwrap();
+        assert!(s.new().is_ok());
+    }
+}
+
+#[cfg(test)]
+mod lending_tests {
+    //! A compromised parser cannot make a lent key sign data of its choosing
+    //! (issue: keys lend only what they are for).
+    use super::*;
+    use waxseal::dkim::crypto::Host as _;
+
+    fn key() -> NativeKey {
+        let mut rng = rand::rng();
+        let k = waxseal_core::PrivateKey::generate_ed25519(&mut rng).unwrap();
+        NativeKey::from_core(k).unwrap()
+    }
+
+    fn options(domain: &str, selector: &str) -> wit::SignOptions {
+        wit::SignOptions {
+            domain: domain.into(),
+            selector: selector.into(),
+            key: wit::SigningKey::Host(0),
+            identity: None,
+            headers: None,
+            oversign: None,
+            canonicalization: None,
+            timestamp: None,
+            expiration: None,
+            body_length: false,
+            copy_headers: false,
+        }
+    }
+
+    fn lent() -> HostState {
+        let keys = Arc::new(vec![key()]);
+        HostState::new(
+            1 << 20,
+            Arc::new(Lending::new(keys, &[options("example.com", "sel")])),
+        )
+    }
+
+    const RELAXED: &[u8] = b"from:Joe <joe@example.com>\r\nsubject:hi\r\n\
+        dkim-signature:v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.com; s=sel; h=from:subject; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=";
+
+    #[test]
+    fn lent_key_signs_its_own_signature_field() {
+        let mut s = lent();
+        assert!(matches!(s.sign(0, RELAXED.to_vec()).unwrap(), Ok(sig) if sig.len() == 64));
+        // simple canonicalization: the name as written, folded lines
+        let simple = b"From: Joe <joe@example.com>\r\nDKIM-Signature: v=1; a=ed25519-sha256; d=Example.COM;\r\n\ts=sel; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=;\r\n\tb=";
+        assert!(s.sign(0, simple.to_vec()).unwrap().is_ok());
+    }
+
+    #[test]
+    fn lent_key_refuses_crafted_data() {
+        let lending = Lending::new(Arc::new(vec![key()]), &[options("example.com", "sel")]);
+        let refuse = |data: &[u8]| lending.sign(0, data).unwrap_err();
+        // arbitrary data, e.g. a TLS handshake transcript or another message
+        assert_eq!(refuse(b"any data the parser likes"), Refusal::NotASignature);
+        assert_eq!(refuse(b""), Refusal::NotASignature);
+        // the signature field is not last
+        let mut tail = RELAXED.to_vec();
+        tail.extend_from_slice(b"\r\nx-extra:1");
+        assert_eq!(refuse(&tail), Refusal::NotASignature);
+        // another domain or selector
+        let other = String::from_utf8_lossy(RELAXED).replace("d=example.com", "d=bank.example");
+        assert_eq!(
+            refuse(other.as_bytes()),
+            Refusal::NotLentFor {
+                domain: "bank.example".into(),
+                selector: "sel".into()
+            }
+        );
+        let other = String::from_utf8_lossy(RELAXED).replace("s=sel", "s=other");
+        assert!(matches!(
+            refuse(other.as_bytes()),
+            Refusal::NotLentFor { .. }
+        ));
+        // a b= that is not empty, or none
+        let mut filled = RELAXED.to_vec();
+        filled.extend_from_slice(b"AAAA");
+        assert_eq!(refuse(&filled), Refusal::SignatureNotEmpty);
+        let no_b = String::from_utf8_lossy(RELAXED).replace("; b=", "");
+        assert_eq!(refuse(no_b.as_bytes()), Refusal::SignatureNotEmpty);
+        // a handle that was not lent
+        assert_eq!(lending.sign(1, RELAXED).unwrap_err(), Refusal::NoKey(1));
+        // nothing lent: an idle instance signs nothing
+        assert_eq!(
+            Lending::default().sign(0, RELAXED).unwrap_err(),
+            Refusal::NoKey(0)
+        );
+    }
+
+    #[test]
+    fn crafted_data_through_the_import_gets_an_error_not_a_signature() {
+        let mut s = lent();
+        let r = s.sign(0, b"attacker-chosen bytes".to_vec()).unwrap();
+        assert!(
+            r.unwrap_err()
+                .contains("does not end in a DKIM-Signature field")
+        );
+        assert_eq!(
+            s.key_algorithm(0).unwrap(),
+            Some(wit::SigningAlgorithm::Ed25519Sha256)
+        );
+        assert_eq!(s.key_algorithm(1).unwrap(), None);
+    }
+}

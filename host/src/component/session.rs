@@ -1,0 +1,322 @@
+//! A message signed or verified in the sandbox, in chunks of any size.
+//!
+//! A session holds one instance from its start to its end and returns it
+//! to the pool when dropped (finished or not); an instance that trapped is
+//! thrown away instead. Chunks are gathered up to 256 KiB per
+//! call into the sandbox, so a message that small costs one call however
+//! it is fed, and the instance never holds more of the body than that: its
+//! memory is bounded by the header block.
+//!
+//! Each method returns `Result<Result<T, GuestError>>`: the outer error is
+//! the engine's (a trap: the deadline, the memory cap), the inner one what
+//! the component says about the message or the options.
+
+use anyhow::Result;
+use wasmtime::component::ResourceAny;
+
+use super::{ComponentHost, GuestError, Instance, ONE_CALL, wit};
+
+/// The outcome of one call that feeds data: the engine's error outside,
+/// the component's inside.
+type Step = Result<Result<(), GuestError>>;
+
+/// Sends a piece of the message into the sandbox.
+type Sender<'a> = &'a mut dyn FnMut(&[u8]) -> Step;
+
+/// The chunks held back until there are [`ONE_CALL`] bytes to send.
+#[derive(Default)]
+struct Gather {
+    held: Vec<u8>,
+}
+
+impl Gather {
+    /// Calls `send` with what is due now that `chunk` came: held bytes
+    /// once they would overflow a call, and a chunk too big to hold, in
+    /// call-sized pieces; the rest is held.
+    fn push(&mut self, chunk: &[u8], send: Sender<'_>) -> Step {
+        if self.held.len() + chunk.len() > ONE_CALL
+            && let Err(e) = self.flush(send)?
+        {
+            return Ok(Err(e));
+        }
+        if chunk.len() > ONE_CALL {
+            for piece in chunk.chunks(ONE_CALL) {
+                if let Err(e) = send(piece)? {
+                    return Ok(Err(e));
+                }
+            }
+        } else {
+            self.held.extend_from_slice(chunk);
+        }
+        Ok(Ok(()))
+    }
+
+    fn flush(&mut self, send: Sender<'_>) -> Step {
+        if self.held.is_empty() {
+            return Ok(Ok(()));
+        }
+        let r = send(&self.held);
+        self.held.clear();
+        r
+    }
+}
+
+/// The instance of a session: given back to the pool on drop unless a
+/// call trapped.
+struct Lease {
+    host: ComponentHost,
+    inst: Option<Instance>,
+}
+
+impl Lease {
+    /// Runs `f` on the instance with a fresh deadline; a trap (any engine
+    /// error) retires the instance.
+    fn call<T>(&mut self, f: impl FnOnce(&mut Instance) -> wasmtime::Result<T>) -> Result<T> {
+        let Some(inst) = self.inst.as_mut() else {
+            anyhow::bail!("the sandbox stopped earlier in this message");
+        };
+        self.host.arm(&mut inst.store);
+        match f(inst) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                self.inst = None;
+                Err(e.into())
+            }
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(inst) = self.inst.take() {
+            self.host.checkin(inst);
+        }
+    }
+}
+
+/// A message being signed in the sandbox with options prepared once
+/// ([`ComponentHost::signer`]).
+pub struct SandboxSigner {
+    lease: Lease,
+    prepared: ResourceAny,
+    gather: Gather,
+    /// `begin` was called: the message streams (it did not fit in one
+    /// call).
+    streaming: bool,
+}
+
+impl SandboxSigner {
+    pub(super) fn new(host: ComponentHost, inst: Instance, prepared: ResourceAny) -> Self {
+        SandboxSigner {
+            lease: Lease {
+                host,
+                inst: Some(inst),
+            },
+            prepared,
+            gather: Gather::default(),
+            streaming: false,
+        }
+    }
+
+    /// Feeds the next chunk of the message.
+    pub fn update(&mut self, chunk: &[u8]) -> Result<Result<(), GuestError>> {
+        if !self.streaming && self.gather.held.len() + chunk.len() > ONE_CALL {
+            let p = self.prepared;
+            self.lease.call(|i| {
+                let prepared = i.bindings.waxseal_dkim_signing().prepared();
+                prepared.call_begin(&mut i.store, p)
+            })?;
+            self.streaming = true;
+        }
+        if !self.streaming {
+            self.gather.held.extend_from_slice(chunk);
+            return Ok(Ok(()));
+        }
+        let (lease, p) = (&mut self.lease, self.prepared);
+        self.gather
+            .push(chunk, &mut |data| send_sign(lease, p, data))
+    }
+
+    /// Ends the message; returns the DKIM-Signature field(s), CRLF.
+    pub fn finish(mut self) -> Result<Result<String, GuestError>> {
+        let p = self.prepared;
+        if !self.streaming {
+            // the whole message in one call
+            let held = std::mem::take(&mut self.gather.held);
+            return self.sign_held(&held);
+        }
+        let lease = &mut self.lease;
+        if let Err(e) = self.gather.flush(&mut |data| send_sign(lease, p, data))? {
+            return Ok(Err(e));
+        }
+        let r = self.lease.call(|i| {
+            let prepared = i.bindings.waxseal_dkim_signing().prepared();
+            prepared.call_finish(&mut i.store, p)
+        })?;
+        Ok(r.map_err(GuestError::from))
+    }
+
+    /// Signs a whole message in memory (one call when it fits, without a
+    /// copy).
+    pub fn sign_whole(mut self, message: &[u8]) -> Result<Result<String, GuestError>> {
+        if message.len() <= ONE_CALL && !self.streaming && self.gather.held.is_empty() {
+            return self.sign_held(message);
+        }
+        if let Err(e) = self.update(message)? {
+            return Ok(Err(e));
+        }
+        self.finish()
+    }
+
+    fn sign_held(&mut self, message: &[u8]) -> Result<Result<String, GuestError>> {
+        let p = self.prepared;
+        let r = self.lease.call(|i| {
+            let prepared = i.bindings.waxseal_dkim_signing().prepared();
+            prepared.call_sign(&mut i.store, p, message)
+        })?;
+        Ok(r.map_err(GuestError::from))
+    }
+}
+
+fn send_sign(lease: &mut Lease, p: ResourceAny, data: &[u8]) -> Result<Result<(), GuestError>> {
+    let r = lease.call(|i| {
+        let prepared = i.bindings.waxseal_dkim_signing().prepared();
+        prepared.call_update(&mut i.store, p, data)
+    })?;
+    Ok(r.map_err(GuestError::from))
+}
+
+/// A message being verified in the sandbox ([`ComponentHost::verifier`]).
+pub struct SandboxVerifier {
+    lease: Lease,
+    res: ResourceAny,
+    gather: Gather,
+    /// The component said the header block is complete.
+    complete: bool,
+    /// The resource is still alive in the instance (not finished).
+    live: bool,
+}
+
+impl SandboxVerifier {
+    pub(super) fn new(host: ComponentHost, inst: Instance, res: ResourceAny) -> Self {
+        SandboxVerifier {
+            lease: Lease {
+                host,
+                inst: Some(inst),
+            },
+            res,
+            gather: Gather::default(),
+            complete: false,
+            live: true,
+        }
+    }
+
+    /// Feeds the next chunk of the message.
+    pub fn update(&mut self, chunk: &[u8]) -> Result<Result<(), GuestError>> {
+        let (lease, res) = (&mut self.lease, self.res);
+        self.gather
+            .push(chunk, &mut |data| send_verify(lease, res, data))
+    }
+
+    fn flush(&mut self) -> Result<Result<(), GuestError>> {
+        let (lease, res) = (&mut self.lease, self.res);
+        self.gather.flush(&mut |data| send_verify(lease, res, data))
+    }
+
+    /// Declares the message to have no body (no empty line after the
+    /// header block).
+    pub fn finish_headers(&mut self) -> Result<Result<(), GuestError>> {
+        if let Err(e) = self.flush()? {
+            return Ok(Err(e));
+        }
+        let res = self.res;
+        let r = self.lease.call(|i| {
+            let v = i.bindings.waxseal_dkim_verification().verifier();
+            v.call_finish_headers(&mut i.store, res)
+        })?;
+        Ok(r.map_err(GuestError::from))
+    }
+
+    /// The key records (TXT names) to look up, once the header block is
+    /// complete; `None` before. The answers may come while the body
+    /// streams.
+    pub fn key_queries(&mut self) -> Result<Result<Option<Vec<String>>, GuestError>> {
+        if !self.complete {
+            if let Err(e) = self.flush()? {
+                return Ok(Err(e));
+            }
+            let res = self.res;
+            self.complete = self.lease.call(|i| {
+                let v = i.bindings.waxseal_dkim_verification().verifier();
+                v.call_headers_complete(&mut i.store, res)
+            })?;
+            if !self.complete {
+                return Ok(Ok(None));
+            }
+        }
+        let res = self.res;
+        let queries = self.lease.call(|i| {
+            let v = i.bindings.waxseal_dkim_verification().verifier();
+            v.call_queries(&mut i.store, res)
+        })?;
+        Ok(Ok(Some(
+            queries
+                .into_iter()
+                .filter(|q| q.kind == wit::QueryKind::Key)
+                .map(|q| q.name)
+                .collect(),
+        )))
+    }
+
+    /// The answer to a key query.
+    pub fn answer(&mut self, name: &str, answer: waxseal_core::KeyAnswer) -> Result<()> {
+        let answer = match answer {
+            waxseal_core::KeyAnswer::Records(r) => wit::TxtAnswer::Records(r),
+            waxseal_core::KeyAnswer::NxDomain => wit::TxtAnswer::NxDomain,
+            waxseal_core::KeyAnswer::TempFail => wit::TxtAnswer::TempFail,
+        };
+        let res = self.res;
+        self.lease.call(|i| {
+            let v = i.bindings.waxseal_dkim_verification().verifier();
+            v.call_answer(&mut i.store, res, name, &answer)
+        })
+    }
+
+    /// Ends the message: a result per signature (a key query without an
+    /// answer counts as a temporary DNS failure).
+    pub fn finish(mut self, authserv_id: &str) -> Result<Result<wit::VerifyReport, GuestError>> {
+        if let Err(e) = self.flush()? {
+            return Ok(Err(e));
+        }
+        let res = self.res;
+        self.live = false;
+        let r = self.lease.call(|i| {
+            let v = i.bindings.waxseal_dkim_verification().verifier();
+            let r = v.call_finish(&mut i.store, res, authserv_id)?;
+            res.resource_drop(&mut i.store)?;
+            Ok(r)
+        })?;
+        Ok(r.map_err(GuestError::from))
+    }
+}
+
+impl Drop for SandboxVerifier {
+    fn drop(&mut self) {
+        // an unfinished verifier's resource goes before the instance is
+        // pooled (a finished one was dropped by `finish`)
+        if self.live
+            && let Some(inst) = self.lease.inst.as_mut()
+            && self.res.resource_drop(&mut inst.store).is_err()
+        {
+            self.lease.inst = None;
+        }
+    }
+}
+
+fn send_verify(lease: &mut Lease, res: ResourceAny, data: &[u8]) -> Result<Result<(), GuestError>> {
+    let r = lease.call(|i| {
+        let v = i.bindings.waxseal_dkim_verification().verifier();
+        v.call_update(&mut i.store, res, data)
+    })?;
+    Ok(r.map_err(GuestError::from))
+}
