@@ -1,6 +1,11 @@
 //! DNS TXT lookups for verification and `dns check`: through hickory's
 //! resolver (the system's resolvers, or one given as `IP:PORT`), with a
-//! cache and timeouts, or from a folder of record files (`--key-dir`).
+//! cache, or from a folder of record files (`--key-dir`).
+//!
+//! A timeout is the whole wait for a lookup, retries included; the
+//! lookups one message needs run at the same time, under one deadline
+//! ([`Resolver::lookup_all`]), so a message that names many selectors
+//! cannot stall its verifier for many timeouts in a row.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,21 +34,29 @@ impl Txt {
             Txt::Dir(dir) => lookup_dir(dir, name),
         }
     }
+
+    /// Looks several names up, at the same time where they go to DNS.
+    pub fn lookup_all(&self, names: &[String]) -> Vec<KeyAnswer> {
+        match self {
+            Txt::Dns(d) => d.lookup_all(names),
+            Txt::Dir(dir) => names.iter().map(|n| lookup_dir(dir, n)).collect(),
+        }
+    }
 }
 
-/// A DNS resolver with a small cache; lookups block.
-pub struct Dns {
-    runtime: tokio::runtime::Runtime,
+/// An asynchronous DNS resolver with a cache, for tokio (the milter).
+#[derive(Clone)]
+pub struct Resolver {
     resolver: TokioResolver,
+    timeout: Duration,
 }
 
-impl Dns {
+impl Resolver {
     /// The system's resolvers (`/etc/resolv.conf`), or `server` alone.
+    /// `timeout` is the whole wait for one lookup. Must be called inside a
+    /// tokio runtime.
     pub fn new(server: Option<SocketAddr>, timeout: Duration) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the DNS runtime")?;
+        anyhow::ensure!(!timeout.is_zero(), "the DNS timeout must be more than 0");
         let mut builder = match server {
             Some(addr) => {
                 let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
@@ -59,27 +72,28 @@ impl Dns {
                 .context("cannot read the system's DNS configuration")?,
         };
         let opts: &mut ResolverOpts = builder.options_mut();
-        opts.timeout = timeout;
+        // two tries within the whole timeout (UDP loses packets)
+        opts.timeout = timeout / 2;
         opts.attempts = 2;
-        opts.cache_size = 256;
-        let resolver = {
-            let _guard = runtime.enter();
-            builder.build().context("cannot set up the DNS resolver")?
-        };
-        Ok(Dns { runtime, resolver })
+        opts.cache_size = 1024;
+        let resolver = builder.build().context("cannot set up the DNS resolver")?;
+        Ok(Resolver { resolver, timeout })
     }
 
     /// The TXT records at `name`: NXDOMAIN and "no TXT record" are
     /// [`KeyAnswer::NxDomain`], every other failure (timeout, SERVFAIL,
-    /// refused) [`KeyAnswer::TempFail`].
-    pub fn lookup(&self, name: &str) -> KeyAnswer {
+    /// refused) [`KeyAnswer::TempFail`]. Never waits longer than the
+    /// timeout.
+    pub async fn lookup(&self, name: &str) -> KeyAnswer {
         let fqdn = if name.ends_with('.') {
             name.to_string()
         } else {
             format!("{name}.")
         };
-        match self.runtime.block_on(self.resolver.txt_lookup(fqdn)) {
-            Ok(lookup) => {
+        let lookup = self.resolver.txt_lookup(fqdn);
+        match tokio::time::timeout(self.timeout, lookup).await {
+            Err(_) => KeyAnswer::TempFail,
+            Ok(Ok(lookup)) => {
                 let records: Vec<Vec<Vec<u8>>> = lookup
                     .answers()
                     .iter()
@@ -94,9 +108,58 @@ impl Dns {
                     KeyAnswer::Records(records)
                 }
             }
-            Err(e) if e.is_no_records_found() || e.is_nx_domain() => KeyAnswer::NxDomain,
-            Err(_) => KeyAnswer::TempFail,
+            Ok(Err(e)) if e.is_no_records_found() || e.is_nx_domain() => KeyAnswer::NxDomain,
+            Ok(Err(_)) => KeyAnswer::TempFail,
         }
+    }
+
+    /// Looks every name up at the same time; the whole takes at most the
+    /// timeout.
+    pub async fn lookup_all(&self, names: &[String]) -> Vec<KeyAnswer> {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, n) in names.iter().enumerate() {
+            let (r, n) = (self.clone(), n.clone());
+            set.spawn(async move { (i, r.lookup(&n).await) });
+        }
+        let mut out = vec![KeyAnswer::TempFail; names.len()];
+        while let Some(done) = set.join_next().await {
+            if let Ok((i, a)) = done {
+                out[i] = a;
+            }
+        }
+        out
+    }
+}
+
+/// A blocking DNS resolver (the command line).
+pub struct Dns {
+    runtime: tokio::runtime::Runtime,
+    resolver: Resolver,
+}
+
+impl Dns {
+    /// The system's resolvers (`/etc/resolv.conf`), or `server` alone;
+    /// `timeout` is the whole wait for a lookup.
+    pub fn new(server: Option<SocketAddr>, timeout: Duration) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the DNS runtime")?;
+        let resolver = {
+            let _guard = runtime.enter();
+            Resolver::new(server, timeout)?
+        };
+        Ok(Dns { runtime, resolver })
+    }
+
+    /// See [`Resolver::lookup`].
+    pub fn lookup(&self, name: &str) -> KeyAnswer {
+        self.runtime.block_on(self.resolver.lookup(name))
+    }
+
+    /// See [`Resolver::lookup_all`].
+    pub fn lookup_all(&self, names: &[String]) -> Vec<KeyAnswer> {
+        self.runtime.block_on(self.resolver.lookup_all(names))
     }
 }
 

@@ -7,3 +7,4 @@ pub mod component;
 pub mod crypto;
 pub mod dns;
 pub mod engine;
+pub mod milter;

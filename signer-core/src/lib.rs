@@ -60,6 +60,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod address;
 pub mod auth_results;
 pub mod base64;
 pub mod canonicalize;

@@ -1106,45 +1106,11 @@ impl Check<'_, '_> {
     }
 }
 
-/// The domain of the first address in the first From field, if any:
-/// `Name <user@example.com>` or `user@example.com`, comments and quoted
-/// display names skipped. Good enough to name the policy records to look
-/// up; not a full RFC 5322 address parser.
+/// The domain of the first address in the first From field, if any,
+/// lower-cased (see [`crate::address::mailbox`]).
 pub fn from_domain(fields: &[HeaderField<'_>]) -> Option<String> {
     let f = fields.iter().find(|f| f.is("from"))?;
-    let v = f.value;
-    // strip quoted strings and comments
-    let mut clean = Vec::with_capacity(v.len());
-    let (mut quoted, mut depth, mut escaped) = (false, 0usize, false);
-    for &b in v {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match b {
-            b'\\' if quoted || depth > 0 => escaped = true,
-            b'"' if depth == 0 => quoted = !quoted,
-            b'(' if !quoted => depth += 1,
-            b')' if !quoted && depth > 0 => depth -= 1,
-            _ if quoted || depth > 0 => {}
-            _ => clean.push(b),
-        }
-    }
-    let addr: &[u8] = match (
-        clean.iter().position(|b| *b == b'<'),
-        clean.iter().position(|b| *b == b'>'),
-    ) {
-        (Some(a), Some(z)) if a < z => &clean[a + 1..z],
-        _ => clean.split(|b| *b == b',').next().unwrap_or(&[]),
-    };
-    let at = addr.iter().rposition(|b| *b == b'@')?;
-    let domain: Vec<u8> = addr[at + 1..]
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    let d = core::str::from_utf8(&domain).ok()?;
-    Domain::new(d).ok().map(|d| d.as_str().to_ascii_lowercase())
+    crate::address::mailbox(f.value).map(|m| m.domain)
 }
 
 /// Verifies a whole message in one call, asking `lookup` for each DNS

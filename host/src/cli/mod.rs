@@ -1,5 +1,5 @@
 //! The command line: `waxseal keygen | dns record | dns policy | dns check |
-//! sign | verify`, one module per subcommand.
+//! sign | verify | milter`, one module per subcommand.
 //!
 //! Exit codes: 0 success (verify: every signature passed); 1 verify: a
 //! signature did not pass, or there is none; dns check: the record is
@@ -22,11 +22,13 @@ use crate::engine::{Engine, InputError};
 
 mod dns;
 mod keygen;
+mod milter;
 mod sign;
 mod verify;
 
 use dns::DnsCmd;
 use keygen::KeygenArgs;
+use milter::MilterArgs;
 use sign::SignArgs;
 use verify::VerifyArgs;
 
@@ -83,6 +85,9 @@ enum Cmd {
     /// Verify the DKIM signatures of a message (from FILE or standard
     /// input).
     Verify(VerifyArgs),
+    /// Run the milter for Postfix or Sendmail: sign mail from your own
+    /// senders, verify inbound mail (--config FILE; --check to test it).
+    Milter(MilterArgs),
 }
 
 #[derive(Args, Debug)]
@@ -90,8 +95,9 @@ pub(crate) struct DnsArgs {
     /// Ask this DNS server (IP:PORT) instead of the system's resolvers.
     #[arg(long, value_name = "IP:PORT")]
     pub(crate) resolver: Option<SocketAddr>,
-    /// Seconds to wait for a DNS answer.
-    #[arg(long, default_value_t = 5)]
+    /// Seconds to wait for the DNS answers, retries included (the lookups
+    /// a message needs run at the same time).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) dns_timeout: u64,
 }
 
@@ -134,6 +140,7 @@ fn dispatch(cli: &Cli) -> Result<u8> {
         }) => dns::dns_check(domain, selector, key, dns),
         Cmd::Sign(a) => sign::sign(cli, a),
         Cmd::Verify(a) => verify::verify(cli, a),
+        Cmd::Milter(a) => milter::milter(a),
     }
 }
 

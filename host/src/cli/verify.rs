@@ -96,8 +96,8 @@ pub(super) fn verify(cli: &Cli, a: &VerifyArgs) -> Result<u8> {
             // the keys are looked up once the header block is in; the
             // body streams on afterwards
             asked = true;
-            for name in names {
-                v.answer(&name, txt.lookup(&name)).map_err(engine_error)?;
+            for (name, answer) in names.iter().zip(txt.lookup_all(&names)) {
+                v.answer(name, answer).map_err(engine_error)?;
             }
         }
     }

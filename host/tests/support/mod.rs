@@ -1,0 +1,81 @@
+//! What the integration tests share: a real DNS server (dnsmasq) on
+//! loopback.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::UdpSocket;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// dnsmasq serving TXT records on 127.0.0.1, authoritative for
+/// example.com (unknown names there are NXDOMAIN).
+pub(crate) struct Dnsmasq {
+    child: Child,
+    port: u16,
+}
+
+impl Dnsmasq {
+    pub(crate) fn start(records: &[(&str, Vec<String>)]) -> Self {
+        let port = {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.local_addr().unwrap().port()
+        };
+        let mut cmd = Command::new("dnsmasq");
+        cmd.args([
+            "--keep-in-foreground",
+            "--no-daemon",
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+        ])
+        .args([
+            "--no-resolv",
+            "--no-hosts",
+            "--conf-file=/dev/null",
+            "--local=/example.com/",
+            "--pid-file=",
+        ])
+        .args(["--user=root", "--cache-size=0"])
+        .arg(format!("--port={port}"));
+        for (name, strings) in records {
+            // each comma-separated part is one character-string of the
+            // record (<= 255 bytes); on the command line dnsmasq keeps
+            // quotes as data, so the values go in unquoted
+            assert!(strings.iter().all(|s| !s.contains(',')));
+            cmd.arg(format!("--txt-record={name},{}", strings.join(",")));
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dnsmasq (Debian dnsmasq-base, installed by scripts/setup.sh)");
+        // wait until it answers
+        for _ in 0..50 {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            if s.connect(("127.0.0.1", port)).is_ok()
+                && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Dnsmasq { child, port }
+    }
+
+    pub(crate) fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The TXT value of a key in 255-byte strings.
+pub(crate) fn split255(v: &str) -> Vec<String> {
+    v.as_bytes()
+        .chunks(255)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect()
+}

@@ -1,0 +1,124 @@
+//! The address in a From (or Sender) field, as far as DKIM signing and
+//! policy need it (RFC 5322 3.4): `Name <user@example.com>` or
+//! `user@example.com`, comments and quoted display names skipped. Good
+//! enough to pick a signing key and name the policy records to look up;
+//! not a full RFC 5322 address parser.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::domain::Domain;
+
+/// A mailbox address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    /// The local part as written (quotes kept), without surrounding
+    /// white space.
+    pub local: String,
+    /// The domain, validated and lower-cased.
+    pub domain: String,
+}
+
+/// The first mailbox of a From or Sender field value, if it has one with a
+/// valid domain.
+pub fn mailbox(value: &[u8]) -> Option<Mailbox> {
+    // strip comments (quoted strings are kept: a local part may be one,
+    // but a quoted display name holds no address)
+    let mut clean = Vec::with_capacity(value.len());
+    let (mut quoted, mut depth, mut escaped) = (false, 0usize, false);
+    for &b in value {
+        if escaped {
+            escaped = false;
+            if quoted {
+                clean.push(b);
+            }
+            continue;
+        }
+        match b {
+            b'\\' if quoted || depth > 0 => {
+                escaped = true;
+                if quoted {
+                    clean.push(b);
+                }
+            }
+            b'"' if depth == 0 => {
+                quoted = !quoted;
+                clean.push(b);
+            }
+            b'(' if !quoted => depth += 1,
+            b')' if !quoted && depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            _ => clean.push(b),
+        }
+    }
+    // the angle-addr, if any (outside quotes), else the first address of
+    // a list
+    let mut in_quotes = false;
+    let (mut open, mut close) = (None, None);
+    for (i, &b) in clean.iter().enumerate() {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            b'<' if !in_quotes && open.is_none() => open = Some(i),
+            b'>' if !in_quotes && open.is_some() && close.is_none() => close = Some(i),
+            _ => {}
+        }
+    }
+    let addr: &[u8] = match (open, close) {
+        (Some(a), Some(z)) => &clean[a + 1..z],
+        _ => clean.split(|b| *b == b',').next().unwrap_or(&[]),
+    };
+    let at = addr.iter().rposition(|b| *b == b'@')?;
+    let domain: Vec<u8> = addr[at + 1..]
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let d = core::str::from_utf8(&domain).ok()?;
+    let domain = Domain::new(d).ok()?.as_str().to_ascii_lowercase();
+    let local = core::str::from_utf8(addr[..at].trim_ascii()).ok()?;
+    Some(Mailbox {
+        local: String::from(local),
+        domain,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(v: &str) -> Option<(String, String)> {
+        mailbox(v.as_bytes()).map(|m| (m.local, m.domain))
+    }
+
+    fn pair(l: &str, d: &str) -> Option<(String, String)> {
+        Some((l.into(), d.into()))
+    }
+
+    #[test]
+    fn common_forms() {
+        assert_eq!(m(" Joe <joe@Example.COM>"), pair("joe", "example.com"));
+        assert_eq!(m("joe@example.com"), pair("joe", "example.com"));
+        assert_eq!(m(" joe@example.com (Joe)"), pair("joe", "example.com"));
+        assert_eq!(
+            m(" \"Smith, Joe <x@evil.example>\" <joe@example.com>"),
+            pair("joe", "example.com")
+        );
+        assert_eq!(
+            m(" (c@evil.example) <joe@example.com>"),
+            pair("joe", "example.com")
+        );
+        assert_eq!(
+            m(" \"joe q\"@example.com"),
+            pair("\"joe q\"", "example.com")
+        );
+        assert_eq!(m(" a@example.com, b@other.org"), pair("a", "example.com"));
+    }
+
+    #[test]
+    fn no_address() {
+        assert_eq!(m(" undisclosed-recipients:;"), None);
+        assert_eq!(m(" Joe <joe>"), None);
+        assert_eq!(m(" <joe@bad_domain!>"), None);
+        assert_eq!(m(""), None);
+    }
+}
