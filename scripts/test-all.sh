@@ -4,7 +4,8 @@
 #   with -D warnings, the tests of every crate (unit, property, RFC vectors,
 #   interop with dkimpy / Mail::DKIM / mailauth / OpenDKIM; the shared
 #   vectors in Node, Chromium, workerd, Deno and the component in wasmtime;
-#   the waxseal command with a loopback DNS server), the npm package from its
+#   the waxseal command with a loopback DNS server; the milter with a raw-frame
+#   client and in a real Postfix with SASL), the npm package from its
 #   tarball, builds for wasm32-unknown-unknown, wasm32-wasip2 and a no-std
 #   target, cargo-deny, and a short run of every fuzz target.
 # Environment: FUZZ_SECONDS (default 20) per fuzz target.
@@ -40,6 +41,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "the milter in a real Postfix with SASL on loopback (tests/milter/e2e.sh)"
+WAXSEAL_BIN="$PWD/target/debug/waxseal" tests/milter/e2e.sh
 
 step "the npm package as a user installs it (wasm/test.sh)"
 wasm/test.sh

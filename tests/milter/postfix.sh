@@ -18,7 +18,8 @@
 # Environment (read by `start`, remembered in DIR/instance.env for the other
 # subcommands): SMTP_PORT (10025), SUBMISSION_PORT (10587), SINK_PORT (10026),
 # MILTER (empty: no milter; e.g. inet:127.0.0.1:10030), MILTER_DEFAULT_ACTION
-# (tempfail), SASL_PASSWORD (wax-test-1).
+# (tempfail), SASL_PASSWORD (wax-test-1). CLIENT_ADDR (submit, inbound): the
+# loopback address swaks connects from (default: the system's choice).
 set -euo pipefail
 
 PROG=postfix.sh
@@ -511,7 +512,10 @@ swaks_send() {
   to_wire "$file" "$wire"
   # --no-data-fixup: no %TOKEN% or "\n" expansion, no From_ stripping, no
   # added headers; the bytes of $wire go out as they are.
+  # CLIENT_ADDR: the loopback address the client connects from (e.g.
+  # 127.0.0.2, so that a milter can tell it from local submissions)
   out=$(swaks --server 127.0.0.1 --port "$port" --helo client.waxseal.test \
+    ${CLIENT_ADDR:+--local-interface "$CLIENT_ADDR"} \
     --timeout 60 --data "@$wire" --no-data-fixup "$@" 2>&1) || rc=$?
   rm -f "$wire"
   if [ "$rc" = 0 ]; then

@@ -172,7 +172,14 @@ pub async fn serve(
     let mut hup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
     let mut term = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
-    let mut stop = stop.unwrap_or_else(|| watch::channel(false).1);
+    // without a stop channel (the command), only signals stop the server
+    let (_stop_sender, mut stop) = match stop {
+        Some(rx) => (None, rx),
+        None => {
+            let (tx, rx) = watch::channel(false);
+            (Some(tx), rx)
+        }
+    };
     let mut conns = JoinSet::new();
     let mut n = 0u64;
     loop {
