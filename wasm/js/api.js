@@ -347,7 +347,7 @@ function notFound(e) {
   return code === 'ENOTFOUND' || code === 'ENODATA' || code === 'NXDOMAIN' || code === 'NotFound';
 }
 
-const VERIFY_KEYS = new Set(['resolveTxt', 'now', 'policy', 'authservId', 'lookupPolicies']);
+const VERIFY_KEYS = new Set(['resolveTxt', 'now', 'policy', 'authservId', 'lookupPolicies', 'diagnostics']);
 const POLICY_KEYS = new Set([
   'minRsaBits', 'allowRsaSha1', 'allowUnsignedBodyTail', 'allowUnsignedFrom', 'ignoreExpiration',
   'clockSkew', 'maxSignatures', 'maxHeaderBytes',
@@ -359,10 +359,15 @@ const POLICY_KEYS = new Set([
  * strings (what Node's `dns.promises.resolveTxt` returns); `null`/`[]` or a
  * thrown ENOTFOUND/ENODATA mean no record, any other error a temporary
  * failure. Resolves to `{ results, authenticationResults,
- * authenticationResultsField, fromDomain, dmarc?, legacyPolicy? }`.
+ * authenticationResultsField, fromDomain, dmarc?, legacyPolicy? }`. With
+ * `diagnostics` (true: up to 1 MiB of body, or a byte count), each result
+ * carries what it was checked against: the canonicalized header data and
+ * body, and the body hash computed.
  */
 export async function verify(message, options) {
-  const { resolveTxt, now: at, policy = {}, authservId = 'localhost', lookupPolicies = false } = options ?? {};
+  const {
+    resolveTxt, now: at, policy = {}, authservId = 'localhost', lookupPolicies = false, diagnostics,
+  } = options ?? {};
   if (typeof resolveTxt !== 'function') {
     throw invalid('resolveTxt (an async function: name => string[][]) is required');
   }
@@ -374,8 +379,13 @@ export async function verify(message, options) {
     if (!POLICY_KEYS.has(k)) throw invalid(`unknown policy option \`${k}\``);
   }
   const bytes = toBytes(message);
+  if (diagnostics !== undefined && diagnostics !== false
+      && !(Number.isSafeInteger(diagnostics) && diagnostics >= 0) && diagnostics !== true) {
+    throw invalid('diagnostics must be true or a number of body bytes to keep');
+  }
   const v = call(() => new raw.Verifier(policy, at === undefined ? now() : at));
   try {
+    if (diagnostics) call(() => v.diagnostics(diagnostics === true ? 1 << 20 : diagnostics));
     call(() => v.update(bytes));
     call(() => v.finishHeaders());
     const queries = call(() => v.queries()).filter((q) => lookupPolicies || q.kind === 'key');

@@ -166,6 +166,20 @@ export interface VerifyOptions {
   authservId?: string;
   /** Also look up the From domain's _dmarc and _policy._domainkey records (information only). Default false. */
   lookupPolicies?: boolean;
+  /** Keep what each signature was checked against (true: up to 1 MiB of canonicalized body; or a byte count). Default false. */
+  diagnostics?: boolean | number;
+}
+
+/** What a signature was checked against (with the `diagnostics` option). */
+export interface Diagnostics {
+  /** The header hash input (RFC 6376 3.7): the signed fields and the signature field without its b= value, canonicalized. */
+  canonicalHeaders: Uint8Array;
+  /** The canonicalized body (l= not applied), up to the limit. */
+  canonicalBody: Uint8Array;
+  /** The body was longer than the limit. */
+  bodyTruncated: boolean;
+  /** The body hash computed here, base64 (compare with bodyHash, the signature's bh=). */
+  computedBodyHash: string;
 }
 
 export type DkimResult = 'pass' | 'fail' | 'neutral' | 'policy' | 'temperror' | 'permerror';
@@ -193,6 +207,14 @@ export interface SignatureResult {
   unsignedBodyBytes: number;
   /** One line, e.g. "fail d=example.com s=sel a=rsa-sha256 (body hash mismatch)". */
   summary: string;
+  /** h= (when the signature parsed). */
+  signedHeaders?: string[];
+  /** c=, e.g. "relaxed/relaxed" (when the signature parsed). */
+  canonicalization?: string;
+  /** bh=, base64 (when the signature parsed). */
+  bodyHash?: string;
+  /** With the `diagnostics` option. */
+  diagnostics?: Diagnostics;
 }
 
 export interface VerifyReport {

@@ -371,6 +371,19 @@ impl Verifier {
             .ok_or_else(|| err(Error::AlreadyFinished))
     }
 
+    /// Keeps what each signature was checked against (the canonicalized
+    /// header data and up to `body_limit` bytes of the canonicalized body)
+    /// in its result's `diagnostics`; call before the first `update`.
+    pub fn diagnostics(&mut self, body_limit: f64) -> Result<(), JsValue> {
+        let limit = if body_limit.is_finite() && body_limit >= 0.0 {
+            body_limit.min(64.0 * 1024.0 * 1024.0) as usize
+        } else {
+            return Err(option_error("the body limit must be a number of bytes"));
+        };
+        self.v()?.diagnostics(limit);
+        Ok(())
+    }
+
     /// Feeds the next chunk of the message.
     pub fn update(&mut self, chunk: &[u8]) -> Result<(), JsValue> {
         self.v()?.update(chunk).map_err(err)
@@ -485,6 +498,32 @@ impl Verifier {
                 }
                 set(&o, "unsignedBodyBytes", r.unsigned_body_bytes as f64);
                 set(&o, "summary", r.to_string());
+                if let Some(sig) = &r.signature {
+                    let h: Array = sig
+                        .signed_headers
+                        .iter()
+                        .map(|n| JsValue::from_str(n.as_ref()))
+                        .collect();
+                    set(&o, "signedHeaders", h);
+                    set(&o, "canonicalization", sig.canonicalization.to_string());
+                    set(&o, "bodyHash", waxseal_core::base64::encode(&sig.body_hash));
+                }
+                if let Some(d) = &r.diagnostics {
+                    let diag = Object::new();
+                    set(
+                        &diag,
+                        "canonicalHeaders",
+                        Uint8Array::from(&d.canonical_headers[..]),
+                    );
+                    set(&diag, "canonicalBody", Uint8Array::from(&d.canonical_body[..]));
+                    set(&diag, "bodyTruncated", d.body_truncated);
+                    set(
+                        &diag,
+                        "computedBodyHash",
+                        waxseal_core::base64::encode(&d.computed_body_hash),
+                    );
+                    set(&o, "diagnostics", diag);
+                }
                 JsValue::from(o)
             })
             .collect();

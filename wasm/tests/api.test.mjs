@@ -184,3 +184,32 @@ test('errors are WaxsealError with stable codes', async () => {
   const signed = await signMessage(MSG, { domain: 'example.com', selector: 's', privateKey: ed });
   await assert.rejects(verify(signed, { resolveTxt: async () => 'not records' }), (e) => e.code === 'ERR_INVALID_OPTION');
 });
+
+test('verify: an over-large header block is a permerror result, as on every face', async () => {
+  const signed = await signMessage(MSG, { domain: 'example.com', selector: 'ed', privateKey: ed, timestamp: T });
+  const r = await verify(signed, { resolveTxt: resolverFor([['ed', ed]]), now: T + 60, policy: { maxHeaderBytes: 100 } });
+  assert.equal(r.results.length, 1);
+  assert.equal(r.results[0].result, 'permerror');
+  assert.equal(r.results[0].reasonCode, 'header_too_large');
+  assert.match(r.authenticationResults, /dkim=permerror/);
+  const ok = await verify(signed, { resolveTxt: resolverFor([['ed', ed]]), now: T + 60 });
+  assert.equal(ok.results[0].result, 'pass');
+});
+
+test('verify with diagnostics: what was hashed, for explaining a failure', async () => {
+  const signed = await signMessage(MSG, { domain: 'example.com', selector: 'ed', privateKey: ed, timestamp: T });
+  const changed = signed.replace('Hi.', 'Hello.');
+  const r = await verify(changed, { resolveTxt: resolverFor([['ed', ed]]), now: T + 60, diagnostics: true });
+  const s = r.results[0];
+  assert.equal(s.reasonCode, 'body_hash_mismatch');
+  assert.equal(s.canonicalization, 'relaxed/relaxed');
+  assert.ok(s.signedHeaders.includes('from'));
+  assert.notEqual(s.diagnostics.computedBodyHash, s.bodyHash);
+  // relaxed: runs of white space are one space
+  assert.equal(new TextDecoder().decode(s.diagnostics.canonicalBody), 'Hello.\r\n\r\nAre you hungry yet?\r\n');
+  assert.match(new TextDecoder().decode(s.diagnostics.canonicalHeaders), /^from:Joe <joe@example.com>\r\n/);
+  await assert.rejects(
+    verify(signed, { resolveTxt: resolverFor([]), diagnostics: 'yes' }),
+    (e) => e instanceof WaxsealError && e.code === 'ERR_INVALID_OPTION',
+  );
+});
