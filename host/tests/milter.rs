@@ -662,3 +662,179 @@ fn the_annotated_example_config_loads() {
         "{out}"
     );
 }
+
+#[test]
+fn stopping_finishes_the_message_in_flight() {
+    let mut m = start("[trust]\nnetworks = []\n[verify]\nenabled = false\n");
+    let mut busy = Client::connect(&m);
+    busy.negotiate();
+    busy.connect_from("192.0.2.1");
+    busy.mail(Some("alice@example.com"), "T1");
+    assert_eq!(busy.headers(&signed_fields(), "T1"), b'c');
+    // an idle connection (between messages) closes at once
+    let mut idle = Client::connect(&m);
+    idle.negotiate();
+    // SIGTERM's path: the server stops accepting
+    m.stop.send(true).unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(idle.s.read(&mut buf).unwrap(), 0, "idle connection closed");
+    // the message in flight is finished and signed, then the connection ends
+    let replies = busy.body(BODY);
+    assert_eq!(replies.iter().filter(|r| r.0 == b'i').count(), 2);
+    busy.abort();
+    assert_eq!(
+        busy.s.read(&mut buf).unwrap(),
+        0,
+        "closed after its message"
+    );
+    m.thread.take().unwrap().join().unwrap();
+    assert!(
+        TcpStream::connect(("127.0.0.1", m.port)).is_err(),
+        "no longer listening"
+    );
+}
+
+#[test]
+fn more_messages_than_the_limit_get_the_overload_action() {
+    let m =
+        start("[trust]\nnetworks = []\n[verify]\nenabled = false\n[limits]\nmax_messages = 1\n");
+    let mut first = Client::connect(&m);
+    first.negotiate();
+    first.connect_from("192.0.2.1");
+    first.mail(Some("alice@example.com"), "O1");
+    assert_eq!(first.headers(&signed_fields(), "O1"), b'c');
+    let mut second = Client::connect(&m);
+    second.negotiate();
+    second.connect_from("192.0.2.2");
+    second.mail(Some("alice@example.com"), "O2");
+    let (code, text) = second.headers_reply(&signed_fields(), "O2");
+    assert_eq!(code, b'y');
+    assert!(
+        text.starts_with(b"451 4.3.2"),
+        "{}",
+        String::from_utf8_lossy(&text)
+    );
+    // the first finishes; then there is room again
+    assert_eq!(first.body(BODY).iter().filter(|r| r.0 == b'i').count(), 2);
+    first.abort();
+    second.abort();
+    second.mail(Some("alice@example.com"), "O3");
+    assert_eq!(second.headers(&signed_fields(), "O3"), b'c');
+}
+
+#[test]
+fn unix_socket_with_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    install_key(dir.path(), "ed25519.pem");
+    let sock = dir.path().join("milter.sock");
+    let text = format!(
+        "listen = \"unix:{}\"\nsocket_mode = \"0660\"\nsocket_owner = \"root:root\"\n[verify]\nenabled = false\n[keys.ed]\ndomain = \"example.com\"\nselector = \"ed\"\nfile = \"ed25519.pem\"\n[[signing]]\nfrom = \"example.com\"\nkeys = [\"ed\"]\n",
+        sock.display()
+    );
+    let path = dir.path().join("w.toml");
+    std::fs::write(&path, text).unwrap();
+    // a stale socket file from a crashed run is replaced
+    std::fs::write(&sock, b"").unwrap();
+    let config = Config::load(&path).unwrap();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let t = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(server::serve(config, path, Some(rx))).unwrap();
+    });
+    let mut s = None;
+    for _ in 0..200 {
+        if let Ok(c) = std::os::unix::net::UnixStream::connect(&sock) {
+            s = Some(c);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let mut s = s.expect("the unix socket answers");
+    let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660);
+    let mut d = vec![0, 0, 0, 13, b'O'];
+    for w in [6u32, 0x1ff, 0x1f_ffff] {
+        d.extend_from_slice(&w.to_be_bytes());
+    }
+    s.write_all(&d).unwrap();
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).unwrap();
+    let mut p = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut p).unwrap();
+    assert_eq!(p[0], b'O');
+    tx.send(true).unwrap();
+    drop(s);
+    t.join().unwrap();
+    assert!(!sock.exists(), "the socket file is removed at the end");
+}
+
+#[test]
+fn import_opendkim_converts_a_typical_setup() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("opendkim.conf"),
+        format!(
+            "# a Debian-style opendkim.conf\nSyslog yes\nUMask 007\nSocket inet:8891@localhost\nMode sv\n\
+Canonicalization relaxed/simple\nKeyTable refile:{0}/key.table\nSigningTable refile:{0}/signing.table\n\
+InternalHosts {0}/trusted.hosts\nOversignHeaders From\nOn-DNSError tempfail\nOn-BadSignature reject\nMTA ORIGINATING\nUserID opendkim\n",
+            d.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("key.table"),
+        "mail._domainkey.example.com example.com:mail:/etc/opendkim/keys/example.com/mail.private\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("signing.table"),
+        "*@example.com mail._domainkey.example.com\n*@*.example.com mail._domainkey.example.com\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("trusted.hosts"),
+        "127.0.0.1\n::1\nlocalhost\n10.0.0.0/8\nmail.example.com\n",
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_waxseal"))
+        .args(["milter", "import-opendkim"])
+        .arg(d.join("opendkim.conf"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let toml = String::from_utf8(o.stdout).unwrap();
+    for want in [
+        "listen = \"inet:127.0.0.1:8891\"",
+        "socket_mode = \"0770\"",
+        "networks = [\"127.0.0.1\", \"::1\", \"127.0.0.1/32\", \"::1/128\", \"10.0.0.0/8\"]",
+        "daemon_names = [\"ORIGINATING\"]",
+        "dns_error = \"tempfail\"",
+        "[keys.\"mail._domainkey.example.com\"]",
+        "file = \"/etc/opendkim/keys/example.com/mail.private\"",
+        "from = [\"example.com\"]",
+        "from = [\"*.example.com\"]",
+        "canonicalization = \"relaxed/simple\"",
+        "oversign = [\"From\"]",
+        "#   InternalHosts mail.example.com: host names are not matched",
+        "#   On-BadSignature reject:",
+        "#   UserID opendkim:",
+    ] {
+        assert!(toml.contains(want), "missing `{want}` in:\n{toml}");
+    }
+    // with the key in place, the converted file loads
+    let keyfile = d.join("mail.private");
+    install_key(d, "rsa2048.pem");
+    std::fs::rename(d.join("rsa2048.pem"), &keyfile).unwrap();
+    let toml = toml.replace(
+        "/etc/opendkim/keys/example.com/mail.private",
+        keyfile.to_str().unwrap(),
+    );
+    std::fs::write(d.join("waxseal.toml"), toml).unwrap();
+    let c = Config::load(&d.join("waxseal.toml")).unwrap();
+    assert_eq!(c.rules.len(), 2);
+}

@@ -346,9 +346,18 @@ pub fn convert(conf_path: &Path) -> Result<String> {
         notes.push("Mode has no `s`: the signing table below is converted but signing was off; remove it to keep it off".into());
     }
     for (name, d, s, f) in &keys {
+        // a bare TOML key, or a quoted one (OpenDKIM key names often hold dots)
+        let ident = if name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            name.clone()
+        } else {
+            q(name)
+        };
         let _ = writeln!(
             out,
-            "\n[keys.{name}]\ndomain = {}\nselector = {}\nfile = {}",
+            "\n[keys.{ident}]\ndomain = {}\nselector = {}\nfile = {}",
             q(d),
             q(s),
             q(f)
