@@ -232,7 +232,9 @@ impl Client {
     fn body(&mut self, body: &[u8]) -> Vec<(u8, Vec<u8>)> {
         for chunk in body.chunks(65_535) {
             self.send(b'B', chunk);
-            assert_eq!(self.recv().0, b'c');
+            if self.protocol & flag::NR_BODY == 0 {
+                assert_eq!(self.recv().0, b'c');
+            }
         }
         self.send(b'E', b"");
         let mut out = Vec::new();
@@ -331,13 +333,13 @@ fn negotiation_asks_for_what_waxseal_needs() {
         flag::NR_HEADER,
         flag::NR_CONNECT,
         flag::NR_MAIL,
+        flag::NR_BODY,
         flag::NO_RCPT,
-        flag::SKIP,
     ] {
         assert!(protocol & f != 0, "flag {f:#x}");
     }
-    // a reply to end-of-headers and body chunks is needed to stop early
-    assert_eq!(protocol & (flag::NR_EOH | flag::NR_BODY), 0);
+    // the reply to end-of-headers accepts a message that needs no body
+    assert_eq!(protocol & flag::NR_EOH, 0);
 
     // an MTA that speaks only version 2 gets a clear refusal: the
     // connection closes
@@ -408,7 +410,6 @@ fn signs_for_authenticated_senders_message_after_message() {
     c.mail(Some("alice@example.com"), "Q12");
     assert_eq!(c.headers(&fields, "Q12"), b'c');
     c.send(b'B', b"partial body\r\n");
-    assert_eq!(c.recv().0, b'c');
     c.abort();
     c.mail(Some("alice@example.com"), "Q13");
     assert_eq!(c.headers(&fields, "Q13"), b'c');

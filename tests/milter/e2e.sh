@@ -51,6 +51,7 @@ trap cleanup EXIT
 # ------------------------------------------------------------------ keys, DNS
 mkdir -p "$T/keys" "$T/dns"
 for k in "rsa2026 rsa" "ed2026 ed25519" "ed2027 ed25519"; do
+  # shellcheck disable=SC2086 # two words: selector, algorithm
   set -- $k
   "$W" keygen -d example.com -s "$1" -a "$2" --testing -o "$T/keys" >/dev/null
   "$W" dns record -k "$T/keys/$1/$1.private" -d example.com -s "$1" --testing \
@@ -307,8 +308,9 @@ for i in $(seq 1 40); do
     "$PF" extract "$f" >"$T/check.eml"
     tr -d '\r' <"$T/check.eml" | grep -axF "Subject: load $i" >/dev/null || continue
     copies=$((copies + 1))
-    [ "$(sigs "$T/check.eml")" = 1 ] && grep -aq 's=ed2027;' "$T/check.eml" \
-      || fail "load $i delivered unsigned"
+    if [ "$(sigs "$T/check.eml")" != 1 ] || ! grep -aq 's=ed2027;' "$T/check.eml"; then
+      fail "load $i delivered unsigned"
+    fi
     "$W" verify "$T/check.eml" --key-dir "$T/dns" >/dev/null || fail "load $i does not verify"
   done
   [ "$copies" = 1 ] || fail "load $i delivered $copies times"

@@ -3,7 +3,8 @@
 //! component's `crypto` import (world `dkim-host-crypto`).
 //!
 //! One [`ComponentHost`] (a wasmtime engine and a pre-instantiated
-//! component) serves every message; instances are pooled and reused. A
+//! component) serves every message; instances are pooled and reused (up to
+//! four idle ones per core are kept). A
 //! message holds one instance from start to finish ([`session`]), so it
 //! can stream in chunks while the host does other work (a milter waits for
 //! the next chunk, or for DNS). Every call into the sandbox gets an epoch
@@ -121,6 +122,9 @@ struct Shared {
     fuel: Option<AtomicU64>,
     /// What an idle instance (and verification) is lent: nothing.
     nothing_lent: Arc<Lending>,
+    /// Idle instances kept: a burst of concurrent messages makes more, and
+    /// they are dropped again when they come back beyond this.
+    max_idle: usize,
 }
 
 impl Drop for Shared {
@@ -221,6 +225,7 @@ impl ComponentHost {
                 stop,
                 fuel: fuel.then(|| AtomicU64::new(0)),
                 nothing_lent: Arc::new(Lending::default()),
+                max_idle: 4 * std::thread::available_parallelism().map_or(2, |n| n.get()),
             }),
         })
     }
@@ -270,7 +275,9 @@ impl ComponentHost {
             total.fetch_add(u64::MAX - left, Ordering::Relaxed);
         }
         inst.store.data_mut().lent = s.nothing_lent.clone();
-        if let Ok(mut pool) = s.pool.lock() {
+        if let Ok(mut pool) = s.pool.lock()
+            && pool.len() < s.max_idle
+        {
             pool.push(inst);
         }
     }
@@ -323,23 +330,14 @@ impl ComponentHost {
     /// Starts signing a message with `options`, the keys in `keys` lent to
     /// the instance for the signatures the options name (see [`Lending`]).
     /// The outer error is the engine's (a trap); the inner one says what is
-    /// wrong with the options.
+    /// wrong with the options (found when the message first needs an
+    /// instance: see [`SandboxSigner`]).
     pub fn signer(
         &self,
         options: &[wit::SignOptions],
         keys: Arc<Vec<NativeKey>>,
     ) -> Result<Result<SandboxSigner, GuestError>> {
-        let lent = Arc::new(Lending::new(keys, options));
-        let mut inst = self.checkout(lent)?;
-        let prepared = match self.prepare(&mut inst, options) {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => {
-                self.checkin(inst);
-                return Ok(Err(e));
-            }
-            Err(e) => return Err(e),
-        };
-        Ok(Ok(SandboxSigner::new(self.clone(), inst, prepared)))
+        Ok(Ok(SandboxSigner::new(self.clone(), options.to_vec(), keys)))
     }
 
     /// The instance's `prepared` resource for `options`: the one it has

@@ -1,8 +1,8 @@
 //! A message signed or verified in the sandbox, in chunks of any size.
 //!
-//! A session holds one instance from its start to its end and returns it
-//! to the pool when dropped (finished or not); an instance that trapped is
-//! thrown away instead. Chunks are gathered up to 256 KiB per
+//! A session holds one instance until its end (a signer from when it first
+//! needs one) and returns it to the pool when dropped (finished or not);
+//! an instance that trapped is thrown away instead. Chunks are gathered up to 256 KiB per
 //! call into the sandbox, so a message that small costs one call however
 //! it is fed, and the instance never holds more of the body than that: its
 //! memory is bounded by the header block.
@@ -11,10 +11,13 @@
 //! the engine's (a trap: the deadline, the memory cap), the inner one what
 //! the component says about the message or the options.
 
+use std::sync::Arc;
+
 use anyhow::Result;
 use wasmtime::component::ResourceAny;
 
-use super::{ComponentHost, GuestError, Instance, ONE_CALL, wit};
+use super::{ComponentHost, GuestError, Instance, Lending, ONE_CALL, wit};
+use crate::crypto::NativeKey;
 
 /// The outcome of one call that feeds data: the engine's error outside,
 /// the component's inside.
@@ -96,9 +99,19 @@ impl Drop for Lease {
 
 /// A message being signed in the sandbox with options prepared once
 /// ([`ComponentHost::signer`]).
+///
+/// Design note: the instance is taken from the pool only when the message
+/// first needs it: when more than one call's worth has come, or at the
+/// end. A message up to 256 KiB (most mail) is then signed in one call,
+/// and holds an instance only for that call, not while its body trickles
+/// in from the MTA: a milter with hundreds of messages in progress uses
+/// about as many instances as it has cores.
 pub struct SandboxSigner {
-    lease: Lease,
-    prepared: ResourceAny,
+    host: ComponentHost,
+    options: Vec<wit::SignOptions>,
+    keys: Arc<Vec<NativeKey>>,
+    /// The instance and its `prepared` resource, once needed.
+    active: Option<(Lease, ResourceAny)>,
     gather: Gather,
     /// `begin` was called: the message streams (it did not fit in one
     /// call).
@@ -106,50 +119,86 @@ pub struct SandboxSigner {
 }
 
 impl SandboxSigner {
-    pub(super) fn new(host: ComponentHost, inst: Instance, prepared: ResourceAny) -> Self {
+    pub(super) fn new(
+        host: ComponentHost,
+        options: Vec<wit::SignOptions>,
+        keys: Arc<Vec<NativeKey>>,
+    ) -> Self {
         SandboxSigner {
-            lease: Lease {
-                host,
-                inst: Some(inst),
-            },
-            prepared,
+            host,
+            options,
+            keys,
+            active: None,
             gather: Gather::default(),
             streaming: false,
         }
     }
 
+    /// Takes an instance with these options prepared, if not yet done.
+    fn ensure(&mut self) -> Result<Result<(&mut Lease, ResourceAny), GuestError>> {
+        if self.active.is_none() {
+            let lent = Arc::new(Lending::new(self.keys.clone(), &self.options));
+            let mut inst = self.host.checkout(lent)?;
+            match self.host.prepare(&mut inst, &self.options)? {
+                Ok(p) => {
+                    let lease = Lease {
+                        host: self.host.clone(),
+                        inst: Some(inst),
+                    };
+                    self.active = Some((lease, p));
+                }
+                Err(e) => {
+                    self.host.checkin(inst);
+                    return Ok(Err(e));
+                }
+            }
+        }
+        match self.active.as_mut() {
+            Some((lease, p)) => Ok(Ok((lease, *p))),
+            None => anyhow::bail!("no instance"),
+        }
+    }
+
     /// Feeds the next chunk of the message.
     pub fn update(&mut self, chunk: &[u8]) -> Result<Result<(), GuestError>> {
-        if !self.streaming && self.gather.held.len() + chunk.len() > ONE_CALL {
-            let p = self.prepared;
-            self.lease.call(|i| {
+        if !self.streaming {
+            if self.gather.held.len() + chunk.len() <= ONE_CALL {
+                self.gather.held.extend_from_slice(chunk);
+                return Ok(Ok(()));
+            }
+            let (lease, p) = match self.ensure()? {
+                Ok(x) => x,
+                Err(e) => return Ok(Err(e)),
+            };
+            lease.call(|i| {
                 let prepared = i.bindings.waxseal_dkim_signing().prepared();
                 prepared.call_begin(&mut i.store, p)
             })?;
             self.streaming = true;
         }
-        if !self.streaming {
-            self.gather.held.extend_from_slice(chunk);
-            return Ok(Ok(()));
-        }
-        let (lease, p) = (&mut self.lease, self.prepared);
+        let Some((lease, p)) = self.active.as_mut() else {
+            anyhow::bail!("no instance");
+        };
+        let p = *p;
         self.gather
             .push(chunk, &mut |data| send_sign(lease, p, data))
     }
 
     /// Ends the message; returns the DKIM-Signature field(s), CRLF.
     pub fn finish(mut self) -> Result<Result<String, GuestError>> {
-        let p = self.prepared;
         if !self.streaming {
             // the whole message in one call
             let held = std::mem::take(&mut self.gather.held);
             return self.sign_held(&held);
         }
-        let lease = &mut self.lease;
+        let Some((lease, p)) = self.active.as_mut() else {
+            anyhow::bail!("no instance");
+        };
+        let p = *p;
         if let Err(e) = self.gather.flush(&mut |data| send_sign(lease, p, data))? {
             return Ok(Err(e));
         }
-        let r = self.lease.call(|i| {
+        let r = lease.call(|i| {
             let prepared = i.bindings.waxseal_dkim_signing().prepared();
             prepared.call_finish(&mut i.store, p)
         })?;
@@ -169,8 +218,11 @@ impl SandboxSigner {
     }
 
     fn sign_held(&mut self, message: &[u8]) -> Result<Result<String, GuestError>> {
-        let p = self.prepared;
-        let r = self.lease.call(|i| {
+        let (lease, p) = match self.ensure()? {
+            Ok(x) => x,
+            Err(e) => return Ok(Err(e)),
+        };
+        let r = lease.call(|i| {
             let prepared = i.bindings.waxseal_dkim_signing().prepared();
             prepared.call_sign(&mut i.store, p, message)
         })?;

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# The milter under load, on loopback only: two private Postfix instances
+# (tests/milter/postfix.sh), one with `waxseal milter` (release build,
+# signing RSA-2048 + Ed25519) and one without, fed in alternating rounds
+# by 200 concurrent SMTP sessions with SASL AUTH (tests/milter/smtp_load.py)
+# with messages of mixed sizes (2 KB to 1 MB) and one of 50 MB.
+# Prints, from this one run (the 50 MB message goes alone, after the rounds):
+#   - messages/s accepted through Postfix with and without the milter,
+#     and the ratio (target >= 0.8x);
+#   - the time from the end of DATA to Postfix's 250, p50 and p99, with and
+#     without, and what the milter adds (target: p99 added <= 1 ms beyond
+#     the signatures themselves: an RSA-2048 and an Ed25519 signature, about
+#     0.4 ms on this kind of machine, see the host benchmark);
+#   - the milter's peak resident memory after the small-message rounds and
+#     after the 50 MB message (target: flat in message size);
+#   - its CPU time per message;
+#   - and checks that every message sent through the milter was delivered
+#     exactly once and that its signatures verify (the npm package).
+# Run by scripts/bench.sh. Environment: ROUNDS (default 4), MESSAGES per
+# round and side (default 1250), SESSIONS (default 200). Needs root.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+PF="$ROOT/tests/milter/postfix.sh"
+log() { printf 'load: %s\n' "$*" >&2; }
+fail() { log "FAILED: $*"; exit 1; }
+ROUNDS=${ROUNDS:-4}
+MESSAGES=${MESSAGES:-1250}
+SESSIONS=${SESSIONS:-200}
+MILTER_PORT=12030
+
+[ -f wasm/component/waxseal-host-crypto.wasm ] && export WAXSEAL_COMPONENT="$PWD/wasm/component/waxseal-host-crypto.wasm"
+cargo build --release --locked --quiet -p waxseal
+W="$ROOT/target/release/waxseal"
+[ -f wasm/pkg/node.js ] || fail "the npm package is not built (wasm/build.sh npm)"
+"$PF" install
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/waxseal-load.XXXXXX")
+chmod 0755 "$T"
+MILTER_PID=''
+cleanup() {
+  "$PF" stop "$T/plain" >/dev/null 2>&1 || true
+  "$PF" stop "$T/milter" >/dev/null 2>&1 || true
+  [ -n "$MILTER_PID" ] && kill "$MILTER_PID" 2>/dev/null && wait "$MILTER_PID" 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+mkdir -p "$T/keys" "$T/dns"
+for k in "rsa2026 rsa" "ed2026 ed25519"; do
+  # shellcheck disable=SC2086 # two words: selector, algorithm
+  set -- $k
+  "$W" keygen -d example.com -s "$1" -a "$2" -o "$T/keys" >/dev/null 2>&1
+  "$W" dns record -k "$T/keys/$1/$1.private" -d example.com -s "$1" \
+    | sed -n 's/^;   value: //p' >"$T/dns/$1._domainkey.example.com.txt"
+done
+cat >"$T/waxseal.toml" <<EOF
+listen = "inet:127.0.0.1:$MILTER_PORT"
+authserv_id = "mx.waxseal.test"
+[trust]
+networks = []
+[verify]
+enabled = false
+[keys.rsa2026]
+domain = "example.com"
+selector = "rsa2026"
+file = "keys/rsa2026/rsa2026.private"
+[keys.ed2026]
+domain = "example.com"
+selector = "ed2026"
+file = "keys/ed2026/ed2026.private"
+[[signing]]
+from = "${SIGN_DOMAIN:-example.com}"
+keys = ["rsa2026", "ed2026"]
+EOF
+WAXSEAL_LOG=warn "$W" milter --config "$T/waxseal.toml" >"$T/milter.log" 2>&1 &
+MILTER_PID=$!
+for _ in $(seq 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$MILTER_PORT") 2>/dev/null && break
+  sleep 0.1
+done
+
+tune() {  # room for 200 sessions and a 50 MB message
+  postconf -c "$1/etc" -e message_size_limit=0 default_process_limit=400 \
+    smtpd_client_connection_count_limit=0 smtpd_client_connection_rate_limit=0 \
+    smtp_destination_concurrency_limit=50 default_destination_concurrency_limit=50
+  postfix -c "$1/etc" reload >/dev/null 2>&1
+}
+SMTP_PORT=12025 SUBMISSION_PORT=12587 SINK_PORT=12026 "$PF" start "$T/plain" >/dev/null
+SMTP_PORT=13025 SUBMISSION_PORT=13587 SINK_PORT=13026 "$PF" start "$T/milter" \
+  --milter "inet:127.0.0.1:$MILTER_PORT" >/dev/null
+tune "$T/plain"
+tune "$T/milter"
+sleep 1
+
+vmhwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$MILTER_PID/status"; }
+# the milter's CPU time so far, in clock ticks (user + system)
+cputicks() { awk '{ print $14 + $15 }' "/proc/$MILTER_PID/stat"; }
+# the whole machine's busy time so far, in clock ticks (all but idle, iowait)
+systicks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+delivered=(0 0)  # messages in the sinks so far: plain, milter
+run() {  # run SIDE PORT ROUND [smtp_load.py options]: a batch, then its deliveries
+  local side=$1 i seed=${3//[!0-9]/}
+  batch_start=$(systicks)
+  python3 "$ROOT/tests/milter/smtp_load.py" --port "$2" --user alice@example.com \
+    --password wax-test-1 --sessions "$SESSIONS" --messages "$MESSAGES" \
+    --tag "${side}r$3" --seed "${seed:-9}" "${@:4}" >"$T/$side-$3.json"
+  # wait until this side has delivered the batch, so that its queue does
+  # not compete with the other side's next batch
+  i=$([ "$side" = plain ] && echo 0 || echo 1)
+  echo "$(( $(systicks) - ${batch_start:-0} ))" >"$T/$side-$3.cpu"
+  delivered[i]=$(( delivered[i] + $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accepted"])' "$T/$side-$3.json") ))
+  "$PF" wait "$T/$side" "${delivered[i]}" 600 >/dev/null || fail "$side: batch $3 not delivered"
+}
+cpu_start=$(cputicks)
+for r in $(seq 1 "$ROUNDS"); do
+  # alternate which side goes first, so neither always meets a warmer machine
+  if [ $((r % 2)) = 1 ]; then
+    run plain 12587 "$r"; run milter 13587 "$r"
+  else
+    run milter 13587 "$r"; run plain 12587 "$r"
+  fi
+  log "round $r of $ROUNDS done"
+done
+cpu_rounds=$(( $(cputicks) - cpu_start ))
+small_peak=$(vmhwm)
+# latency on a machine that is not saturated: one session, 2 KB messages
+for r in 1 2 3; do
+  SESSIONS=1 MESSAGES=100 run plain 12587 "lat$r" --size 2048
+  SESSIONS=1 MESSAGES=100 run milter 13587 "lat$r" --size 2048
+done
+# the 50 MB message alone, so that the peak after it shows what its size
+# costs, not what concurrency does
+SESSIONS=1 MESSAGES=0 run milter 13587 big --big-mb 50
+big_peak=$(vmhwm)
+# every message accepted by the milter's Postfix delivered once, verified
+verified=$(for r in $(seq 1 "$ROUNDS") lat1 lat2 lat3 big; do
+  node "$ROOT/tests/milter/verify_sink.mjs" "$T/dns" "milterr$r" "$T/milter/sink"
+done)
+
+python3 - "$T" "$ROUNDS" "$small_peak" "$big_peak" "$verified" "$cpu_rounds" "$(getconf CLK_TCK)" <<'PY'
+import json, statistics, sys, os
+t, rounds, small_peak, big_peak, verified = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+cpu_s = int(sys.argv[6]) / int(sys.argv[7])
+def load(side):
+    rs = [json.load(open(f"{t}/{side}-{r}.json")) for r in range(1, rounds + 1)]
+    return rs
+plain, milter = load("plain"), load("milter")
+rate = lambda rs: [r["accepted"] / r["wall"] for r in rs]
+ratios = [m / p for m, p in zip(rate(milter), rate(plain))]
+lat = lambda rs: sorted(x for r in rs for x in r["latency"])
+pct = lambda xs, q: xs[min(len(xs) - 1, int(q * len(xs)))]
+lp, lm = lat(plain), lat(milter)
+one = lambda side: sorted(x for r in (1, 2, 3) for x in json.load(open(f"{t}/{side}-lat{r}.json"))["latency"])
+op, om = one("plain"), one("milter")
+bad = 0
+total = 0
+for line in verified.splitlines():
+    v = json.loads(line)
+    total += v["distinct"]
+    bad += v["duplicates"] + v["failed"] + v["unsigned"]
+sent = sum(r["accepted"] for r in milter) + json.load(open(f"{t}/milter-big.json"))["accepted"] \
+    + sum(json.load(open(f"{t}/milter-lat{r}.json"))["accepted"] for r in (1, 2, 3))
+print(f"milter under load: {len(milter)} rounds of {milter[0]['sent']} messages each side, "
+      f"{os.environ.get('SESSIONS', '200')} concurrent SMTP sessions, sizes 2 KB-1 MB, then one of 50 MB")
+print(f"  messages/s accepted  without milter {statistics.median(rate(plain)):8.1f}   "
+      f"with milter {statistics.median(rate(milter)):8.1f}   ratio {statistics.median(ratios):.2f}x "
+      f"(rounds {', '.join(f'{x:.2f}' for x in ratios)}; target >= 0.80x)")
+print(f"  end of DATA -> 250, 200 sessions (the machine saturated): without p50 {pct(lp, .5):.1f} ms "
+      f"p99 {pct(lp, .99):.1f} ms, with p50 {pct(lm, .5):.1f} ms p99 {pct(lm, .99):.1f} ms")
+print(f"  end of DATA -> 250, one session, 2 KB: without p50 {pct(op, .5):.2f} ms p99 {pct(op, .99):.2f} ms, "
+      f"with p50 {pct(om, .5):.2f} ms p99 {pct(om, .99):.2f} ms; "
+      f"added p50 {pct(om, .5) - pct(op, .5):+.2f} ms p99 {pct(om, .99) - pct(op, .99):+.2f} ms")
+tck = int(sys.argv[7])
+mcpu = lambda side: statistics.median(
+    int(open(f"{t}/{side}-{r}.cpu").read()) / tck * 1000 / json.load(open(f"{t}/{side}-{r}.json"))["accepted"]
+    for r in range(1, rounds + 1))
+print(f"  CPU time per message, the whole machine (client, Postfix, sink, milter): "
+      f"without milter {mcpu('plain'):.2f} ms, with {mcpu('milter'):.2f} ms; "
+      f"the milter itself {cpu_s * 1000 / sum(r['accepted'] for r in milter):.2f} ms")
+print(f"  milter peak memory   after the 2 KB-1 MB rounds {small_peak / 1024:.1f} MB, "
+      f"after the 50 MB message {big_peak / 1024:.1f} MB ({(big_peak - small_peak) / 1024:+.1f} MB)")
+print(f"  delivered through the milter: {total} distinct of {sent} accepted; "
+      f"{bad} duplicated, unsigned or not verifying")
+sys.exit(0 if bad == 0 and total == sent else 1)
+PY
