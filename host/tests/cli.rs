@@ -1058,6 +1058,104 @@ fn broken_pipe_and_full_disk_end_quietly() {
     }
 }
 
+/// Regressions (hardening issue, items 3 and 5): a second From field put
+/// on top of a signed message is `policy` (exit 1) by default and `pass`
+/// only with --allow-from-count; the signer refuses a message with two
+/// From fields; CR-only line ends are refused with a clear error; with
+/// both engines.
+#[test]
+fn second_from_field_and_cr_only_line_ends() {
+    let t = Tmp::new("from");
+    let ed = keygen(&t, "ed", "ed25519");
+    let keys = t.join("keys").display().to_string();
+    std::fs::write(t.join("m.eml"), MSG).unwrap();
+    for engine in ["wasm", "native"] {
+        let o = waxseal(&[
+            "--engine",
+            engine,
+            "sign",
+            "-k",
+            &ed,
+            "-s",
+            "ed",
+            "-d",
+            "example.com",
+            "--headers",
+            "From,To,Subject,Date",
+            t.join("m.eml").to_str().unwrap(),
+        ]);
+        assert_eq!(code(&o), 0, "{engine}: {}", stderr(&o));
+        let mut evil = b"From: Evil <ceo@evil.example>\r\n".to_vec();
+        evil.extend_from_slice(&o.stdout);
+        std::fs::write(t.join("evil.eml"), &evil).unwrap();
+        let evil_path = t.join("evil.eml").display().to_string();
+        let o = waxseal(&["--engine", engine, "verify", &evil_path, "--key-dir", &keys]);
+        assert_eq!(code(&o), 1, "{engine}: {}", stdout(&o));
+        assert!(
+            stdout(&o).contains(
+                "policy d=example.com s=ed a=ed25519-sha256 (the message has 2 From fields"
+            ),
+            "{engine}: {}",
+            stdout(&o)
+        );
+        let o = waxseal(&[
+            "--engine",
+            engine,
+            "verify",
+            &evil_path,
+            "--key-dir",
+            &keys,
+            "--allow-from-count",
+        ]);
+        assert_eq!(code(&o), 0, "{engine}: {}", stdout(&o));
+        // the signer refuses such a message
+        let o = waxseal(&[
+            "--engine",
+            engine,
+            "sign",
+            "-k",
+            &ed,
+            "-s",
+            "ed",
+            "-d",
+            "example.com",
+            &evil_path,
+        ]);
+        assert_eq!(code(&o), 2, "{engine}");
+        assert!(
+            stderr(&o).contains("2 From header fields"),
+            "{engine}: {}",
+            stderr(&o)
+        );
+        // an old Mac file
+        std::fs::write(t.join("mac.eml"), MSG.replace("\r\n", "\r")).unwrap();
+        let mac = t.join("mac.eml").display().to_string();
+        for args in [
+            vec![
+                "--engine",
+                engine,
+                "sign",
+                "-k",
+                &ed,
+                "-s",
+                "ed",
+                "-d",
+                "example.com",
+                &mac,
+            ],
+            vec!["--engine", engine, "verify", &mac, "--key-dir", &keys],
+        ] {
+            let o = waxseal(&args);
+            assert_eq!(code(&o), 2, "{args:?}");
+            assert!(
+                stderr(&o).contains("line ends are CR only"),
+                "{args:?}: {}",
+                stderr(&o)
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------- interop
 
 fn peers_py() -> PathBuf {

@@ -21,6 +21,9 @@ pub enum Error {
         /// Its line number, from 1.
         line: usize,
     },
+    /// The message has CR line ends and not a single LF (an old Mac file):
+    /// read as DKIM reads mail, it would be one header field and no body.
+    CrLineEnds,
     /// The header block is larger than the configured limit.
     HeaderTooLarge {
         /// The limit in bytes.
@@ -29,6 +32,13 @@ pub enum Error {
     /// The message has no `From` header field; RFC 6376 5.4 requires it to
     /// be signed.
     MissingFrom,
+    /// The message has more than one `From` header field (RFC 5322 3.6
+    /// allows one): the signer refuses it, since a reader may be shown a
+    /// From the signature does not vouch for (RFC 6376 8.15).
+    SeveralFrom {
+        /// How many.
+        count: usize,
+    },
 
     // ---- tag lists (RFC 6376 3.2) -----------------------------------------
     /// A tag list does not follow the RFC 6376 3.2 grammar.
@@ -118,9 +128,10 @@ impl Error {
     /// command line). Codes never change meaning; new ones may be added.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::MalformedHeaderField { .. } => "ERR_MALFORMED_MESSAGE",
+            Error::MalformedHeaderField { .. } | Error::CrLineEnds => "ERR_MALFORMED_MESSAGE",
             Error::HeaderTooLarge { .. } => "ERR_HEADER_TOO_LARGE",
             Error::MissingFrom => "ERR_MISSING_FROM",
+            Error::SeveralFrom { .. } => "ERR_SEVERAL_FROM",
             Error::TagListSyntax { .. }
             | Error::DuplicateTag { .. }
             | Error::MissingTag(_)
@@ -155,10 +166,17 @@ impl fmt::Display for Error {
                 f,
                 "not a mail message: line {line} of the header is neither a `Name: value` field nor a continuation line"
             ),
+            Error::CrLineEnds => f.write_str(
+                "line ends are CR only (an old Mac file?); convert them to CRLF or LF",
+            ),
             Error::HeaderTooLarge { limit } => {
                 write!(f, "header block larger than the limit of {limit} bytes")
             }
             Error::MissingFrom => f.write_str("message has no From header field"),
+            Error::SeveralFrom { count } => write!(
+                f,
+                "message has {count} From header fields; RFC 5322 allows one, and a message with several is not signed"
+            ),
             Error::TagListSyntax { offset } => {
                 write!(f, "tag list syntax error at byte {offset}")
             }

@@ -109,6 +109,13 @@ pub(crate) fn resume_point(buf: &[u8], from: usize) -> usize {
     memchr::memrchr(b'\n', &buf[from..]).map_or(from, |i| from + i)
 }
 
+/// True when `data` has CRs and not one LF: line ends that are CR only,
+/// which DKIM does not read as line ends (RFC 6376 uses CRLF; a bare LF is
+/// accepted as one, a bare CR is data).
+pub fn cr_only(data: &[u8]) -> bool {
+    memchr::memchr(b'\r', data).is_some() && memchr::memchr(b'\n', data).is_none()
+}
+
 /// Whether the message is stored with bare LF line endings (its first
 /// line ends in LF without CR). A caller that prepends a signature field
 /// (which the signer writes with CRLF) to such a message should convert

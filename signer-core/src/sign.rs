@@ -826,6 +826,9 @@ impl<'k> Signer<'k> {
                     }
                     None => {
                         if self.buf.len() > self.max_header_bytes {
+                            if message::cr_only(&self.buf) {
+                                return Err(Error::CrLineEnds);
+                            }
                             return Err(Error::HeaderTooLarge {
                                 limit: self.max_header_bytes,
                             });
@@ -846,9 +849,15 @@ impl<'k> Signer<'k> {
     fn start_body(&mut self, header_len: usize) -> Result<(), Error> {
         // Parse now so that a malformed header block fails early.
         let block = &self.buf[..header_len];
+        if message::cr_only(block) {
+            return Err(Error::CrLineEnds);
+        }
         let spans = message::parse_header_spans(block)?;
-        if !spans.iter().any(|s| s.field(block).is("from")) {
-            return Err(Error::MissingFrom);
+        // exactly one From (RFC 5322 3.6; RFC 6376 8.15)
+        match spans.iter().filter(|s| s.field(block).is("from")).count() {
+            0 => return Err(Error::MissingFrom),
+            1 => {}
+            count => return Err(Error::SeveralFrom { count }),
         }
         let (hashes, slots) = match self.spare.take() {
             Some(spare) => spare,

@@ -178,6 +178,14 @@ pub enum Reason {
         /// How many signatures beyond the limit this entry stands for.
         more: usize,
     },
+    /// The signature verifies, but the message has no From field or more
+    /// than one (RFC 5322 3.6 allows exactly one; RFC 6376 8.15: an added
+    /// From field changes what the reader sees while the signature still
+    /// verifies). Relaxed by [`VerifyPolicy::allow_from_count`].
+    FromCount {
+        /// How many From fields the message has.
+        count: usize,
+    },
     /// Not evaluated: the header block is larger than the policy allows
     /// ([`VerifyPolicy::max_header_bytes`]). The message's only result; its
     /// signatures were not read.
@@ -213,6 +221,7 @@ impl Reason {
             Reason::FutureTimestamp { .. } => "future_timestamp",
             Reason::TooManySignatures { .. } => "too_many_signatures",
             Reason::HeaderTooLarge { .. } => "header_too_large",
+            Reason::FromCount { .. } => "from_count",
         }
     }
 
@@ -226,7 +235,8 @@ impl Reason {
             | Reason::KeyTooSmall { .. }
             | Reason::PartialBody { .. }
             | Reason::Expired { .. }
-            | Reason::FutureTimestamp { .. } => DkimResult::Policy,
+            | Reason::FutureTimestamp { .. }
+            | Reason::FromCount { .. } => DkimResult::Policy,
             Reason::KeyUnavailable => DkimResult::TempError,
             Reason::TooManySignatures { .. } => DkimResult::Neutral,
             _ => DkimResult::PermError,
@@ -270,6 +280,11 @@ impl fmt::Display for Reason {
                 f,
                 "not checked: {more} more signature(s) beyond the limit of {limit}"
             ),
+            Reason::FromCount { count: 0 } => f.write_str("the message has no From field"),
+            Reason::FromCount { count } => write!(
+                f,
+                "the message has {count} From fields (RFC 5322 allows one)"
+            ),
             Reason::HeaderTooLarge { limit } => write!(
                 f,
                 "not checked: the header block is larger than {limit} bytes"
@@ -301,6 +316,12 @@ pub struct VerifyPolicy {
     pub max_signatures: usize,
     /// Largest header block accepted, in bytes. Default: 1 MiB.
     pub max_header_bytes: usize,
+    /// Accept a message without exactly one From field, as RFC 6376 alone
+    /// would. Default: false: such a message's valid signatures get
+    /// `policy` with [`Reason::FromCount`], because a From field added
+    /// above a signed one is how a signed message is made to show another
+    /// sender (RFC 6376 8.15; DMARC, RFC 7489 6.6.1, rejects it too).
+    pub allow_from_count: bool,
 }
 
 impl Default for VerifyPolicy {
@@ -314,6 +335,7 @@ impl Default for VerifyPolicy {
             clock_skew: 300,
             max_signatures: 8,
             max_header_bytes: crate::sign::DEFAULT_MAX_HEADER_BYTES,
+            allow_from_count: false,
         }
     }
 }
@@ -637,6 +659,9 @@ impl Verifier {
                 self.buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 match message::find_header_end(&self.buf, scan) {
                     Some((header_len, _)) if header_len > limit => self.refuse(),
+                    None if self.buf.len() > limit && message::cr_only(&self.buf) => {
+                        return Err(Error::CrLineEnds);
+                    }
                     Some((header_len, body_start)) => {
                         let body = self.buf.split_off(body_start);
                         self.start_body(header_len)?;
@@ -732,6 +757,9 @@ impl Verifier {
     }
 
     fn read_headers(&mut self, block: &[u8]) -> Result<(), Error> {
+        if message::cr_only(block) {
+            return Err(Error::CrLineEnds);
+        }
         let fields = message::parse_header_block(block)?;
         self.from_domain = from_domain(&fields);
         let mut seen = 0usize;
@@ -1080,6 +1108,10 @@ impl Check<'_, '_> {
         }
         if record.key_type == KeyType::Rsa && key.bits() < self.policy.min_rsa_bits {
             return r.set(Reason::KeyTooSmall { bits: key.bits() });
+        }
+        let from_count = self.fields.iter().filter(|f| f.is("from")).count();
+        if from_count != 1 && !self.policy.allow_from_count {
+            return r.set(Reason::FromCount { count: from_count });
         }
         if r.unsigned_body_bytes > 0 && !self.policy.allow_unsigned_body_tail {
             let total = body.canonical_len;

@@ -515,6 +515,60 @@ fn from_must_be_signed_rfc6376_6_1_1() {
     assert_eq!(single(&r), (DkimResult::Fail, Some(Reason::BadSignature)));
 }
 
+/// Regression (hardening issue, item 3: a second From field passes):
+/// signed with From not oversigned, then `From: Evil <...>` put on top.
+/// The signature still verifies, as RFC 6376 alone allows, but the reader
+/// sees the evil address: `policy` with the reason by default (RFC 6376
+/// 8.15, RFC 5322 3.6; DMARC rejects it too), `pass` only under the named
+/// relaxation. A message without From is the same; the signer refuses
+/// both.
+#[test]
+fn a_second_from_field_does_not_pass() {
+    let k = key("ed25519.pem");
+    let mut o = opts("s");
+    o.headers = HeaderSelection::only(["from", "subject", "date", "to"]);
+    let (msg, dns) = signed(MSG, o, &k);
+    let mut evil = b"From: Evil <ceo@evil.example>\r\n".to_vec();
+    evil.extend_from_slice(&msg);
+    // the signed From is the one at the bottom: the signature verifies
+    let r = run(&evil, &dns, &VerifyPolicy::default(), Some(NOW));
+    assert_eq!(
+        single(&r),
+        (DkimResult::Policy, Some(Reason::FromCount { count: 2 }))
+    );
+    assert_eq!(r.results[0].reason.unwrap().code(), "from_count");
+    assert!(
+        r.authentication_results("mx")
+            .contains("dkim=policy reason=\"the message has 2 From fields")
+    );
+    let lax = VerifyPolicy {
+        allow_from_count: true,
+        ..VerifyPolicy::default()
+    };
+    let r = run(&evil, &dns, &lax, Some(NOW));
+    assert_eq!(single(&r), (DkimResult::Pass, None));
+    // a changed body still fails first: policy is for valid signatures
+    let mut broken = evil.clone();
+    broken.extend_from_slice(b"appended\r\n");
+    let r = run(&broken, &dns, &VerifyPolicy::default(), Some(NOW));
+    assert_eq!(
+        single(&r),
+        (DkimResult::Fail, Some(Reason::BodyHashMismatch))
+    );
+    // the signer refuses to sign a message with two From fields
+    let mut s = Signer::new();
+    s.add(opts("s"), &k).unwrap();
+    assert_eq!(
+        s.update(&evil[..evil.len() - 10])
+            .and_then(|()| s.finish().map(drop)),
+        Err(waxseal_core::Error::SeveralFrom { count: 2 })
+    );
+    assert_eq!(
+        waxseal_core::Error::SeveralFrom { count: 2 }.code(),
+        "ERR_SEVERAL_FROM"
+    );
+}
+
 #[test]
 fn too_many_signatures_are_neutral() {
     let k = key("ed25519.pem");
@@ -776,8 +830,9 @@ mod properties {
                 "{label}"
             );
         }
-        // without oversigning, a From added at the top would pass: the
-        // reason oversigning is the default
+        // without oversigning, a From added at the top still verifies
+        // cryptographically (the reason oversigning is the default); the
+        // verifier's From count stops it, unless relaxed
         let mut o = opts("s");
         o.headers.oversign.clear();
         let (signed, dns) = super::signed(MSG, o, &k);
@@ -785,6 +840,14 @@ mod properties {
         m.extend_from_slice(&signed);
         assert_eq!(
             single(&run(&m, &dns, &VerifyPolicy::default(), Some(NOW))),
+            (DkimResult::Policy, Some(Reason::FromCount { count: 2 }))
+        );
+        let lax = VerifyPolicy {
+            allow_from_count: true,
+            ..VerifyPolicy::default()
+        };
+        assert_eq!(
+            single(&run(&m, &dns, &lax, Some(NOW))),
             (DkimResult::Pass, None)
         );
     }
@@ -908,4 +971,44 @@ fn external_sha256_gives_the_same_signatures_and_results() {
     b.update(b"d");
     assert_eq!(a.finish(), HashAlgorithm::Sha256.digest(b"abc"));
     assert_eq!(b.finish(), HashAlgorithm::Sha256.digest(b"abd"));
+}
+
+/// Regression (hardening issue, item 5: CR-only line endings): an old Mac
+/// file was signed as one giant header field with an empty body; it is
+/// refused with a clear error by the signer and the verifier, in one chunk
+/// or many, small or over the header limit.
+#[test]
+fn cr_only_line_ends_are_refused() {
+    let k = key("ed25519.pem");
+    let mac = String::from_utf8_lossy(MSG)
+        .replace("\r\n", "\r")
+        .into_bytes();
+    let mut s = Signer::new();
+    s.add(opts("s"), &k).unwrap();
+    s.update(&mac).unwrap();
+    assert_eq!(s.finish().map(drop), Err(waxseal_core::Error::CrLineEnds));
+    let e = waxseal_core::Error::CrLineEnds;
+    assert_eq!(e.code(), "ERR_MALFORMED_MESSAGE");
+    assert!(e.to_string().contains("CR only"));
+    let mut v = Verifier::new(VerifyPolicy::default(), Some(NOW));
+    v.update(&mac).unwrap();
+    assert_eq!(v.finish().map(drop), Err(waxseal_core::Error::CrLineEnds));
+    // a big one: refused, not "header too large"
+    let mut big = mac.clone();
+    while big.len() < 2 << 20 {
+        big.extend_from_slice(b"a line of an old Mac file\r");
+    }
+    let mut s = Signer::new();
+    s.add(opts("s"), &k).unwrap();
+    let r = big.chunks(4096).try_for_each(|c| s.update(c));
+    assert_eq!(r, Err(waxseal_core::Error::CrLineEnds));
+    let mut v = Verifier::new(VerifyPolicy::default(), Some(NOW));
+    let r = big.chunks(4096).try_for_each(|c| v.update(c));
+    assert_eq!(r, Err(waxseal_core::Error::CrLineEnds));
+    // a bare CR inside a line of an ordinary message is still data
+    let mut odd = MSG.to_vec();
+    odd.extend_from_slice(b"a\rb\r\n");
+    let (signed, dns) = signed(&odd, opts("s"), &k);
+    let r = run(&signed, &dns, &VerifyPolicy::default(), Some(NOW));
+    assert_eq!(single(&r), (DkimResult::Pass, None));
 }

@@ -439,6 +439,7 @@ fn component_face() {
                 allow_rsa_sha1: false,
                 allow_unsigned_body_tail: false,
                 allow_unsigned_from: false,
+                allow_from_count: false,
                 ignore_expiration: false,
                 clock_skew: None,
                 max_signatures: None,

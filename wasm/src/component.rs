@@ -194,6 +194,7 @@ fn error(e: CoreError) -> Error {
         "ERR_MALFORMED_MESSAGE" => ErrorCode::MalformedMessage,
         "ERR_HEADER_TOO_LARGE" => ErrorCode::HeaderTooLarge,
         "ERR_MISSING_FROM" => ErrorCode::MissingFrom,
+        "ERR_SEVERAL_FROM" => ErrorCode::SeveralFrom,
         "ERR_INVALID_DOMAIN" => ErrorCode::InvalidDomain,
         "ERR_INVALID_SELECTOR" => ErrorCode::InvalidSelector,
         "ERR_INVALID_IDENTITY" => ErrorCode::InvalidIdentity,
@@ -455,6 +456,7 @@ fn policy(p: &wit::VerifyPolicy) -> VerifyPolicy {
     out.allow_rsa_sha1 = p.allow_rsa_sha1;
     out.allow_unsigned_body_tail = p.allow_unsigned_body_tail;
     out.allow_unsigned_from = p.allow_unsigned_from;
+    out.allow_from_count = p.allow_from_count;
     out.ignore_expiration = p.ignore_expiration;
     if let Some(s) = p.clock_skew {
         out.clock_skew = s;

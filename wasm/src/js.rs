@@ -329,6 +329,7 @@ fn policy(o: &JsValue) -> Result<VerifyPolicy, JsValue> {
     p.allow_rsa_sha1 = get_bool(o, "allowRsaSha1")?;
     p.allow_unsigned_body_tail = get_bool(o, "allowUnsignedBodyTail")?;
     p.allow_unsigned_from = get_bool(o, "allowUnsignedFrom")?;
+    p.allow_from_count = get_bool(o, "allowFromCount")?;
     p.ignore_expiration = get_bool(o, "ignoreExpiration")?;
     if let Some(n) = get_u64(o, "clockSkew")? {
         p.clock_skew = n;
@@ -351,7 +352,7 @@ pub struct Verifier {
 #[wasm_bindgen]
 impl Verifier {
     /// `policy`: `{ minRsaBits, allowRsaSha1, allowUnsignedBodyTail,
-    /// allowUnsignedFrom, ignoreExpiration, clockSkew, maxSignatures,
+    /// allowUnsignedFrom, allowFromCount, ignoreExpiration, clockSkew, maxSignatures,
     /// maxHeaderBytes }`,
     /// all optional; `now` in seconds since 1970.
     #[wasm_bindgen(constructor)]
@@ -515,7 +516,11 @@ impl Verifier {
                         "canonicalHeaders",
                         Uint8Array::from(&d.canonical_headers[..]),
                     );
-                    set(&diag, "canonicalBody", Uint8Array::from(&d.canonical_body[..]));
+                    set(
+                        &diag,
+                        "canonicalBody",
+                        Uint8Array::from(&d.canonical_body[..]),
+                    );
                     set(&diag, "bodyTruncated", d.body_truncated);
                     set(
                         &diag,

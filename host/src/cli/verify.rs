@@ -49,6 +49,10 @@ pub(super) struct VerifyArgs {
     /// Do not check x= (expiration).
     #[arg(long)]
     pub(super) ignore_expiration: bool,
+    /// Accept a message without exactly one From field (RFC 6376 alone
+    /// allows it; by default its valid signatures get `policy`).
+    #[arg(long)]
+    pub(super) allow_from_count: bool,
     /// The largest header block to check, in bytes; a message with a
     /// larger one gets a `permerror` result (header_too_large).
     #[arg(long, default_value_t = waxseal_core::sign::DEFAULT_MAX_HEADER_BYTES)]
@@ -74,6 +78,7 @@ pub(super) fn verify(cli: &Cli, a: &VerifyArgs) -> Result<u8> {
         allow_unsigned_body_tail: a.allow_unsigned_body_tail,
         ignore_expiration: a.ignore_expiration,
         max_header_bytes: a.max_header_bytes,
+        allow_from_count: a.allow_from_count,
         ..VerifyPolicy::default()
     };
     let mut input = Input::open(&a.file)?;

@@ -314,6 +314,7 @@ struct RawVerify {
     allow_rsa_sha1: bool,
     allow_unsigned_body_tail: bool,
     ignore_expiration: bool,
+    allow_from_count: bool,
     clock_skew: u64,
     max_signatures: usize,
 }
@@ -329,6 +330,7 @@ impl Default for RawVerify {
             allow_rsa_sha1: p.allow_rsa_sha1,
             allow_unsigned_body_tail: p.allow_unsigned_body_tail,
             ignore_expiration: p.ignore_expiration,
+            allow_from_count: p.allow_from_count,
             clock_skew: p.clock_skew,
             max_signatures: p.max_signatures,
         }
@@ -525,6 +527,7 @@ impl Config {
                 allow_rsa_sha1: v.allow_rsa_sha1,
                 allow_unsigned_body_tail: v.allow_unsigned_body_tail,
                 ignore_expiration: v.ignore_expiration,
+                allow_from_count: v.allow_from_count,
                 clock_skew: v.clock_skew,
                 max_signatures: v.max_signatures,
                 max_header_bytes: limits.max_header_bytes,
