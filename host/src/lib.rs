@@ -8,3 +8,4 @@ pub mod crypto;
 pub mod dns;
 pub mod engine;
 pub mod milter;
+pub mod names;

@@ -1156,6 +1156,118 @@ fn second_from_field_and_cr_only_line_ends() {
     }
 }
 
+/// Regressions (hardening issue, item 7): keygen says the allowed RSA
+/// range before it starts and leaves no folder behind; --bits with Ed25519
+/// is an error, not ignored; encrypted and EC keys say what they are;
+/// a U-label domain signs with its A-labels (RFC 8616).
+#[test]
+fn keygen_sizes_unusable_keys_and_internationalized_domains() {
+    let t = Tmp::new("smaller");
+    let out = t.join("keys").display().to_string();
+    for (args, want) in [
+        (
+            vec!["-b", "3001"],
+            "RSA keys are 1024 to 4096 bits, a multiple of 8",
+        ),
+        (
+            vec!["-b", "512"],
+            "RSA keys are 1024 to 4096 bits, a multiple of 8",
+        ),
+        (
+            vec!["-a", "ed25519", "-b", "2048"],
+            "--bits is for RSA keys",
+        ),
+    ] {
+        let o = waxseal(
+            &[
+                &["keygen", "-d", "example.com", "-s", "x", "-o", &out][..],
+                &args,
+            ]
+            .concat(),
+        );
+        assert_eq!(code(&o), 2, "{args:?}");
+        let e = stderr(&o);
+        assert!(
+            e.contains(want) && !e.contains("generating"),
+            "{args:?}: {e}"
+        );
+        assert!(
+            !t.join("keys/x").exists(),
+            "{args:?}: no folder left behind"
+        );
+    }
+    for (key, want) in [
+        ("ed25519-encrypted.pem", "the private key is encrypted"),
+        ("ec-p256.pem", "this is an EC or DSA key"),
+        ("ec-p256-sec1.pem", "this is an EC or DSA key"),
+    ] {
+        let o = waxseal(&[
+            "dns",
+            "record",
+            "-k",
+            &vector_key(key),
+            "-d",
+            "example.com",
+            "-s",
+            "s",
+        ]);
+        assert_eq!(code(&o), 2, "{key}");
+        assert!(stderr(&o).contains(want), "{key}: {}", stderr(&o));
+    }
+    // internationalized domains: keygen, record and signature use A-labels
+    let o = waxseal(&[
+        "keygen",
+        "-d",
+        "bücher.example",
+        "-s",
+        "ed",
+        "-a",
+        "ed25519",
+        "-o",
+        &out,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("ed._domainkey.xn--bcher-kva.example"),
+        "{}",
+        stdout(&o)
+    );
+    std::fs::write(t.join("m.eml"), MSG).unwrap();
+    let key = t.join("keys/ed/ed.private").display().to_string();
+    let o = waxseal(&[
+        "sign",
+        "-k",
+        &key,
+        "-s",
+        "ed",
+        "-d",
+        "bücher.example",
+        "--header-only",
+        t.join("m.eml").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("d=xn--bcher-kva.example;"),
+        "{}",
+        stdout(&o)
+    );
+    let o = waxseal(&[
+        "sign",
+        "-k",
+        &key,
+        "-s",
+        "ed",
+        "-d",
+        "bad_name!",
+        t.join("m.eml").to_str().unwrap(),
+    ]);
+    assert!(
+        stderr(&o).contains("--domain bad_name!: "),
+        "{}",
+        stderr(&o)
+    );
+}
+
 // ---------------------------------------------------------------- interop
 
 fn peers_py() -> PathBuf {

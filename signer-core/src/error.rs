@@ -21,6 +21,12 @@ pub enum Error {
         /// Its line number, from 1.
         line: usize,
     },
+    /// The private key is encrypted (PKCS#8 `ENCRYPTED PRIVATE KEY`);
+    /// waxseal takes unencrypted keys only.
+    EncryptedPrivateKey,
+    /// The private key is of a type DKIM cannot sign with (EC, DSA): RFC
+    /// 6376 and RFC 8463 define RSA and Ed25519.
+    UnsupportedPrivateKeyType,
     /// The message has CR line ends and not a single LF (an old Mac file):
     /// read as DKIM reads mail, it would be one header field and no body.
     CrLineEnds,
@@ -149,6 +155,8 @@ impl Error {
             Error::KeyTypeMismatch => "ERR_KEY_TYPE_MISMATCH",
             Error::InvalidBase64
             | Error::InvalidPrivateKey
+            | Error::EncryptedPrivateKey
+            | Error::UnsupportedPrivateKeyType
             | Error::InvalidPublicKey
             | Error::UnsupportedKeyType => "ERR_INVALID_KEY",
             Error::UnsupportedKeySize { .. } => "ERR_KEY_SIZE",
@@ -165,6 +173,12 @@ impl fmt::Display for Error {
             Error::MalformedHeaderField { line, .. } => write!(
                 f,
                 "not a mail message: line {line} of the header is neither a `Name: value` field nor a continuation line"
+            ),
+            Error::EncryptedPrivateKey => f.write_str(
+                "the private key is encrypted; waxseal needs it unencrypted (openssl pkey -in KEY -out PLAIN.pem, and keep that file mode 0600)",
+            ),
+            Error::UnsupportedPrivateKeyType => f.write_str(
+                "this is an EC or DSA key; DKIM signs with RSA or Ed25519 (RFC 6376, RFC 8463): make one with waxseal keygen",
             ),
             Error::CrLineEnds => f.write_str(
                 "line ends are CR only (an old Mac file?); convert them to CRLF or LF",
@@ -205,7 +219,10 @@ impl fmt::Display for Error {
             ),
             Error::InvalidPublicKey => f.write_str("cannot decode the public key"),
             Error::UnsupportedKeySize { bits } => {
-                write!(f, "RSA key size {bits} bits is not allowed here")
+                write!(
+                    f,
+                    "RSA key size {bits} bits is not allowed here (waxseal signs with 1024 to 4096 bits, a multiple of 8; 2048 is the default)"
+                )
             }
             Error::KeyGeneration => f.write_str("key generation failed"),
             Error::UnsupportedKeyType => f.write_str("unsupported key type (k=)"),

@@ -208,6 +208,38 @@ fn ed25519_pkcs8_v1(k: &Ed25519SigningKey) -> Zeroizing<Vec<u8>> {
     der
 }
 
+/// Whether a key that did not decode is an encrypted PKCS#8 key or an EC
+/// or DSA key (by its PEM label, or the algorithm identifier in its DER).
+fn unusable_key_kind(data: &[u8]) -> Option<Error> {
+    const ENCRYPTED_LABELS: [&[u8]; 2] = [b"ENCRYPTED PRIVATE KEY", b"Proc-Type: 4,ENCRYPTED"];
+    const OTHER_LABELS: [&[u8]; 2] = [b"EC PRIVATE KEY", b"DSA PRIVATE KEY"];
+    // PBES2 (1.2.840.113549.1.5.13) and id-ecPublicKey (1.2.840.10045.2.1)
+    const PBES2: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d,
+    ];
+    const EC: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    let has = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    // the DER: the data itself, or the base64 between a PEM's lines
+    let der = match core::str::from_utf8(data) {
+        Ok(text) if text.contains("-----BEGIN") => {
+            let b64: String = text
+                .lines()
+                .filter(|l| !l.starts_with("-----") && !l.contains(':'))
+                .flat_map(|l| l.trim().chars())
+                .collect();
+            base64::decode(b64.as_bytes()).unwrap_or_default()
+        }
+        _ => data.to_vec(),
+    };
+    if ENCRYPTED_LABELS.iter().any(|l| has(data, l)) || has(&der, PBES2) {
+        return Some(Error::EncryptedPrivateKey);
+    }
+    if OTHER_LABELS.iter().any(|l| has(data, l)) || has(&der, EC) {
+        return Some(Error::UnsupportedPrivateKeyType);
+    }
+    None
+}
+
 impl PrivateKey {
     fn from_rsa(key: rsa::PrivateKey) -> Result<Self, Error> {
         let bits = rsa_modulus_bits(key.as_public_key());
@@ -268,12 +300,16 @@ impl PrivateKey {
     /// seeds are not guessed at (see [`from_ed25519_seed`](Self::from_ed25519_seed)
     /// and [`from_ed25519_seed_base64`](Self::from_ed25519_seed_base64)).
     pub fn parse(data: &[u8]) -> Result<Self, Error> {
-        if let Ok(text) = core::str::from_utf8(data)
-            && text.contains("-----BEGIN")
-        {
-            return Self::from_pem(text);
-        }
-        Self::from_der(data)
+        let r = match core::str::from_utf8(data) {
+            Ok(text) if text.contains("-----BEGIN") => Self::from_pem(text),
+            _ => Self::from_der(data),
+        };
+        // say why a key that did not decode cannot be used, when it is a
+        // kind waxseal recognizes but does not take
+        r.map_err(|e| match e {
+            Error::InvalidPrivateKey => unusable_key_kind(data).unwrap_or(e),
+            e => e,
+        })
     }
 
     /// An Ed25519 key from its seed in base64, the form RFC 8463 A.1

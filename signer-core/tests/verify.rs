@@ -1012,3 +1012,47 @@ fn cr_only_line_ends_are_refused() {
     let r = run(&signed, &dns, &VerifyPolicy::default(), Some(NOW));
     assert_eq!(single(&r), (DkimResult::Pass, None));
 }
+
+/// Regression (hardening issue, item 7): encrypted and EC keys got the
+/// generic "cannot decode the private key"; now they say what they are and
+/// what to do.
+#[test]
+fn unusable_keys_say_why() {
+    use waxseal_core::Error;
+    let read = |n: &str| {
+        std::fs::read(format!(
+            "{}/tests/vectors/keys/{n}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    assert_eq!(
+        PrivateKey::parse(&read("ed25519-encrypted.pem")).err(),
+        Some(Error::EncryptedPrivateKey)
+    );
+    assert_eq!(
+        PrivateKey::parse(&read("ec-p256.pem")).err(),
+        Some(Error::UnsupportedPrivateKeyType)
+    );
+    assert_eq!(
+        PrivateKey::parse(&read("ec-p256-sec1.pem")).err(),
+        Some(Error::UnsupportedPrivateKeyType)
+    );
+    assert!(
+        Error::EncryptedPrivateKey
+            .to_string()
+            .contains("openssl pkey")
+    );
+    assert!(
+        Error::UnsupportedPrivateKeyType
+            .to_string()
+            .contains("RSA or Ed25519")
+    );
+    assert_eq!(Error::EncryptedPrivateKey.code(), "ERR_INVALID_KEY");
+    // garbage is still just not a key
+    assert_eq!(
+        PrivateKey::parse(b"not a key").err(),
+        Some(Error::InvalidPrivateKey)
+    );
+    assert!(PrivateKey::parse(&read("ed25519.pem")).is_ok());
+}

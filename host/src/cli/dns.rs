@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
 use waxseal_core::policy::{LegacyPolicy, SigningPractice, policy_zone_lines};
-use waxseal_core::{Domain, KeyAnswer, KeyRecord, Selector};
+use waxseal_core::{KeyAnswer, KeyRecord, Selector};
 
 use super::{DnsArgs, EXIT_TEMP, load_key};
 use crate::dns::Dns;
@@ -77,7 +77,7 @@ pub(super) enum Practice {
 pub(super) fn dns_record(key: &Path, domain: &str, selector: &str, testing: bool) -> Result<u8> {
     let mut out = std::io::stdout().lock();
     let k = load_key(key)?;
-    let domain = Domain::new(domain).map_err(|e| anyhow::anyhow!("--domain {domain}: {e}"))?;
+    let domain = crate::names::domain("--domain", domain)?;
     let selector =
         Selector::new(selector).map_err(|e| anyhow::anyhow!("--selector {selector}: {e}"))?;
     let record = KeyRecord::new(&k.public_key()).with_testing(testing);
@@ -98,7 +98,7 @@ pub(super) fn dns_policy(
     report: Option<String>,
 ) -> Result<u8> {
     let mut out = std::io::stdout().lock();
-    let domain = Domain::new(domain).map_err(|e| anyhow::anyhow!("--domain {domain}: {e}"))?;
+    let domain = crate::names::domain("--domain", domain)?;
     let mut p = LegacyPolicy::new(match practice {
         Practice::Some => SigningPractice::SignsSome,
         Practice::All => SigningPractice::SignsAll,
@@ -136,7 +136,7 @@ pub(super) fn dns_policy(
 pub(super) fn dns_check(domain: &str, selector: &str, key: &Path, dns: &DnsArgs) -> Result<u8> {
     let mut out = std::io::stdout().lock();
     let k = load_key(key)?;
-    let domain = Domain::new(domain).map_err(|e| anyhow::anyhow!("--domain {domain}: {e}"))?;
+    let domain = crate::names::domain("--domain", domain)?;
     let selector =
         Selector::new(selector).map_err(|e| anyhow::anyhow!("--selector {selector}: {e}"))?;
     let name = selector.record_name(&domain);

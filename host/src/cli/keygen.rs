@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use waxseal_core::{Domain, KeyRecord, PrivateKey, Selector};
+use waxseal_core::{KeyRecord, PrivateKey, Selector};
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Algorithm {
@@ -28,9 +28,9 @@ pub(super) struct KeygenArgs {
     /// both for the best of both).
     #[arg(long, short = 'a', value_enum, default_value_t = Algorithm::Rsa)]
     pub(super) algorithm: Algorithm,
-    /// RSA key size: 1024 to 4096 bits.
-    #[arg(long, short = 'b', default_value_t = 2048)]
-    pub(super) bits: usize,
+    /// RSA key size: 1024 to 4096 bits, a multiple of 8 (default 2048).
+    #[arg(long, short = 'b')]
+    pub(super) bits: Option<usize>,
     /// Publish the record in test mode (t=y): recommended for a new key
     /// until the record has propagated and verifies.
     #[arg(long, short = 't')]
@@ -94,12 +94,26 @@ fn write_public(path: &Path, text: &str, force: bool) -> Result<()> {
 
 pub(super) fn keygen(a: &KeygenArgs) -> Result<u8> {
     let mut out = std::io::stdout().lock();
-    let domain =
-        Domain::new(&a.domain).map_err(|e| anyhow::anyhow!("--domain {}: {e}", a.domain))?;
+    let domain = crate::names::domain("--domain", &a.domain)?;
     let selector = Selector::new(&a.selector)
         .map_err(|e| anyhow::anyhow!("--selector {}: {e}", a.selector))?;
+    // everything is checked before the (slow) generation starts
+    let bits = match (a.algorithm, a.bits) {
+        (Algorithm::Ed25519, Some(b)) => {
+            bail!("--bits {b}: Ed25519 keys have no size to choose; --bits is for RSA keys")
+        }
+        (Algorithm::Ed25519, None) => 0,
+        (Algorithm::Rsa, b) => {
+            let b = b.unwrap_or(waxseal_core::keys::RSA_DEFAULT_BITS);
+            if !(1024..=4096).contains(&b) || b % 8 != 0 {
+                bail!(
+                    "--bits {b}: RSA keys are 1024 to 4096 bits, a multiple of 8 (2048 is the default)"
+                );
+            }
+            b
+        }
+    };
     let dir = a.out.join(&a.selector);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let private = dir.join(format!("{}.private", a.selector));
     let record_file = dir.join(format!("{}.txt", a.selector));
     let readme = dir.join("dns_readme.txt");
@@ -114,12 +128,14 @@ pub(super) fn keygen(a: &KeygenArgs) -> Result<u8> {
     let key = match a.algorithm {
         Algorithm::Ed25519 => PrivateKey::generate_ed25519(&mut rng)?,
         Algorithm::Rsa => {
-            let spin = Spinner::start(&format!("generating a {}-bit RSA key", a.bits));
-            let k = PrivateKey::generate_rsa(&mut rng, a.bits);
+            let spin = Spinner::start(&format!("generating a {bits}-bit RSA key"));
+            let k = PrivateKey::generate_rsa(&mut rng, bits);
             spin.stop();
-            k.map_err(|e| anyhow::anyhow!("--bits {}: {e}", a.bits))?
+            k.map_err(|e| anyhow::anyhow!("--bits {bits}: {e}"))?
         }
     };
+    // the folder only now, so a failure leaves none behind
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let record = KeyRecord::new(&key.public_key()).with_testing(a.testing);
     write_private(&private, &key.to_pkcs8_pem()?, a.force)?;
     write_public(

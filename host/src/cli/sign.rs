@@ -192,6 +192,10 @@ pub(super) fn sign(cli: &Cli, a: &SignArgs) -> Result<u8> {
         .iter()
         .map(|p| load_key(p).and_then(NativeKey::from_core))
         .collect::<Result<_>>()?;
+    // a U-label domain is signed with its A-labels (RFC 8616 3)
+    let domain = crate::names::domain("--domain", &a.domain)?
+        .as_str()
+        .to_string();
     let t = a.timestamp.unwrap_or_else(now);
     let expiration = match a.expire {
         Some(x) => Some(
@@ -207,7 +211,7 @@ pub(super) fn sign(cli: &Cli, a: &SignArgs) -> Result<u8> {
         .map(|(i, s)| SignSpec {
             key: i,
             spec: waxseal_core::SignSpec {
-                domain: a.domain.clone(),
+                domain: domain.clone(),
                 selector: s.clone(),
                 identity: a.identity.clone(),
                 headers: a.headers.clone(),

@@ -111,6 +111,16 @@ pub enum Pattern {
 impl Pattern {
     fn parse(s: &str) -> Result<Self> {
         let lower = s.trim().to_ascii_lowercase();
+        // internationalized domains as their A-labels (RFC 8616)
+        let lower = match lower.rsplit_once('@') {
+            _ if lower.is_ascii() => lower,
+            Some((local, d)) => format!("{local}@{}", crate::names::domain("from", d)?),
+            None => match lower.strip_prefix("*.") {
+                Some(parent) => format!("*.{}", crate::names::domain("from", parent)?),
+                None => crate::names::domain("from", &lower)?.as_str().to_string(),
+            },
+        }
+        .to_ascii_lowercase();
         if let Some((local, domain)) = lower.rsplit_once('@') {
             Domain::new(domain).map_err(|e| anyhow!("`{s}`: {e}"))?;
             if local.is_empty() {
@@ -551,8 +561,8 @@ impl Config {
         for (name, k) in named {
             let where_ = at(k.span().start);
             let rk = k.get_ref();
-            let domain = Domain::new(&rk.domain)
-                .map_err(|e| anyhow!("{where_}: keys.{name}: domain `{}`: {e}", rk.domain))?;
+            let domain = crate::names::domain("domain", &rk.domain)
+                .map_err(|e| anyhow!("{where_}: keys.{name}: {e}"))?;
             let selector = Selector::new(&rk.selector)
                 .map_err(|e| anyhow!("{where_}: keys.{name}: selector `{}`: {e}", rk.selector))?;
             let file = dir.join(&rk.file);
