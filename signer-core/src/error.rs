@@ -128,42 +128,145 @@ pub enum Error {
     NothingToSign,
 }
 
-impl Error {
-    /// A stable, machine-readable code for the error, used by every face
-    /// of waxseal (the JavaScript `code` property, the WIT error enum, the
-    /// command line). Codes never change meaning; new ones may be added.
-    pub fn code(&self) -> &'static str {
+/// The stable code of an [`Error`], the same on every face of waxseal:
+/// the JavaScript `code` property (`ERR_MISSING_FROM`), the WIT
+/// `error-code` enum (`missing-from`), the command line.
+///
+/// Design note: unlike [`Error`], this enum is not `#[non_exhaustive]`:
+/// each face maps it with an exhaustive `match`, so a new code cannot
+/// reach a face that has no name for it (it would not compile), where a
+/// string table silently turned unknown codes into `syntax`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// Not a mail message (a malformed header block, CR-only line ends).
+    MalformedMessage,
+    /// The header block is larger than the limit.
+    HeaderTooLarge,
+    /// No From field to sign.
+    MissingFrom,
+    /// Several From fields (not signed).
+    SeveralFrom,
+    /// A tag list, signature or record does not parse.
+    Syntax,
+    /// Not a valid domain name.
+    InvalidDomain,
+    /// Not a valid selector.
+    InvalidSelector,
+    /// Not a valid i=, or not under d=.
+    InvalidIdentity,
+    /// Not a valid header field name.
+    InvalidHeaderName,
+    /// A version, algorithm or canonicalization waxseal does not support.
+    Unsupported,
+    /// An option out of range.
+    InvalidOption,
+    /// A key of the wrong type for the algorithm.
+    KeyTypeMismatch,
+    /// A key that does not decode or cannot be used.
+    InvalidKey,
+    /// An RSA key size outside what is allowed.
+    KeySize,
+    /// Key generation failed.
+    KeyGeneration,
+    /// The crypto operation failed.
+    Crypto,
+    /// An object used in the wrong state (after finish).
+    State,
+}
+
+impl ErrorCode {
+    /// Every code, for faces that list them.
+    pub const ALL: [ErrorCode; 17] = [
+        ErrorCode::MalformedMessage,
+        ErrorCode::HeaderTooLarge,
+        ErrorCode::MissingFrom,
+        ErrorCode::SeveralFrom,
+        ErrorCode::Syntax,
+        ErrorCode::InvalidDomain,
+        ErrorCode::InvalidSelector,
+        ErrorCode::InvalidIdentity,
+        ErrorCode::InvalidHeaderName,
+        ErrorCode::Unsupported,
+        ErrorCode::InvalidOption,
+        ErrorCode::KeyTypeMismatch,
+        ErrorCode::InvalidKey,
+        ErrorCode::KeySize,
+        ErrorCode::KeyGeneration,
+        ErrorCode::Crypto,
+        ErrorCode::State,
+    ];
+
+    /// The code as text, e.g. `ERR_MISSING_FROM`.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Error::MalformedHeaderField { .. } | Error::CrLineEnds => "ERR_MALFORMED_MESSAGE",
-            Error::HeaderTooLarge { .. } => "ERR_HEADER_TOO_LARGE",
-            Error::MissingFrom => "ERR_MISSING_FROM",
-            Error::SeveralFrom { .. } => "ERR_SEVERAL_FROM",
+            ErrorCode::MalformedMessage => "ERR_MALFORMED_MESSAGE",
+            ErrorCode::HeaderTooLarge => "ERR_HEADER_TOO_LARGE",
+            ErrorCode::MissingFrom => "ERR_MISSING_FROM",
+            ErrorCode::SeveralFrom => "ERR_SEVERAL_FROM",
+            ErrorCode::Syntax => "ERR_SYNTAX",
+            ErrorCode::InvalidDomain => "ERR_INVALID_DOMAIN",
+            ErrorCode::InvalidSelector => "ERR_INVALID_SELECTOR",
+            ErrorCode::InvalidIdentity => "ERR_INVALID_IDENTITY",
+            ErrorCode::InvalidHeaderName => "ERR_INVALID_HEADER_NAME",
+            ErrorCode::Unsupported => "ERR_UNSUPPORTED",
+            ErrorCode::InvalidOption => "ERR_INVALID_OPTION",
+            ErrorCode::KeyTypeMismatch => "ERR_KEY_TYPE_MISMATCH",
+            ErrorCode::InvalidKey => "ERR_INVALID_KEY",
+            ErrorCode::KeySize => "ERR_KEY_SIZE",
+            ErrorCode::KeyGeneration => "ERR_KEY_GENERATION",
+            ErrorCode::Crypto => "ERR_CRYPTO",
+            ErrorCode::State => "ERR_STATE",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// The stable code of this error (see [`ErrorCode`]).
+    pub fn kind(&self) -> ErrorCode {
+        use ErrorCode as C;
+        match self {
+            Error::MalformedHeaderField { .. } | Error::CrLineEnds => C::MalformedMessage,
+            Error::HeaderTooLarge { .. } => C::HeaderTooLarge,
+            Error::MissingFrom => C::MissingFrom,
+            Error::SeveralFrom { .. } => C::SeveralFrom,
             Error::TagListSyntax { .. }
             | Error::DuplicateTag { .. }
             | Error::MissingTag(_)
             | Error::InvalidTagValue(_)
             | Error::InvalidRecordVersion
-            | Error::InvalidPolicyRecord => "ERR_SYNTAX",
-            Error::InvalidDomain => "ERR_INVALID_DOMAIN",
-            Error::InvalidSelector => "ERR_INVALID_SELECTOR",
-            Error::InvalidIdentity | Error::IdentityNotInDomain => "ERR_INVALID_IDENTITY",
-            Error::InvalidHeaderName => "ERR_INVALID_HEADER_NAME",
+            | Error::InvalidPolicyRecord => C::Syntax,
+            Error::InvalidDomain => C::InvalidDomain,
+            Error::InvalidSelector => C::InvalidSelector,
+            Error::InvalidIdentity | Error::IdentityNotInDomain => C::InvalidIdentity,
+            Error::InvalidHeaderName => C::InvalidHeaderName,
             Error::UnsupportedVersion
             | Error::UnsupportedAlgorithm
-            | Error::UnsupportedCanonicalization => "ERR_UNSUPPORTED",
-            Error::ExpirationBeforeTimestamp => "ERR_INVALID_OPTION",
-            Error::KeyTypeMismatch => "ERR_KEY_TYPE_MISMATCH",
+            | Error::UnsupportedCanonicalization => C::Unsupported,
+            Error::ExpirationBeforeTimestamp => C::InvalidOption,
+            Error::KeyTypeMismatch => C::KeyTypeMismatch,
             Error::InvalidBase64
             | Error::InvalidPrivateKey
             | Error::EncryptedPrivateKey
             | Error::UnsupportedPrivateKeyType
             | Error::InvalidPublicKey
-            | Error::UnsupportedKeyType => "ERR_INVALID_KEY",
-            Error::UnsupportedKeySize { .. } => "ERR_KEY_SIZE",
-            Error::KeyGeneration => "ERR_KEY_GENERATION",
-            Error::SigningFailed | Error::InvalidDigestLength | Error::BadSignature => "ERR_CRYPTO",
-            Error::AlreadyFinished | Error::NothingToSign => "ERR_STATE",
+            | Error::UnsupportedKeyType => C::InvalidKey,
+            Error::UnsupportedKeySize { .. } => C::KeySize,
+            Error::KeyGeneration => C::KeyGeneration,
+            Error::SigningFailed | Error::InvalidDigestLength | Error::BadSignature => C::Crypto,
+            Error::AlreadyFinished | Error::NothingToSign => C::State,
         }
+    }
+
+    /// The stable code as text, e.g. `ERR_MISSING_FROM` (see
+    /// [`ErrorCode`]).
+    pub fn code(&self) -> &'static str {
+        self.kind().as_str()
     }
 }
 

@@ -77,7 +77,7 @@ pub mod tag_list;
 pub mod verify;
 
 pub use canonicalize::{BodyCanonicalizer, Canonicalization, CanonicalizationAlgorithm};
-pub use error::Error;
+pub use error::{Error, ErrorCode};
 pub use hash::{BodyHash, BodyHashSet, BodyHasher, ExternalSha256, HashAlgorithm, Sha256Factory};
 
 pub use domain::{Domain, Identity, Selector};

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use anyhow::Result;
-use waxseal_core::KeyAnswer;
+use waxseal_core::{ErrorCode, KeyAnswer};
 use waxseal_core::verify::VerifyPolicy;
 
 use crate::component::{ComponentHost, GuestError, Limits, SandboxSigner, SandboxVerifier, wit};
@@ -56,8 +56,8 @@ impl SignSpec {
 /// stable code every face of waxseal uses.
 #[derive(Debug)]
 pub struct InputError {
-    /// e.g. `ERR_MISSING_FROM`.
-    pub code: String,
+    /// e.g. [`ErrorCode::MissingFrom`] (`ERR_MISSING_FROM`).
+    pub code: ErrorCode,
     /// For people.
     pub message: String,
 }
@@ -73,7 +73,7 @@ impl std::error::Error for InputError {}
 impl From<waxseal_core::Error> for InputError {
     fn from(e: waxseal_core::Error) -> Self {
         InputError {
-            code: e.code().into(),
+            code: e.kind(),
             message: e.to_string(),
         }
     }
@@ -82,33 +82,34 @@ impl From<waxseal_core::Error> for InputError {
 impl From<GuestError> for InputError {
     fn from(e: GuestError) -> Self {
         InputError {
-            code: error_code(e.code).into(),
+            code: error_code(e.code),
             message: e.message,
         }
     }
 }
 
-/// The code every face of waxseal uses for a WIT error code.
-pub fn error_code(c: wit::ErrorCode) -> &'static str {
+/// The core's code for a WIT error code (an exhaustive match both ways:
+/// the WIT enum and [`ErrorCode`] name the same codes).
+pub fn error_code(c: wit::ErrorCode) -> ErrorCode {
     use wit::ErrorCode as E;
     match c {
-        E::MalformedMessage => "ERR_MALFORMED_MESSAGE",
-        E::HeaderTooLarge => "ERR_HEADER_TOO_LARGE",
-        E::MissingFrom => "ERR_MISSING_FROM",
-        E::SeveralFrom => "ERR_SEVERAL_FROM",
-        E::Syntax => "ERR_SYNTAX",
-        E::InvalidDomain => "ERR_INVALID_DOMAIN",
-        E::InvalidSelector => "ERR_INVALID_SELECTOR",
-        E::InvalidIdentity => "ERR_INVALID_IDENTITY",
-        E::InvalidHeaderName => "ERR_INVALID_HEADER_NAME",
-        E::Unsupported => "ERR_UNSUPPORTED",
-        E::InvalidOption => "ERR_INVALID_OPTION",
-        E::KeyTypeMismatch => "ERR_KEY_TYPE_MISMATCH",
-        E::InvalidKey => "ERR_INVALID_KEY",
-        E::KeySize => "ERR_KEY_SIZE",
-        E::KeyGeneration => "ERR_KEY_GENERATION",
-        E::Crypto => "ERR_CRYPTO",
-        E::State => "ERR_STATE",
+        E::MalformedMessage => ErrorCode::MalformedMessage,
+        E::HeaderTooLarge => ErrorCode::HeaderTooLarge,
+        E::MissingFrom => ErrorCode::MissingFrom,
+        E::SeveralFrom => ErrorCode::SeveralFrom,
+        E::Syntax => ErrorCode::Syntax,
+        E::InvalidDomain => ErrorCode::InvalidDomain,
+        E::InvalidSelector => ErrorCode::InvalidSelector,
+        E::InvalidIdentity => ErrorCode::InvalidIdentity,
+        E::InvalidHeaderName => ErrorCode::InvalidHeaderName,
+        E::Unsupported => ErrorCode::Unsupported,
+        E::InvalidOption => ErrorCode::InvalidOption,
+        E::KeyTypeMismatch => ErrorCode::KeyTypeMismatch,
+        E::InvalidKey => ErrorCode::InvalidKey,
+        E::KeySize => ErrorCode::KeySize,
+        E::KeyGeneration => ErrorCode::KeyGeneration,
+        E::Crypto => ErrorCode::Crypto,
+        E::State => ErrorCode::State,
     }
 }
 

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use waxseal_core::verify::{QueryKind, VerifyPolicy};
-use waxseal_core::{KeyAnswer, Signer, SigningAlgorithm};
+use waxseal_core::{ErrorCode, KeyAnswer, Signer, SigningAlgorithm};
 
 use super::{InputError, Report, SignSpec};
 use crate::crypto::NativeKey;
@@ -33,7 +33,7 @@ pub struct NativeSigner {
 
 fn crypto_error(e: impl std::fmt::Display) -> InputError {
     InputError {
-        code: "ERR_CRYPTO".into(),
+        code: ErrorCode::Crypto,
         message: e.to_string(),
     }
 }
@@ -48,7 +48,7 @@ impl NativeSigner {
                 keys.get(s.key)
                     .map(NativeKey::algorithm)
                     .ok_or_else(|| InputError {
-                        code: "ERR_INVALID_KEY".into(),
+                        code: ErrorCode::InvalidKey,
                         message: format!("no key number {}", s.key),
                     })
             })
@@ -82,7 +82,7 @@ impl NativeSigner {
 
     fn signer(&mut self) -> Result<&mut NativePrepared, InputError> {
         self.prepared.as_mut().ok_or_else(|| InputError {
-            code: "ERR_STATE".into(),
+            code: ErrorCode::State,
             message: "the signer is finished".into(),
         })
     }
