@@ -7,10 +7,12 @@
 #   - Debian chromium (apt-get; needs root)
 #   - npm tools pinned in wasm/tools/package.json + package-lock.json, installed with
 #     npm ci into the state dir STATE=${WAXSEAL_JS_HOME:-$HOME/.cache/waxseal-js}:
-#     binaryen (wasm-opt), playwright-core, miniflare (+workerd), deno, typescript
+#     binaryen (wasm-opt), playwright-core, @axe-core/playwright (the page's accessibility
+#     test; MPL-2.0, a test tool only, never shipped), miniflare (+workerd), deno, typescript
 # After an install (or with --check) wasm/tools/smoke.mjs proves each tool works offline:
 # wasm-opt output runs, Chromium loads a 127.0.0.1 page, miniflare serves a worker that
-# imports a .wasm module, deno imports a module using node:fs, tsc checks a .d.ts.
+# imports a .wasm module, deno imports a module using node:fs, tsc checks a .d.ts, axe-core
+# finds the violations of a small page.
 # stdout: export lines (eval "$(scripts/setup-js.sh)"), also written to STATE/env.sh;
 # stderr: progress and a one-line summary.
 set -euo pipefail
@@ -85,9 +87,11 @@ bins=(wasm-opt deno tsc workerd)
 ok=1
 [ "$(cat "$STATE/node_modules/STAMP" 2>/dev/null)" = "$want" ] || ok=0
 for b in "${bins[@]}"; do [ -x "$NPM_BIN/$b" ] || ok=0; done
-[ -f "$STATE/node_modules/playwright-core/package.json" ] && [ -f "$STATE/node_modules/miniflare/package.json" ] || ok=0
+for p in playwright-core @axe-core/playwright axe-core miniflare; do
+  [ -f "$STATE/node_modules/$p/package.json" ] || ok=0
+done
 if [ "$ok" = 0 ]; then
-  log "npm ci in $STATE (binaryen, playwright-core, miniflare, deno, typescript; about 400 MB on disk)"
+  log "npm ci in $STATE (binaryen, playwright-core, @axe-core/playwright, miniflare, deno, typescript; about 400 MB on disk)"
   cp "$TOOLS/package.json" "$TOOLS/package-lock.json" "$STATE/"
   # a throw-away npm cache, so that a read-only or odd $HOME does not matter; playwright-core
   # never downloads browsers by itself, the variable only guards against a future change
@@ -128,5 +132,5 @@ EOF
 cat "$STATE/env.sh"
 versions="$(cd "$STATE/node_modules" && node -e 'console.log(process.argv.slice(1).map(
   (p) => p + " " + require("./" + p + "/package.json").version).join(" | "))' \
-  binaryen playwright-core miniflare workerd deno typescript)"
+  binaryen playwright-core @axe-core/playwright miniflare workerd deno typescript)"
 log "ok ($STATE, env in env.sh there): wasm-bindgen $WASM_BINDGEN_VERSION | chromium $chromium_version | $versions"

@@ -6,7 +6,8 @@
 #   vectors in Node, Chromium, workerd, Deno and the component in wasmtime;
 #   the waxseal command with a loopback DNS server; the milter with a raw-frame
 #   client and in a real Postfix with SASL), the npm package from its
-#   tarball, builds for wasm32-unknown-unknown, wasm32-wasip2 and a no-std
+#   tarball, the browser page (Chromium, axe-core) and the Cloudflare
+#   Workers (workerd), builds for wasm32-unknown-unknown, wasm32-wasip2 and a no-std
 #   target, cargo-deny, and a short run of every fuzz target.
 # Environment: FUZZ_SECONDS (default 20) per fuzz target.
 set -euo pipefail
@@ -47,6 +48,9 @@ WAXSEAL_BIN="$PWD/target/debug/waxseal" tests/milter/e2e.sh
 
 step "the npm package as a user installs it (wasm/test.sh)"
 wasm/test.sh
+
+step "the browser page in Chromium and the edge workers in workerd (tests/www/run.sh)"
+tests/www/run.sh
 
 step "core builds for WebAssembly and without std"
 cargo build -p waxseal-core --locked --target wasm32-unknown-unknown --quiet

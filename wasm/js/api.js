@@ -349,16 +349,52 @@ function notFound(e) {
 
 const VERIFY_KEYS = new Set(['resolveTxt', 'now', 'policy', 'authservId', 'lookupPolicies', 'diagnostics']);
 const POLICY_KEYS = new Set([
-  'minRsaBits', 'allowRsaSha1', 'allowUnsignedBodyTail', 'allowUnsignedFrom', 'ignoreExpiration',
+  'minRsaBits', 'allowRsaSha1', 'allowUnsignedBodyTail', 'allowUnsignedFrom', 'allowFromCount',
+  'ignoreExpiration',
   'clockSkew', 'maxSignatures', 'maxHeaderBytes',
 ]);
 
+// A message given as a stream: a ReadableStream (fetch bodies, Cloudflare's
+// `message.raw`) or an async iterable of chunks (Node streams); null for a
+// whole message.
+function chunksOf(message) {
+  if (message && typeof message === 'object') {
+    if (typeof message.getReader === 'function') return readChunks(message);
+    if (typeof message[Symbol.asyncIterator] === 'function') return message;
+  }
+  return null;
+}
+
+async function* readChunks(stream) {
+  const reader = stream.getReader();
+  let done = false;
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) {
+        done = true;
+        return;
+      }
+      yield r.value;
+    }
+  } finally {
+    // stopped early (a malformed header block): the rest is not needed
+    if (!done) reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}
+
 /**
- * Verifies every DKIM signature of a message. `resolveTxt(name)` resolves
- * to the TXT records at `name` as an array of records, each an array of
- * strings (what Node's `dns.promises.resolveTxt` returns); `null`/`[]` or a
- * thrown ENOTFOUND/ENODATA mean no record, any other error a temporary
- * failure. Resolves to `{ results, authenticationResults,
+ * Verifies every DKIM signature of a message. `message` is the whole
+ * message (Uint8Array or string) or a stream of it (a ReadableStream or an
+ * async iterable of Uint8Array chunks, e.g. Cloudflare's `message.raw`),
+ * read once, chunk by chunk: the key lookups start as soon as the header
+ * block is in, while the body streams, and memory does not grow with the
+ * body. `resolveTxt(name)` resolves to the TXT records at `name` as an
+ * array of records, each an array of strings (what Node's
+ * `dns.promises.resolveTxt` returns); `null`/`[]` or a thrown
+ * ENOTFOUND/ENODATA mean no record, any other error a temporary failure.
+ * Resolves to `{ results, authenticationResults,
  * authenticationResultsField, fromDomain, dmarc?, legacyPolicy? }`. With
  * `diagnostics` (true: up to 1 MiB of body, or a byte count), each result
  * carries what it was checked against: the canonicalized header data and
@@ -378,27 +414,60 @@ export async function verify(message, options) {
   for (const k of Object.keys(policy)) {
     if (!POLICY_KEYS.has(k)) throw invalid(`unknown policy option \`${k}\``);
   }
-  const bytes = toBytes(message);
+  const chunks = chunksOf(message);
+  const bytes = chunks ? null : toBytes(message);
   if (diagnostics !== undefined && diagnostics !== false
       && !(Number.isSafeInteger(diagnostics) && diagnostics >= 0) && diagnostics !== true) {
     throw invalid('diagnostics must be true or a number of body bytes to keep');
   }
+  // One lookup per name, started once the verifier names it; a lookup never
+  // rejects (its failure is the answer), and the answers are handed to the
+  // verifier only after the whole message is in.
+  const lookups = new Map();
+  const lookup = async (name) => {
+    try {
+      const records = await resolveTxt(name);
+      return records == null || (Array.isArray(records) && records.length === 0) ? 'nxdomain' : records;
+    } catch (e) {
+      return notFound(e) ? 'nxdomain' : 'tempfail';
+    }
+  };
   const v = call(() => new raw.Verifier(policy, at === undefined ? now() : at));
+  // the queries are final once the header block is in (the verifier names
+  // them all at once, at its end)
+  const startLookups = () => {
+    const queries = call(() => v.queries());
+    for (const q of queries) {
+      if ((lookupPolicies || q.kind === 'key') && !lookups.has(q.name)) lookups.set(q.name, lookup(q.name));
+    }
+    return queries.length > 0;
+  };
   try {
     if (diagnostics) call(() => v.diagnostics(diagnostics === true ? 1 << 20 : diagnostics));
-    call(() => v.update(bytes));
-    call(() => v.finishHeaders());
-    const queries = call(() => v.queries()).filter((q) => lookupPolicies || q.kind === 'key');
-    await Promise.all(queries.map(async (q) => {
-      let answer;
+    if (chunks) {
+      // the header block has ended (or was refused) once more than the
+      // header limit has gone in: stop asking then, signatures or not
+      const headerLimit = (policy.maxHeaderBytes ?? 1 << 20) + 2;
+      let fed = 0;
+      let asked = false;
       try {
-        const records = await resolveTxt(q.name);
-        answer = records == null || (Array.isArray(records) && records.length === 0) ? 'nxdomain' : records;
+        for await (const chunk of chunks) {
+          const b = toBytes(chunk, 'chunk');
+          call(() => v.update(b));
+          fed += b.length;
+          if (!asked) asked = startLookups() || fed > headerLimit;
+        }
       } catch (e) {
-        answer = notFound(e) ? 'nxdomain' : 'tempfail';
+        if (e instanceof WaxsealError) throw e;
+        throw new WaxsealError('ERR_STREAM', `reading the message failed: ${e && e.message !== undefined ? e.message : String(e)}`, { cause: e });
       }
-      call(() => v.answer(q.name, answer));
-    }));
+    } else {
+      call(() => v.update(bytes));
+    }
+    call(() => v.finishHeaders());
+    startLookups();
+    const answers = await Promise.all([...lookups].map(async ([name, p]) => [name, await p]));
+    for (const [name, answer] of answers) call(() => v.answer(name, answer));
     return call(() => v.finish(authservId));
   } finally {
     v.free();

@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'ERR_MALFORMED_MESSAGE'
   | 'ERR_HEADER_TOO_LARGE'
   | 'ERR_MISSING_FROM'
+  | 'ERR_SEVERAL_FROM'
   | 'ERR_SYNTAX'
   | 'ERR_INVALID_DOMAIN'
   | 'ERR_INVALID_SELECTOR'
@@ -21,6 +22,7 @@ export type ErrorCode =
   | 'ERR_KEY_GENERATION'
   | 'ERR_CRYPTO'
   | 'ERR_STATE'
+  | 'ERR_STREAM'
   | 'ERR_INTERNAL';
 
 /** Every error waxseal throws or rejects with. */
@@ -146,6 +148,8 @@ export interface VerifyPolicy {
   allowUnsignedBodyTail?: boolean;
   /** Accept signatures whose h= lacks From. Default false. */
   allowUnsignedFrom?: boolean;
+  /** Accept a message without exactly one From field (else its valid signatures get `policy`, `from_count`). Default false. */
+  allowFromCount?: boolean;
   /** Do not check x=. Default false. */
   ignoreExpiration?: boolean;
   /** Allowed t= in the future, seconds. Default 300. */
@@ -189,7 +193,7 @@ export type ReasonCode =
   | 'key_not_found' | 'key_unavailable' | 'key_syntax' | 'key_revoked' | 'key_algorithm_mismatch'
   | 'hash_not_allowed' | 'service_not_email' | 'strict_identity_mismatch' | 'body_hash_mismatch'
   | 'bad_signature' | 'weak_algorithm' | 'key_too_small' | 'partial_body' | 'expired'
-  | 'future_timestamp' | 'too_many_signatures' | 'header_too_large';
+  | 'future_timestamp' | 'too_many_signatures' | 'header_too_large' | 'from_count';
 
 export interface SignatureResult {
   result: DkimResult;
@@ -229,5 +233,16 @@ export interface VerifyReport {
   legacyPolicy?: string;
 }
 
-/** Verifies every DKIM signature of a message. */
-export function verify(message: Message, options: VerifyOptions): Promise<VerifyReport>;
+/**
+ * A message read as a stream, chunk by chunk: a ReadableStream (a fetch
+ * body, Cloudflare's `message.raw`) or an async iterable of chunks (a Node
+ * stream).
+ */
+export type MessageStream = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array | string>;
+
+/**
+ * Verifies every DKIM signature of a message, given whole or as a stream
+ * (the key lookups start once the header block is in; the body is not
+ * held). A stream that fails rejects with ERR_STREAM.
+ */
+export function verify(message: Message | MessageStream, options: VerifyOptions): Promise<VerifyReport>;

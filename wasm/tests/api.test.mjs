@@ -213,3 +213,70 @@ test('verify with diagnostics: what was hashed, for explaining a failure', async
     (e) => e instanceof WaxsealError && e.code === 'ERR_INVALID_OPTION',
   );
 });
+
+test('verify a stream: every chunking gives the same report; lookups start at the end of the header block', async () => {
+  const signed = new TextEncoder().encode(await signMessage(
+    MSG, [{ domain: 'example.com', selector: 'ed', privateKey: ed, timestamp: T },
+      { domain: 'example.com', selector: 'rsa', privateKey: rsa, timestamp: T }]));
+  const resolveTxt = resolverFor([['ed', ed], ['rsa', rsa]]);
+  const whole = await verify(signed, { resolveTxt, now: T });
+  assert.deepEqual(whole.results.map((r) => r.result), ['pass', 'pass']);
+  const headerEnd = Buffer.from(signed).indexOf('\r\n\r\n') + 4;
+  for (const size of [1, 7, 64, headerEnd, signed.length]) {
+    const chunks = [];
+    for (let i = 0; i < signed.length; i += size) chunks.push(signed.slice(i, i + size));
+    // a ReadableStream (fetch bodies, Cloudflare's message.raw) that records
+    // how far it was read when each lookup was asked for
+    let read = 0;
+    const asked = [];
+    const stream = new ReadableStream({
+      pull(c) {
+        if (chunks.length === 0) return c.close();
+        const chunk = chunks.shift();
+        read += chunk.length;
+        c.enqueue(chunk);
+      },
+    }, { highWaterMark: 0 });
+    const r = await verify(stream, { resolveTxt: (n) => { asked.push([n, read]); return resolveTxt(n); }, now: T });
+    assert.deepEqual(r, whole, `chunks of ${size}`);
+    assert.deepEqual(asked.map(([n]) => n).sort(), ['ed._domainkey.example.com', 'rsa._domainkey.example.com']);
+    // asked as soon as the chunk that ends the header block was in, before the body
+    for (const [, at] of asked) assert.equal(at, Math.min(Math.ceil(headerEnd / size) * size, signed.length), `chunks of ${size}`);
+  }
+  // an async iterable of chunks (a Node stream), with a body byte changed
+  const tampered = Buffer.from(signed);
+  tampered[tampered.length - 3] ^= 1;
+  const { Readable } = await import('node:stream');
+  const r = await verify(Readable.from([tampered.subarray(0, 100), tampered.subarray(100)]), { resolveTxt, now: T });
+  assert.deepEqual(r.results.map((x) => x.reasonCode), ['body_hash_mismatch', 'body_hash_mismatch']);
+  // with diagnostics, too
+  const d = await verify(Readable.from([signed]), { resolveTxt, now: T, diagnostics: true });
+  assert.equal(new TextDecoder().decode(d.results[0].diagnostics.canonicalBody), 'Hi.\r\n\r\nAre you hungry yet?\r\n');
+});
+
+test('verify a stream: a failing stream is ERR_STREAM, a malformed one stops reading', async () => {
+  const resolveTxt = resolverFor([['ed', ed]]);
+  const failing = new ReadableStream({
+    start(c) {
+      c.enqueue(new TextEncoder().encode('From: a@example.com\r\n'));
+      c.error(new Error('connection reset'));
+    },
+  });
+  await assert.rejects(verify(failing, { resolveTxt }),
+    (e) => e instanceof WaxsealError && e.code === 'ERR_STREAM' && /connection reset/.test(e.message));
+  // a header block that is not one, then a body that never ends: the error
+  // comes at the end of the header block, and the rest is not read
+  let cancelled = false;
+  let first = true;
+  const malformed = new ReadableStream({
+    pull(c) {
+      c.enqueue(new TextEncoder().encode(first ? 'no colon in this header line\r\n\r\n' : 'body line\r\n'));
+      first = false;
+    },
+    cancel() { cancelled = true; },
+  });
+  await assert.rejects(verify(malformed, { resolveTxt }), (e) => e instanceof WaxsealError && e.code === 'ERR_MALFORMED_MESSAGE');
+  assert.ok(cancelled, 'the rest of the stream is cancelled');
+  await assert.rejects(verify((async function* () { yield 42; })(), { resolveTxt }),
+    (e) => e instanceof WaxsealError && e.code === 'ERR_INVALID_OPTION');
+});

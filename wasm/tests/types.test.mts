@@ -12,5 +12,9 @@ const r: VerifyReport = await verify(header + headers, {
   policy: { minRsaBits: 2048, allowRsaSha1: false },
 });
 const code: string | undefined = r.results[0]?.reasonCode;
+// a stream, as Cloudflare's message.raw or a fetch body
+const streamed: VerifyReport = await verify(new Response('x').body!, { resolveTxt: () => null, diagnostics: true });
+const canon: Uint8Array | undefined = streamed.results[0]?.diagnostics?.canonicalBody;
+void canon;
 try { await s.finish(); } catch (e) { if (e instanceof WaxsealError) { const c: string = e.code; void c; } }
 void rec; void code;

@@ -1,6 +1,6 @@
 // Smoke checks for the tools scripts/setup-js.sh installs; run by it after an install
 // (or with --check).  Each check is also the reference snippet for tests: see README.md.
-//   node wasm/tools/smoke.mjs [wasm-opt|chromium|miniflare|deno|tsc ...]   (default: all)
+//   node wasm/tools/smoke.mjs [wasm-opt|chromium|axe|miniflare|deno|tsc ...]   (default: all)
 // Needs WAXSEAL_JS_HOME (the state dir with node_modules) in the environment.
 // Offline: every server listens on 127.0.0.1 only; nothing is fetched.
 import { execFileSync } from 'node:child_process';
@@ -68,6 +68,34 @@ const checks = {
         await context.close();
       }
     } finally {
+      server.close();
+    }
+  },
+
+  // axe-core through @axe-core/playwright (the page's accessibility test): it must find the
+  // violations of a page that has two (an image without alt text, an input without a label)
+  async axe(dir) {
+    const { chromium } = require('playwright-core');
+    const { AxeBuilder } = require('@axe-core/playwright');
+    const server = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><html lang="en"><title>axe</title><main><h1>axe</h1>' +
+        '<img src="data:,"><input type="text"></main>');
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000,
+      env: { ...process.env, XDG_CONFIG_HOME: path.join(dir, 'config'), XDG_CACHE_HOME: path.join(dir, 'cache') },
+    });
+    try {
+      const page = await (await browser.newContext()).newPage();  // AxeBuilder wants a context of its own
+      await page.goto(`http://127.0.0.1:${server.address().port}/`);
+      const { violations } = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa']).analyze();
+      expect('axe violations', violations.map((v) => v.id).sort().join(' '), 'image-alt label');
+      return `axe-core ${require('axe-core/package.json').version} via @axe-core/playwright ${
+        JSON.parse(fs.readFileSync(path.join(HOME, 'node_modules/@axe-core/playwright/package.json'), 'utf8')).version}`;
+    } finally {
+      await browser.close();
       server.close();
     }
   },

@@ -1,0 +1,50 @@
+// The DNS key record in the forms people publish it (RFC 6376 3.6.2):
+// host names, one string for web forms, quoted strings of at most 255
+// bytes for zone files; and records pasted back in. No DOM.
+
+import { parseQuotedTxt } from './doh.js';
+
+/** Byte length of text as UTF-8 (what DNS counts). */
+export function byteLength(text) {
+  return new TextEncoder().encode(text).length;
+}
+
+/**
+ * The names of a key record: `relative` for providers' web forms, which
+ * append the domain themselves, `full`, `fqdn` (zone files, trailing dot)
+ * and `doubled`, the name that results when the full name is typed into
+ * such a form.
+ */
+export function hostNames(selector, domain) {
+  const relative = `${selector}._domainkey`;
+  const full = `${relative}.${domain}`;
+  return { relative, full, fqdn: `${full}.`, doubled: `${full}.${domain}` };
+}
+
+/** A TXT value as zone-file strings: each at most 255 bytes (RFC 1035 3.3), quoted. */
+export function zoneStrings(strings) {
+  return strings.map((s) => `"${s.replace(/["\\]/g, '\\$&')}"`).join(' ');
+}
+
+/**
+ * A record pasted by a person, in any of the usual forms: the plain value
+ * (possibly wrapped over lines), zone-file quoted strings, or a whole
+ * zone-file line (`name [ttl] [IN] TXT ( "..." "..." )`). Returns
+ * `{ name | null, value }` (strings concatenated, as a resolver hands them
+ * to a verifier), or null for empty text.
+ */
+export function parsePastedRecord(text) {
+  let t = String(text).trim();
+  if (!t) return null;
+  let name = null;
+  const m = /^([^\s"]+)\s+(?:\d+\s+)?(?:IN\s+)?TXT\s+([\s\S]*)$/i.exec(t);
+  if (m) {
+    name = m[1].replace(/\.$/, '');
+    t = m[2].trim().replace(/^\(\s*/, '').replace(/\s*\)$/, '');
+  }
+  if (t.startsWith('"')) {
+    // quoted strings, possibly over several lines
+    return { name, value: t.split(/\r?\n/).map((line) => parseQuotedTxt(line.trim()).join('')).join('') };
+  }
+  return { name, value: t.split(/\r?\n/).map((line) => line.trim()).join('') };
+}
