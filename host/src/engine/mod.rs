@@ -14,8 +14,8 @@
 use std::sync::Arc;
 
 use anyhow::Result;
-use waxseal_core::{ErrorCode, KeyAnswer};
 use waxseal_core::verify::VerifyPolicy;
+use waxseal_core::{ErrorCode, KeyAnswer};
 
 use crate::component::{ComponentHost, GuestError, Limits, SandboxSigner, SandboxVerifier, wit};
 use crate::crypto::NativeKey;
