@@ -165,25 +165,35 @@ impl waxseal::dkim::crypto::Host for HostState {
 /// was lent for, and refuses anything else with a [`Refusal`]. What the
 /// parser can still do is sign other header fields of that same domain's
 /// mail under that signature, which is what the key is for anyway.
-#[derive(Default)]
 pub struct Lending {
     keys: Arc<Vec<NativeKey>>,
-    /// `(handle, d=, s=)`: key `handle` signs for this domain and selector.
-    bound: Vec<(u32, String, String)>,
+    /// The signatures lent for: key `handle` (`SigningKey::Host`) signs for
+    /// its option's `d=` and `s=`. Shared, not copied, per message.
+    options: Arc<[wit::SignOptions]>,
+}
+
+impl Default for Lending {
+    fn default() -> Self {
+        Lending {
+            keys: Arc::default(),
+            options: Arc::new([]),
+        }
+    }
 }
 
 impl Lending {
     /// Lends `keys` (handle `i` is `keys[i]`) for the signatures in
     /// `options` that name host keys.
-    pub fn new(keys: Arc<Vec<NativeKey>>, options: &[wit::SignOptions]) -> Self {
-        let bound = options
-            .iter()
-            .filter_map(|o| match o.key {
-                wit::SigningKey::Host(h) => Some((h, o.domain.clone(), o.selector.clone())),
-                wit::SigningKey::Pem(_) => None,
-            })
-            .collect();
-        Lending { keys, bound }
+    pub fn new(keys: Arc<Vec<NativeKey>>, options: Arc<[wit::SignOptions]>) -> Self {
+        Lending { keys, options }
+    }
+
+    /// `(handle, d=, s=)` of each signature a host key is lent for.
+    fn bound(&self) -> impl Iterator<Item = (u32, &str, &str)> {
+        self.options.iter().filter_map(|o| match o.key {
+            wit::SigningKey::Host(h) => Some((h, o.domain.as_str(), o.selector.as_str())),
+            wit::SigningKey::Pem(_) => None,
+        })
     }
 
     /// The keys, by handle.
@@ -192,9 +202,8 @@ impl Lending {
     }
 
     fn key(&self, handle: u32) -> Option<&NativeKey> {
-        self.bound
-            .iter()
-            .any(|(h, _, _)| *h == handle)
+        self.bound()
+            .any(|(h, _, _)| h == handle)
             .then(|| self.keys.get(handle as usize))
             .flatten()
     }
@@ -204,8 +213,8 @@ impl Lending {
     pub fn sign(&self, handle: u32, data: &[u8]) -> Result<Vec<u8>, Refusal> {
         let key = self.key(handle).ok_or(Refusal::NoKey(handle))?;
         let (d, s) = signature_field_labels(data)?;
-        let lent_for = self.bound.iter().any(|(h, bd, bs)| {
-            *h == handle && bd.eq_ignore_ascii_case(&d) && bs.eq_ignore_ascii_case(&s)
+        let lent_for = self.bound().any(|(h, bd, bs)| {
+            h == handle && bd.eq_ignore_ascii_case(&d) && bs.eq_ignore_ascii_case(&s)
         });
         if !lent_for {
             return Err(Refusal::NotLentFor {
@@ -416,7 +425,10 @@ mod lending_tests {
         let keys = Arc::new(vec![key()]);
         HostState::new(
             1 << 20,
-            Arc::new(Lending::new(keys, &[options("example.com", "sel")])),
+            Arc::new(Lending::new(
+                keys,
+                Arc::new([options("example.com", "sel")]),
+            )),
         )
     }
 
@@ -434,7 +446,10 @@ mod lending_tests {
 
     #[test]
     fn lent_key_refuses_crafted_data() {
-        let lending = Lending::new(Arc::new(vec![key()]), &[options("example.com", "sel")]);
+        let lending = Lending::new(
+            Arc::new(vec![key()]),
+            Arc::new([options("example.com", "sel")]),
+        );
         let refuse = |data: &[u8]| lending.sign(0, data).unwrap_err();
         // arbitrary data, e.g. a TLS handshake transcript or another message
         assert_eq!(refuse(b"any data the parser likes"), Refusal::NotASignature);

@@ -297,7 +297,7 @@ impl ComponentHost {
         options: &[wit::SignOptions],
         keys: Arc<Vec<NativeKey>>,
     ) -> Result<Result<String, GuestError>> {
-        let mut s = match self.signer(options, keys)? {
+        let mut s = match self.signer(options.into(), keys)? {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
         };
@@ -321,7 +321,7 @@ impl ComponentHost {
         options: &[wit::SignOptions],
         keys: Arc<Vec<NativeKey>>,
     ) -> Result<Result<String, GuestError>> {
-        match self.signer(options, keys)? {
+        match self.signer(options.into(), keys)? {
             Ok(s) => s.sign_whole(message),
             Err(e) => Ok(Err(e)),
         }
@@ -334,10 +334,10 @@ impl ComponentHost {
     /// instance: see [`SandboxSigner`]).
     pub fn signer(
         &self,
-        options: &[wit::SignOptions],
+        options: Arc<[wit::SignOptions]>,
         keys: Arc<Vec<NativeKey>>,
     ) -> Result<Result<SandboxSigner, GuestError>> {
-        Ok(Ok(SandboxSigner::new(self.clone(), options.to_vec(), keys)))
+        Ok(Ok(SandboxSigner::new(self.clone(), options, keys)))
     }
 
     /// The instance's `prepared` resource for `options`: the one it has

@@ -108,7 +108,7 @@ impl Drop for Lease {
 /// about as many instances as it has cores.
 pub struct SandboxSigner {
     host: ComponentHost,
-    options: Vec<wit::SignOptions>,
+    options: Arc<[wit::SignOptions]>,
     keys: Arc<Vec<NativeKey>>,
     /// The instance and its `prepared` resource, once needed.
     active: Option<(Lease, ResourceAny)>,
@@ -121,7 +121,7 @@ pub struct SandboxSigner {
 impl SandboxSigner {
     pub(super) fn new(
         host: ComponentHost,
-        options: Vec<wit::SignOptions>,
+        options: Arc<[wit::SignOptions]>,
         keys: Arc<Vec<NativeKey>>,
     ) -> Self {
         SandboxSigner {
@@ -137,7 +137,7 @@ impl SandboxSigner {
     /// Takes an instance with these options prepared, if not yet done.
     fn ensure(&mut self) -> Result<Result<(&mut Lease, ResourceAny), GuestError>> {
         if self.active.is_none() {
-            let lent = Arc::new(Lending::new(self.keys.clone(), &self.options));
+            let lent = Arc::new(Lending::new(self.keys.clone(), self.options.clone()));
             let mut inst = self.host.checkout(lent)?;
             match self.host.prepare(&mut inst, &self.options)? {
                 Ok(p) => {

@@ -202,7 +202,9 @@ impl Engine {
                     if slot.as_ref().is_none_or(|(s, _)| s.as_slice() != specs) {
                         *slot = Some((specs.to_vec(), specs.iter().map(SignSpec::wit).collect()));
                     }
-                    let options = slot.as_ref().map_or(&[][..], |(_, o)| o.as_slice());
+                    let options = slot
+                        .as_ref()
+                        .map_or_else(|| Arc::from([]), |(_, o)| o.clone());
                     host.signer(options, keys)
                 })?
                 .map(|s| SignSession::Wasm(Box::new(s)))
@@ -403,10 +405,13 @@ fn result_word(r: wit::DkimResult) -> &'static str {
     }
 }
 
+/// Sign specs with their WIT form, shared with the sessions that use it.
+type WitOptions = (Vec<SignSpec>, Arc<[wit::SignOptions]>);
+
 thread_local! {
     /// The sign specs this thread last gave the sandbox, with their WIT
     /// form.
-    static WIT_OPTIONS: std::cell::RefCell<Option<(Vec<SignSpec>, Vec<wit::SignOptions>)>> =
+    static WIT_OPTIONS: std::cell::RefCell<Option<WitOptions>> =
         const { std::cell::RefCell::new(None) };
 }
 
