@@ -213,13 +213,13 @@ impl Lending {
     pub fn sign(&self, handle: u32, data: &[u8]) -> Result<Vec<u8>, Refusal> {
         let key = self.key(handle).ok_or(Refusal::NoKey(handle))?;
         let (d, s) = signature_field_labels(data)?;
-        let lent_for = self.bound().any(|(h, bd, bs)| {
-            h == handle && bd.eq_ignore_ascii_case(&d) && bs.eq_ignore_ascii_case(&s)
-        });
+        let lent_for = self
+            .bound()
+            .any(|(h, bd, bs)| h == handle && same_name(d, bd) && same_name(s, bs));
         if !lent_for {
             return Err(Refusal::NotLentFor {
-                domain: d,
-                selector: s,
+                domain: text(d),
+                selector: text(s),
             });
         }
         key.sign_header_data(data)
@@ -272,33 +272,83 @@ impl std::error::Error for Refusal {}
 /// (RFC 6376 3.7: the signature field comes last, without its final CRLF,
 /// with an empty `b=`; its name as written for `simple`, lower-cased for
 /// `relaxed`).
-fn signature_field_labels(data: &[u8]) -> Result<(String, String), Refusal> {
-    // the last field starts after the last CRLF that is not a fold
-    let start = data
-        .windows(3)
-        .rposition(|w| w[0] == b'\r' && w[1] == b'\n' && w[2] != b' ' && w[2] != b'\t')
-        .map_or(0, |i| i + 2);
+fn signature_field_labels(data: &[u8]) -> Result<(&[u8], &[u8]), Refusal> {
+    // the last field starts after the last LF that does not begin a fold
+    // (searched from the end: only the signature field is scanned)
+    let mut end = data.len();
+    let start = loop {
+        match memchr::memrchr(b'\n', &data[..end]) {
+            Some(i) if matches!(data.get(i + 1), Some(b' ' | b'\t')) => end = i,
+            Some(i) => break i + 1,
+            None => break 0,
+        }
+    };
     let field = &data[start..];
-    let colon = field
-        .iter()
-        .position(|&b| b == b':')
-        .ok_or(Refusal::NotASignature)?;
+    let colon = memchr::memchr(b':', field).ok_or(Refusal::NotASignature)?;
     let name = field[..colon].trim_ascii_end();
     if !name.eq_ignore_ascii_case(b"dkim-signature") {
         return Err(Refusal::NotASignature);
     }
-    let tags = waxseal_core::tag_list::TagList::parse(&field[colon + 1..])
-        .map_err(|_| Refusal::NotASignature)?;
-    match tags.get("b") {
-        Some(b) if b.value_without_fws().is_empty() => {}
+    // d=, s= and b= of the tag list (RFC 6376 3.2), read in place. The
+    // rest of the field's syntax is the verifier's business; a duplicate
+    // of one of these three is refused (3.2: tags MUST NOT repeat).
+    let (mut d, mut sel, mut b) = (None, None, None);
+    let list = &field[colon + 1..];
+    let mut at = 0;
+    while at < list.len() {
+        let end = memchr::memchr(b';', &list[at..]).map_or(list.len(), |i| at + i);
+        let tag = &list[at..end];
+        at = end + 1;
+        let Some(eq) = memchr::memchr(b'=', tag) else {
+            continue;
+        };
+        let slot = match trim_fws(&tag[..eq]) {
+            b"d" => &mut d,
+            b"s" => &mut sel,
+            b"b" => &mut b,
+            _ => continue,
+        };
+        if slot.replace(&tag[eq + 1..]).is_some() {
+            return Err(Refusal::NotASignature);
+        }
+    }
+    match b {
+        Some(v) if v.iter().all(|c| is_fws(*c)) => {}
         _ => return Err(Refusal::SignatureNotEmpty),
     }
-    let text = |t: &str| {
-        tags.get(t)
-            .map(|v| String::from_utf8_lossy(&v.value_without_fws()).into_owned())
-            .ok_or(Refusal::NotASignature)
-    };
-    Ok((text("d")?, text("s")?))
+    match (d, sel) {
+        (Some(d), Some(s)) => Ok((d, s)),
+        _ => Err(Refusal::NotASignature),
+    }
+}
+
+fn trim_fws(v: &[u8]) -> &[u8] {
+    let start = v.iter().position(|b| !is_fws(*b)).unwrap_or(v.len());
+    let end = v.iter().rposition(|b| !is_fws(*b)).map_or(start, |i| i + 1);
+    &v[start..end]
+}
+
+fn is_fws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// `value` (folding white space left out) is `want`, ASCII case ignored.
+fn same_name(value: &[u8], want: &str) -> bool {
+    let mut v = value.iter().copied().filter(|b| !is_fws(*b));
+    let mut w = want.bytes();
+    loop {
+        match (v.next(), w.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(&b) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// A label for a refusal message.
+fn text(value: &[u8]) -> String {
+    let v: Vec<u8> = value.iter().copied().filter(|b| !is_fws(*b)).collect();
+    String::from_utf8_lossy(&v).into_owned()
 }
 
 /// Replaces the generated bindings of the imports that take the bulk of
@@ -472,6 +522,10 @@ mod lending_tests {
             refuse(other.as_bytes()),
             Refusal::NotLentFor { .. }
         ));
+        // a duplicated d= (verifiers reject the field; never signed)
+        let dup = String::from_utf8_lossy(RELAXED)
+            .replace("d=example.com;", "d=example.com; d=bank.example;");
+        assert_eq!(refuse(dup.as_bytes()), Refusal::NotASignature);
         // a b= that is not empty, or none
         let mut filled = RELAXED.to_vec();
         filled.extend_from_slice(b"AAAA");
