@@ -580,7 +580,6 @@ impl Config {
         for r in raw.signing {
             let line = line_of(text, r.span().start);
             let where_ = format!("{}:{line}", path.display());
-            let span = r.span();
             let rr = r.into_inner();
             let from = rr
                 .from
@@ -632,7 +631,6 @@ impl Config {
                     }
                 }
             }
-            let _ = span;
             rules.push(rule);
         }
         if rules.is_empty() && !verify.enabled {
