@@ -264,6 +264,22 @@ fn dns_record_and_policy() {
     let out = stdout(&o);
     assert!(out.contains("sel._domainkey.example.com. IN TXT ( \"v=DKIM1; k=rsa; t=y; p=MIIB"));
     assert!(out.contains(";   value: v=DKIM1; k=rsa; t=y; p=MIIB"));
+    // the record needs only the public half: a public key PEM, or the
+    // private key as DER, give the same record (as npm's dnsRecord does)
+    let tmp = Tmp::new("dns-record-forms");
+    let der = tmp.join("ed25519.der");
+    let pem = std::fs::read_to_string(vector_key("ed25519.pem")).unwrap();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    std::fs::write(&der, waxseal_core::base64::decode(b64.as_bytes()).unwrap()).unwrap();
+    let record = |key: &str| {
+        let o = waxseal(&["dns", "record", "-k", key, "-d", "example.com", "-s", "ed"]);
+        assert_eq!(code(&o), 0, "{key}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let want = record(&vector_key("ed25519.pem"));
+    assert!(want.contains("v=DKIM1; k=ed25519; p="), "{want}");
+    assert_eq!(record(&vector_key("ed25519.public.pem")), want);
+    assert_eq!(record(&der.display().to_string()), want);
     let o = waxseal(&[
         "dns",
         "policy",
@@ -1055,6 +1071,49 @@ fn broken_pipe_and_full_disk_end_quietly() {
                 "{args:?}: {e}"
             );
         }
+    }
+    // `waxseal sign >&-`: a closed standard output is an error (it was
+    // exit 0 with the result lost), while `>/dev/null` is the user's choice
+    if Path::new("/proc/self/fdinfo").exists() && Path::new("/bin/sh").exists() {
+        let keygen_out = t.join("closed").display().to_string();
+        let mut all = cases.clone();
+        all.push(vec![
+            "keygen",
+            "-d",
+            "example.com",
+            "-s",
+            "k",
+            "-a",
+            "ed25519",
+            "-o",
+            &keygen_out,
+        ]);
+        for args in &all {
+            let o = Command::new("/bin/sh")
+                .arg("-c")
+                .arg(r#"exec "$0" "$@" >&-"#)
+                .arg(env!("CARGO_BIN_EXE_waxseal"))
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+            assert_eq!(
+                stderr(&o),
+                "waxseal: error: standard output is closed: there is nowhere to write the result\n",
+                "{args:?}"
+            );
+            // refused before it made anything
+            assert!(!Path::new(&keygen_out).join("k").exists());
+            let o = Command::new(env!("CARGO_BIN_EXE_waxseal"))
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(std::fs::File::create("/dev/null").unwrap())
+                .output()
+                .unwrap();
+            assert_eq!(code(&o), 0, "{args:?} >/dev/null: {}", stderr(&o));
+        }
+        assert!(Path::new(&keygen_out).join("k").exists());
     }
 }
 

@@ -27,6 +27,12 @@ pub enum Error {
     /// The private key is of a type DKIM cannot sign with (EC, DSA): RFC
     /// 6376 and RFC 8463 define RSA and Ed25519.
     UnsupportedPrivateKeyType,
+    /// A public key was given where the private key is needed (a
+    /// `PUBLIC KEY` PEM or a DER SubjectPublicKeyInfo).
+    PublicKeyGiven,
+    /// The message is empty (not a byte): there is nothing to sign or
+    /// verify, and no From field.
+    EmptyMessage,
     /// The message has CR line ends and not a single LF (an old Mac file):
     /// read as DKIM reads mail, it would be one header field and no body.
     CrLineEnds,
@@ -231,7 +237,9 @@ impl Error {
     pub fn kind(&self) -> ErrorCode {
         use ErrorCode as C;
         match self {
-            Error::MalformedHeaderField { .. } | Error::CrLineEnds => C::MalformedMessage,
+            Error::MalformedHeaderField { .. } | Error::CrLineEnds | Error::EmptyMessage => {
+                C::MalformedMessage
+            }
             Error::HeaderTooLarge { .. } => C::HeaderTooLarge,
             Error::MissingFrom => C::MissingFrom,
             Error::SeveralFrom { .. } => C::SeveralFrom,
@@ -254,6 +262,7 @@ impl Error {
             | Error::InvalidPrivateKey
             | Error::EncryptedPrivateKey
             | Error::UnsupportedPrivateKeyType
+            | Error::PublicKeyGiven
             | Error::InvalidPublicKey
             | Error::UnsupportedKeyType => C::InvalidKey,
             Error::UnsupportedKeySize { .. } => C::KeySize,
@@ -283,6 +292,10 @@ impl fmt::Display for Error {
             Error::UnsupportedPrivateKeyType => f.write_str(
                 "this is an EC or DSA key; DKIM signs with RSA or Ed25519 (RFC 6376, RFC 8463): make one with waxseal keygen",
             ),
+            Error::PublicKeyGiven => {
+                f.write_str("this is a public key; signing needs the private key")
+            }
+            Error::EmptyMessage => f.write_str("the message is empty"),
             Error::CrLineEnds => f.write_str(
                 "line ends are CR only (an old Mac file?); convert them to CRLF or LF",
             ),

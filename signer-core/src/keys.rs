@@ -213,6 +213,7 @@ fn ed25519_pkcs8_v1(k: &Ed25519SigningKey) -> Zeroizing<Vec<u8>> {
 fn unusable_key_kind(data: &[u8]) -> Option<Error> {
     const ENCRYPTED_LABELS: [&[u8]; 2] = [b"ENCRYPTED PRIVATE KEY", b"Proc-Type: 4,ENCRYPTED"];
     const OTHER_LABELS: [&[u8]; 2] = [b"EC PRIVATE KEY", b"DSA PRIVATE KEY"];
+    const PUBLIC_LABELS: [&[u8]; 2] = [b"BEGIN PUBLIC KEY", b"BEGIN RSA PUBLIC KEY"];
     // PBES2 (1.2.840.113549.1.5.13) and id-ecPublicKey (1.2.840.10045.2.1)
     const PBES2: &[u8] = &[
         0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d,
@@ -231,6 +232,9 @@ fn unusable_key_kind(data: &[u8]) -> Option<Error> {
         }
         _ => data.to_vec(),
     };
+    if PUBLIC_LABELS.iter().any(|l| has(data, l)) || PublicKey::from_spki_der(&der).is_ok() {
+        return Some(Error::PublicKeyGiven);
+    }
     if ENCRYPTED_LABELS.iter().any(|l| has(data, l)) || has(&der, PBES2) {
         return Some(Error::EncryptedPrivateKey);
     }
@@ -522,6 +526,63 @@ impl PublicKey {
             PublicInner::Ed25519(k) => k.to_bytes().to_vec(),
         };
         PublicKey { inner, data }
+    }
+
+    /// A public key from a DER SubjectPublicKeyInfo (RFC 5280 4.1.2.7):
+    /// RSA, or Ed25519 as RFC 8410 4 encodes it (a fixed 12-byte prefix,
+    /// then the 32-byte key).
+    pub fn from_spki_der(der: &[u8]) -> Result<Self, Error> {
+        // SEQUENCE, AlgorithmIdentifier id-Ed25519 (1.3.101.112), BIT STRING
+        const ED25519_SPKI: [u8; 12] = [
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        match der.strip_prefix(&ED25519_SPKI[..]) {
+            Some(key) if key.len() == 32 => Self::from_record_data(KeyType::Ed25519, key),
+            _ => Self::from_record_data(KeyType::Rsa, der),
+        }
+    }
+
+    /// A public key from what a user may hold: a `BEGIN PUBLIC KEY` PEM
+    /// (SubjectPublicKeyInfo, what `openssl pkey -pubout` prints) or
+    /// `BEGIN RSA PUBLIC KEY` (PKCS#1), a private key in any form
+    /// [`PrivateKey::parse`] takes, or the base64 `p=` data of a record
+    /// with its key type (RSA when `None`, as `k=` defaults, RFC 6376
+    /// 3.6.1).
+    pub fn parse(text: &str, key_type: Option<KeyType>) -> Result<Self, Error> {
+        let t = text.trim();
+        if t.contains("PUBLIC KEY-----") {
+            let b64: String = t
+                .lines()
+                .filter(|l| !l.starts_with("-----") && !l.contains(':'))
+                .flat_map(|l| l.trim().chars())
+                .collect();
+            return Self::from_spki_der(&base64::decode(b64.as_bytes())?);
+        }
+        if t.contains("-----BEGIN") {
+            return Ok(PrivateKey::parse(t.as_bytes())?.public_key());
+        }
+        Self::from_record_data(
+            key_type.unwrap_or(KeyType::Rsa),
+            &base64::decode(t.as_bytes())?,
+        )
+    }
+
+    /// The public key in the bytes of a key file, whatever it holds: PEM
+    /// or `p=` text as [`parse`](Self::parse) takes it, or DER (a private
+    /// key, PKCS#8 or PKCS#1, or a SubjectPublicKeyInfo). What every face
+    /// accepts where only the public half is needed (a DNS record).
+    pub fn from_key_file(data: &[u8], key_type: Option<KeyType>) -> Result<Self, Error> {
+        let text = core::str::from_utf8(data).ok();
+        if let Some(t) = text.filter(|t| t.contains("-----BEGIN")) {
+            return Self::parse(t, key_type);
+        }
+        PrivateKey::parse(data)
+            .map(|k| k.public_key())
+            .or_else(|e| Self::from_spki_der(data).map_err(|_| e))
+            .or_else(|e| match text {
+                Some(t) => Self::parse(t, key_type).map_err(|_| e),
+                None => Err(e),
+            })
     }
 
     /// Decodes the `p=` data of a key record (already base64-decoded).

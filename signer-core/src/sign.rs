@@ -65,9 +65,22 @@ pub const DEFAULT_SIGNED_HEADERS: &[&str] = &[
 
 /// Header fields oversigned by default: listed in `h=` once more than
 /// they occur, so that a copy added later (a second From, an added Cc)
-/// breaks the signature (RFC 6376 8.15).
-pub const DEFAULT_OVERSIGNED_HEADERS: &[&str] =
-    &["from", "to", "subject", "date", "cc", "reply-to"];
+/// breaks the signature (RFC 6376 8.15). Besides the fields a reader
+/// sees, the three that decide how the body is shown: a `Content-Type:
+/// text/html` and `MIME-Version` added to a plain-text message would
+/// otherwise leave the signature valid while the reader sees something
+/// else (RFC 6376 8.15, "Addition of new MIME parts"; RFC 2045 4 and 5).
+pub const DEFAULT_OVERSIGNED_HEADERS: &[&str] = &[
+    "from",
+    "to",
+    "subject",
+    "date",
+    "cc",
+    "reply-to",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+];
 
 /// A header field name in a [`HeaderSelection`]: the defaults are static
 /// strings, so options are cheap to build and clone.
@@ -906,6 +919,9 @@ impl<'k> Signer<'k> {
             }
             // No empty line: the whole message is header, the body empty.
             let len = self.buf.len();
+            if len == 0 {
+                return Err(Error::EmptyMessage);
+            }
             if len > self.max_header_bytes {
                 return Err(Error::HeaderTooLarge {
                     limit: self.max_header_bytes,
@@ -1186,7 +1202,10 @@ mod tests {
                 "to",
                 "to",
                 "cc",
-                "message-id"
+                "message-id",
+                "mime-version",
+                "content-type",
+                "content-transfer-encoding"
             ]
         );
         let h = HeaderSelection::only(["To", "X-Other"])
@@ -1351,7 +1370,7 @@ mod tests {
             sign(b"garbage without colon\r\n\r\n", &[(&o, &key)]),
             Err(Error::MalformedHeaderField { .. })
         ));
-        assert_eq!(sign(b"", &[(&o, &key)]), Err(Error::MissingFrom));
+        assert_eq!(sign(b"", &[(&o, &key)]), Err(Error::EmptyMessage));
         let mut s = Signer::new().max_header_bytes(16);
         s.add(o, &key).unwrap();
         assert_eq!(

@@ -1172,6 +1172,7 @@ impl Verifier {
     /// [`finish`](Self::finish).
     pub fn finish_headers(&mut self) -> Result<(), Error> {
         match self.phase {
+            Phase::Headers { .. } if self.buf.is_empty() => Err(Error::EmptyMessage),
             Phase::Headers { .. } if self.buf.len() > self.policy.max_header_bytes => {
                 self.refuse();
                 Ok(())

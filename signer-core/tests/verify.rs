@@ -851,6 +851,49 @@ mod properties {
             (DkimResult::Pass, None)
         );
     }
+
+    /// Issue 17, item 8: `Content-Type: text/html` and `MIME-Version` added
+    /// to a signed plain-text message (which had neither) changed what the
+    /// reader sees and still passed; the default signing list now oversigns
+    /// the MIME fields, so adding any of them breaks the signature.
+    #[test]
+    fn absent_fields_are_not_protected_mime_fields_added() {
+        let k = key("ed25519.pem");
+        let (signed, dns) = signed(MSG, opts("s"), &k);
+        assert!(!signed.windows(12).any(|w| w == b"Content-Type"));
+        let h = String::from_utf8_lossy(&signed[..find(&signed, b"b=")]).to_string();
+        for name in ["mime-version", "content-type", "content-transfer-encoding"] {
+            assert!(h.contains(name), "{name} in h=: {h}");
+        }
+        for added in [
+            &b"MIME-Version: 1.0\r\nContent-Type: text/html\r\n"[..],
+            b"Content-Type: text/html; charset=utf-8\r\n",
+            b"Content-Transfer-Encoding: quoted-printable\r\n",
+        ] {
+            for at_top in [true, false] {
+                let mut m = signed.clone();
+                let pos = if at_top { 0 } else { find(&m, b"\r\n\r\n") + 2 };
+                m.splice(pos..pos, added.iter().copied());
+                assert_eq!(
+                    single(&run(&m, &dns, &VerifyPolicy::default(), Some(NOW))),
+                    (DkimResult::Fail, Some(Reason::BadSignature)),
+                    "{} at top: {at_top}",
+                    String::from_utf8_lossy(added)
+                );
+            }
+        }
+        // the same message signed without oversigning lets them through:
+        // what the default changed
+        let mut o = opts("s");
+        o.headers.oversign.clear();
+        let (signed, dns) = super::signed(MSG, o, &k);
+        let mut m = b"MIME-Version: 1.0\r\nContent-Type: text/html\r\n".to_vec();
+        m.extend_from_slice(&signed);
+        assert_eq!(
+            single(&run(&m, &dns, &VerifyPolicy::default(), Some(NOW))),
+            (DkimResult::Pass, None)
+        );
+    }
 }
 
 #[test]

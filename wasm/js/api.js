@@ -38,28 +38,159 @@ function call(fn) {
   }
 }
 
-function invalid(message) {
-  return new WaxsealError('ERR_INVALID_OPTION', message);
+function invalid(message, options) {
+  return new WaxsealError('ERR_INVALID_OPTION', message, options);
+}
+
+// ------------------------------------------------------- caller data
+//
+// Design note: caller data never reaches WebAssembly as it was given. An
+// exception thrown by a caller's getter, proxy trap or iterator while a
+// WebAssembly function runs unwinds through its frames: the module's stack
+// pointer stays moved and the Rust values on it are never freed, and after
+// a few thousand such calls the module is broken for the whole process. So
+// every public function first reads what it was given, here in JavaScript,
+// into plain values (strings, numbers, booleans, fresh arrays, fresh
+// Uint8Array views, objects without prototype), and the WebAssembly side
+// reads only those. An exception while reading is an ERR_INVALID_OPTION
+// with the original as `cause`; callbacks (resolveTxt, stream reads) run
+// only here, never from inside a WebAssembly call.
+
+/** Runs `read` over caller data; an exception in it becomes a WaxsealError. */
+function reading(what, read) {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof WaxsealError) throw e;
+    throw invalid(`reading ${what} failed: ${describe(e)}`, { cause: e });
+  }
+}
+
+// the message of a thrown value, without running any of its code
+function describe(e) {
+  try {
+    if (e instanceof Error) {
+      const d = Object.getOwnPropertyDescriptor(e, 'message');
+      if (d && typeof d.value === 'string') return d.value;
+    }
+    return typeof e === 'string' ? e : Object.prototype.toString.call(e);
+  } catch {
+    return 'an exception';
+  }
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+
+// The built-in accessors: a typed array's own (or a subclass's) `buffer`,
+// `length` or `byteOffset` may be redefined by the caller; these read the
+// internal slots. A Proxy has none, so it is refused, not trapped.
+const intrinsic = (proto, name) => Object.getOwnPropertyDescriptor(proto, name).get;
+const TypedArrayProto = Object.getPrototypeOf(Uint8Array.prototype);
+const VIEW = {
+  typed: ['buffer', 'byteOffset', 'byteLength'].map((n) => intrinsic(TypedArrayProto, n)),
+  data: ['buffer', 'byteOffset', 'byteLength'].map((n) => intrinsic(DataView.prototype, n)),
+};
+const arrayBufferLength = intrinsic(ArrayBuffer.prototype, 'byteLength');
+
+/** A fresh Uint8Array over the bytes of `value` (no copy), or null. */
+function bytesOf(value) {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return null;
+  if (ArrayBuffer.isView(value)) {
+    for (const [buffer, offset, length] of [VIEW.typed, VIEW.data]) {
+      try {
+        return new Uint8Array(buffer.call(value), offset.call(value), length.call(value));
+      } catch {
+        // not this kind of view
+      }
+    }
+    return null;
+  }
+  try {
+    arrayBufferLength.call(value);
+    return new Uint8Array(value);
+  } catch {
+    return null;
+  }
+}
 
 function toBytes(message, what = 'message') {
   if (typeof message === 'string') return encoder.encode(message);
-  if (message instanceof Uint8Array) return message;
-  if (message instanceof ArrayBuffer) return new Uint8Array(message);
-  if (ArrayBuffer.isView(message)) {
-    return new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
-  }
+  const b = bytesOf(message);
+  if (b) return b;
   throw invalid(`${what} must be a string or a Uint8Array`);
 }
 
-function keyText(key, what = 'privateKey') {
-  if (typeof key === 'string') return key;
-  if (key && typeof key === 'object' && typeof key.privateKey === 'string') return key.privateKey;
-  if (key instanceof Uint8Array) return decoder.decode(key);
-  throw invalid(`${what} must be a PEM string or a key pair from generateKey()`);
+/** A plain copy of the caller's object: own enumerable data, read once. */
+function plain(value, what) {
+  if (value === undefined || value === null) return Object.create(null);
+  if (typeof value !== 'object') throw invalid(`${what} must be an object`);
+  return reading(what, () => {
+    const out = Object.create(null);
+    for (const k of Object.keys(value)) out[k] = value[k];
+    return out;
+  });
+}
+
+function checkKeys(o, allowed, what) {
+  for (const k of Object.keys(o)) {
+    if (!allowed.has(k)) throw invalid(`unknown ${what} \`${k}\``);
+  }
+}
+
+function optString(o, k) {
+  const v = o[k];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw invalid(`option \`${k}\` must be a string`);
+  return v;
+}
+
+function optBool(o, k) {
+  const v = o[k];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw invalid(`option \`${k}\` must be a boolean`);
+  return v;
+}
+
+/** A time or count: a non-negative safe integer. */
+function optCount(o, k) {
+  const v = o[k];
+  if (v === undefined || v === null) return undefined;
+  if (!Number.isSafeInteger(v) || v < 0) throw invalid(`option \`${k}\` must be a non-negative integer`);
+  return v;
+}
+
+function optStrings(o, k) {
+  const v = o[k];
+  if (v === undefined || v === null) return undefined;
+  const list = reading(`option \`${k}\``, () => {
+    if (!Array.isArray(v)) return null;
+    const out = [];
+    for (let i = 0; i < v.length; i++) out.push(v[i]);
+    return out;
+  });
+  if (!list || !list.every((s) => typeof s === 'string')) {
+    throw invalid(`option \`${k}\` must be an array of strings`);
+  }
+  return list;
+}
+
+/**
+ * A key as given (PEM text, DER or PEM bytes, a key pair): `{ id, data }`,
+ * `data` the bytes the WebAssembly side parses and `id` a string naming
+ * them, for the caches below.
+ */
+function keyMaterial(key, what = 'privateKey') {
+  if (typeof key === 'string') return { id: key, data: encoder.encode(key) };
+  const bytes = bytesOf(key);
+  if (bytes) {
+    const data = bytes.slice();
+    let id = 'bytes:';
+    for (let i = 0; i < data.length; i += 0x8000) id += String.fromCharCode(...data.subarray(i, i + 0x8000));
+    return { id, data };
+  }
+  const text = key && typeof key === 'object' ? reading(what, () => key.privateKey) : undefined;
+  if (typeof text === 'string') return keyMaterial(text);
+  throw invalid(`${what} must be a PEM string, DER bytes or a key pair from generateKey()`);
 }
 
 function now() {
@@ -78,15 +209,15 @@ function subtle() {
 const imported = new Map();
 const IMPORTED_MAX = 32;
 
-function importKey(s, pem, info) {
-  let p = imported.get(pem);
+function importKey(s, id, info) {
+  let p = imported.get(id);
   if (!p) {
     const algorithm = info.algorithm === 'rsa'
       ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
       : { name: 'Ed25519' };
     // null: this runtime cannot use the key (then WebAssembly signs)
     p = s.importKey('pkcs8', info.pkcs8, algorithm, false, ['sign']).catch(() => null);
-    imported.set(pem, p);
+    imported.set(id, p);
     if (imported.size > IMPORTED_MAX) imported.delete(imported.keys().next().value);
   }
   return p;
@@ -109,7 +240,7 @@ async function subtleSign(s, cryptoKey, data) {
  * RSA keys come from WebCrypto when available (fast), else WebAssembly.
  */
 export async function generateKey(options = {}) {
-  const { algorithm = 'rsa', bits = 2048 } = options ?? {};
+  const { algorithm = 'rsa', bits = 2048 } = plain(options, 'options');
   checkKeyOptions(algorithm, bits);
   const s = subtle();
   if (algorithm === 'rsa' && s) {
@@ -137,7 +268,7 @@ export async function generateKey(options = {}) {
  * has, to stay small.
  */
 export function generateKeySync(options = {}) {
-  const { algorithm = 'ed25519', bits = 2048 } = options ?? {};
+  const { algorithm = 'ed25519', bits = 2048 } = plain(options, 'options');
   checkKeyOptions(algorithm, bits);
   if (algorithm === 'rsa') {
     throw new WaxsealError('ERR_UNSUPPORTED', 'RSA keys are generated with WebCrypto: use generateKey()');
@@ -163,17 +294,17 @@ function pem(der) {
   return `-----BEGIN PRIVATE KEY-----\n${b64.replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
 }
 
-// Parsed keys (raw.Key, in WebAssembly memory) by PEM text: parsing an RSA
-// key costs more than signing with it. Bounded; evicted keys are freed.
+// Parsed keys (raw.Key, in WebAssembly memory) by key material: parsing an
+// RSA key costs more than signing with it. Bounded; evicted keys are freed.
 const parsed = new Map();
 const PARSED_MAX = 32;
 
-function parsedKey(pemText) {
-  let k = parsed.get(pemText);
+function parsedKey(material) {
+  let k = parsed.get(material.id);
   if (!k) {
-    const key = call(() => new raw.Key(pemText));
+    const key = call(() => new raw.Key(material.data));
     k = { key, info: call(() => key.info()) };
-    parsed.set(pemText, k);
+    parsed.set(material.id, k);
     if (parsed.size > PARSED_MAX) {
       const [oldest, entry] = parsed.entries().next().value;
       parsed.delete(oldest);
@@ -184,22 +315,43 @@ function parsedKey(pemText) {
 }
 
 function pairFrom(privateKeyPem) {
-  const info = call(() => raw.keyInfo(privateKeyPem));
+  const info = call(() => raw.keyInfo(encoder.encode(privateKeyPem)));
   return { privateKey: info.privateKey, publicKey: info.publicKey, algorithm: info.algorithm, bits: info.bits };
 }
 
+const RECORD_KEYS = new Set(['selector', 'domain', 'keyType', 'testing', 'strict', 'notes']);
+
 /**
  * The DNS TXT record to publish for a key: `{ name, value, strings,
- * zoneLine, readme }`. `key`: a key pair, a private key PEM, a public key
- * PEM, or base64 `p=` data (with `keyType`).
+ * zoneLine, readme }`. `key`: a key pair, a private or public key (PEM
+ * text, or PEM or DER bytes), or base64 `p=` data (with `keyType`).
  */
 export function dnsRecord(key, options) {
   if (!options || typeof options !== 'object') throw invalid('options { selector, domain } are required');
-  const text = typeof key === 'object' && key && typeof key.publicKey === 'string' && !key.privateKey
-    ? key.publicKey
-    : keyText(key, 'key');
-  const o = { ...options };
-  if (typeof key === 'object' && key && key.algorithm && !o.keyType) o.keyType = key.algorithm;
+  const given = plain(options, 'options');
+  checkKeys(given, RECORD_KEYS, 'option');
+  let text;
+  let keyType = optString(given, 'keyType');
+  if (typeof key === 'string' || bytesOf(key)) {
+    text = keyMaterial(key, 'key').data;
+  } else if (key && typeof key === 'object') {
+    // a key pair, or a public key alone `{ publicKey, algorithm? }`
+    const pair = plain(key, 'key');
+    const pub = pair.publicKey;
+    text = typeof pair.privateKey === 'string' ? pair.privateKey : pub;
+    if (typeof text !== 'string') throw invalid('key must be a PEM string, p= data or a key pair from generateKey()');
+    text = encoder.encode(text);
+    if (keyType === undefined && typeof pair.algorithm === 'string') keyType = pair.algorithm;
+  } else {
+    throw invalid('key must be a PEM string, p= data or a key pair from generateKey()');
+  }
+  const o = Object.create(null);
+  o.selector = optString(given, 'selector');
+  o.domain = optString(given, 'domain');
+  o.keyType = keyType;
+  o.testing = optBool(given, 'testing');
+  o.strict = optBool(given, 'strict');
+  o.notes = optString(given, 'notes');
   return call(() => raw.dnsRecord(text, o));
 }
 
@@ -211,39 +363,42 @@ const SIGN_KEYS = new Set([
 ]);
 
 function normalize(options) {
-  const list = Array.isArray(options) ? options : [options];
+  const list = reading('the signing options', () => {
+    if (!Array.isArray(options)) return [options];
+    const out = [];
+    for (let i = 0; i < options.length; i++) out.push(options[i]);
+    return out;
+  });
   if (list.length === 0) throw invalid('at least one set of signing options is required');
-  return list.map((o) => {
-    if (!o || typeof o !== 'object') throw invalid('signing options must be an object');
-    for (const k of Object.keys(o)) {
-      if (!SIGN_KEYS.has(k)) throw invalid(`unknown signing option \`${k}\``);
-    }
-    const pemText = keyText(o.privateKey);
-    const { info } = parsedKey(pemText);
+  return list.map((given) => {
+    if (!given || typeof given !== 'object') throw invalid('signing options must be an object');
+    const o = plain(given, 'the signing options');
+    checkKeys(o, SIGN_KEYS, 'signing option');
+    const material = keyMaterial(o.privateKey);
+    const { info } = parsedKey(material);
     let timestamp = o.timestamp === undefined ? now() : o.timestamp;
     if (timestamp === false || timestamp === null) timestamp = undefined;
-    let expiration = o.expiration;
+    else timestamp = optCount({ timestamp }, 'timestamp');
+    let expiration = optCount(o, 'expiration');
     if (o.expiresIn !== undefined) {
-      if (!Number.isInteger(o.expiresIn) || o.expiresIn <= 0) throw invalid('expiresIn must be a positive number of seconds');
+      if (!Number.isSafeInteger(o.expiresIn) || o.expiresIn <= 0) throw invalid('expiresIn must be a positive number of seconds');
       expiration = (timestamp ?? now()) + o.expiresIn;
     }
-    return {
-      pem: pemText,
-      info,
-      spec: {
-        domain: o.domain,
-        selector: o.selector,
-        identity: o.identity,
-        headers: o.headers,
-        oversign: o.oversign,
-        canonicalization: o.canonicalization,
-        timestamp,
-        expiration,
-        bodyLength: o.bodyLength,
-        copyHeaders: o.copyHeaders,
-        signingAlgorithm: info.signingAlgorithm,
-      },
-    };
+    const spec = Object.create(null);
+    Object.assign(spec, {
+      domain: optString(o, 'domain'),
+      selector: optString(o, 'selector'),
+      identity: optString(o, 'identity'),
+      headers: optStrings(o, 'headers'),
+      oversign: optStrings(o, 'oversign'),
+      canonicalization: optString(o, 'canonicalization'),
+      timestamp,
+      expiration,
+      bodyLength: optBool(o, 'bodyLength'),
+      copyHeaders: optBool(o, 'copyHeaders'),
+      signingAlgorithm: info.signingAlgorithm,
+    });
+    return { material, info, spec };
   });
 }
 
@@ -273,9 +428,9 @@ export class Signer {
       const pending = call(() => r.finishPending());
       const s = subtle();
       const sigs = await Promise.all(pending.map(async (p, i) => {
-        const { pem: pemText, info } = this.#list[i];
-        const key = s ? await importKey(s, pemText, info) : null;
-        return key ? subtleSign(s, key, p.data) : call(() => parsedKey(pemText).key.signData(p.data));
+        const { material, info } = this.#list[i];
+        const key = s ? await importKey(s, material.id, info) : null;
+        return key ? subtleSign(s, key, p.data) : call(() => parsedKey(material).key.signData(p.data));
       }));
       return call(() => r.complete(sigs));
     } finally {
@@ -287,7 +442,7 @@ export class Signer {
     const r = this.#take();
     try {
       const pending = call(() => r.finishPending());
-      const sigs = pending.map((p, i) => call(() => parsedKey(this.#list[i].pem).key.signData(p.data)));
+      const sigs = pending.map((p, i) => call(() => parsedKey(this.#list[i].material).key.signData(p.data)));
       return call(() => r.complete(sigs));
     } finally {
       r.free();
@@ -347,7 +502,14 @@ function notFound(e) {
   return code === 'ENOTFOUND' || code === 'ENODATA' || code === 'NXDOMAIN' || code === 'NotFound';
 }
 
-const VERIFY_KEYS = new Set(['resolveTxt', 'now', 'policy', 'authservId', 'lookupPolicies', 'diagnostics']);
+const VERIFY_KEYS = new Set([
+  'resolveTxt', 'now', 'policy', 'authservId', 'lookupPolicies', 'diagnostics', 'lookupTimeout',
+]);
+const POLICY_FLAGS = ['allowRsaSha1', 'allowUnsignedBodyTail', 'allowUnsignedFrom', 'allowFromCount', 'ignoreExpiration'];
+const POLICY_COUNTS = ['minRsaBits', 'clockSkew', 'maxSignatures', 'maxHeaderBytes'];
+
+/** How long one `resolveTxt` call may take, in milliseconds, by default. */
+export const DEFAULT_LOOKUP_TIMEOUT = 5000;
 const POLICY_KEYS = new Set([
   'minRsaBits', 'allowRsaSha1', 'allowUnsignedBodyTail', 'allowUnsignedFrom', 'allowFromCount',
   'ignoreExpiration',
@@ -358,11 +520,57 @@ const POLICY_KEYS = new Set([
 // `message.raw`) or an async iterable of chunks (Node streams); null for a
 // whole message.
 function chunksOf(message) {
-  if (message && typeof message === 'object') {
-    if (typeof message.getReader === 'function') return readChunks(message);
-    if (typeof message[Symbol.asyncIterator] === 'function') return message;
+  if (message && typeof message === 'object' && !bytesOf(message)) {
+    return reading('the message stream', () => {
+      if (typeof message.getReader === 'function') return readChunks(message);
+      if (typeof message[Symbol.asyncIterator] === 'function') return message;
+      return null;
+    });
   }
   return null;
+}
+
+/**
+ * A resolver's answer as plain values: an array of records, each an array
+ * of strings or fresh byte copies. Throws a WaxsealError for anything else.
+ */
+function plainRecords(records) {
+  const wrong = () => invalid('resolveTxt must resolve to an array of records, each an array of strings');
+  return reading('the answer of resolveTxt', () => {
+    if (!Array.isArray(records)) throw wrong();
+    const out = [];
+    for (let i = 0; i < records.length; i++) {
+      const rec = records[i];
+      const strings = [];
+      if (Array.isArray(rec)) {
+        for (let j = 0; j < rec.length; j++) strings.push(rec[j]);
+      } else {
+        strings.push(rec);
+      }
+      out.push(strings.map((t) => {
+        if (typeof t === 'string') return t;
+        const b = bytesOf(t);
+        if (b) return b.slice();
+        throw wrong();
+      }));
+    }
+    return out;
+  });
+}
+
+// Whether a resolver's error means "no such record", read without running
+// the caller's code (an accessor `code` is not called).
+function notFoundError(e) {
+  try {
+    if (!e || typeof e !== 'object') return false;
+    for (const k of ['code', 'name']) {
+      const d = Object.getOwnPropertyDescriptor(e, k) ?? Object.getOwnPropertyDescriptor(Object.getPrototypeOf(e) ?? {}, k);
+      if (d && 'value' in d && notFound({ code: d.value })) return true;
+    }
+    return false;
+  } catch {
+    return false;
+  }
 }
 
 async function* readChunks(stream) {
@@ -401,38 +609,69 @@ async function* readChunks(stream) {
  * body, and the body hash computed.
  */
 export async function verify(message, options) {
+  if (!options || typeof options !== 'object') {
+    throw invalid('options { resolveTxt } are required');
+  }
+  const o = plain(options, 'the verify options');
+  checkKeys(o, VERIFY_KEYS, 'verify option');
   const {
-    resolveTxt, now: at, policy = {}, authservId = 'localhost', lookupPolicies = false, diagnostics,
-  } = options ?? {};
+    resolveTxt, policy: givenPolicy, authservId = 'localhost', lookupPolicies = false, diagnostics,
+  } = o;
   if (typeof resolveTxt !== 'function') {
     throw invalid('resolveTxt (an async function: name => string[][]) is required');
   }
-  for (const k of Object.keys(options)) {
-    if (!VERIFY_KEYS.has(k)) throw invalid(`unknown verify option \`${k}\``);
+  if (givenPolicy !== undefined && (!givenPolicy || typeof givenPolicy !== 'object')) {
+    throw invalid('policy must be an object');
   }
-  if (!policy || typeof policy !== 'object') throw invalid('policy must be an object');
-  for (const k of Object.keys(policy)) {
-    if (!POLICY_KEYS.has(k)) throw invalid(`unknown policy option \`${k}\``);
+  const given = plain(givenPolicy, 'the policy');
+  checkKeys(given, POLICY_KEYS, 'policy option');
+  const policy = Object.create(null);
+  for (const k of POLICY_FLAGS) policy[k] = optBool(given, k);
+  for (const k of POLICY_COUNTS) policy[k] = optCount(given, k);
+  // `now`, like sign's `timestamp`: seconds since 1970
+  const at = o.now === undefined ? now() : o.now;
+  if (!Number.isSafeInteger(at) || at < 0) {
+    throw invalid('now must be a time in seconds since 1970 (a non-negative integer)');
   }
+  const timeout = o.lookupTimeout === undefined ? DEFAULT_LOOKUP_TIMEOUT : o.lookupTimeout;
+  if (typeof timeout !== 'number' || !(timeout > 0 && timeout <= 0x7fffffff)) {
+    throw invalid('lookupTimeout must be a positive number of milliseconds');
+  }
+  if (typeof authservId !== 'string') throw invalid('authservId must be a string');
   const chunks = chunksOf(message);
   const bytes = chunks ? null : toBytes(message);
   if (diagnostics !== undefined && diagnostics !== false
       && !(Number.isSafeInteger(diagnostics) && diagnostics >= 0) && diagnostics !== true) {
     throw invalid('diagnostics must be true or a number of body bytes to keep');
   }
-  // One lookup per name, started once the verifier names it; a lookup never
-  // rejects (its failure is the answer), and the answers are handed to the
-  // verifier only after the whole message is in.
+  // One lookup per name, started once the verifier names it, given
+  // `timeout` to settle; a lookup never rejects (its failure is the
+  // answer: a WaxsealError for an answer that is not TXT records), and the
+  // answers are handed to the verifier only after the whole message is in.
   const lookups = new Map();
   const lookup = async (name) => {
+    let timer;
+    const expired = new Promise((resolve) => {
+      timer = setTimeout(resolve, timeout, 'tempfail');
+    });
     try {
-      const records = await resolveTxt(name);
-      return records == null || (Array.isArray(records) && records.length === 0) ? 'nxdomain' : records;
-    } catch (e) {
-      return notFound(e) ? 'nxdomain' : 'tempfail';
+      const asked = (async () => {
+        try {
+          const records = await resolveTxt(name);
+          if (records === null || records === undefined) return 'nxdomain';
+          const plainList = plainRecords(records);
+          return plainList.length === 0 ? 'nxdomain' : plainList;
+        } catch (e) {
+          if (e instanceof WaxsealError) return e;
+          return notFoundError(e) ? 'nxdomain' : 'tempfail';
+        }
+      })();
+      return await Promise.race([asked, expired]);
+    } finally {
+      clearTimeout(timer);
     }
   };
-  const v = call(() => new raw.Verifier(policy, at === undefined ? now() : at));
+  const v = call(() => new raw.Verifier(policy, at));
   // the queries are final once the header block is in (the verifier names
   // them all at once, at its end)
   const startLookups = () => {
@@ -467,6 +706,7 @@ export async function verify(message, options) {
     call(() => v.finishHeaders());
     startLookups();
     const answers = await Promise.all([...lookups].map(async ([name, p]) => [name, await p]));
+    for (const [, answer] of answers) if (answer instanceof WaxsealError) throw answer;
     for (const [name, answer] of answers) call(() => v.answer(name, answer));
     return call(() => v.finish(authservId));
   } finally {

@@ -163,8 +163,10 @@ export interface VerifyPolicy {
 export interface VerifyOptions {
   /** DNS TXT lookup: resolves to records, each an array of strings (as dns.promises.resolveTxt). */
   resolveTxt: (name: string) => Promise<(string | Uint8Array)[][] | null> | (string | Uint8Array)[][] | null;
-  /** Verification time, seconds since 1970. Default: now. */
+  /** Verification time, seconds since 1970 (a non-negative integer). Default: now. */
   now?: number;
+  /** Milliseconds one resolveTxt call may take; then that lookup is a temporary failure (`temperror`). Default 5000 (DEFAULT_LOOKUP_TIMEOUT). */
+  lookupTimeout?: number;
   policy?: VerifyPolicy;
   /** The authserv-id of Authentication-Results. Default 'localhost'. */
   authservId?: string;
@@ -246,3 +248,6 @@ export type MessageStream = ReadableStream<Uint8Array> | AsyncIterable<Uint8Arra
  * held). A stream that fails rejects with ERR_STREAM.
  */
 export function verify(message: Message | MessageStream, options: VerifyOptions): Promise<VerifyReport>;
+
+/** The default `lookupTimeout` of `verify`, in milliseconds. */
+export const DEFAULT_LOOKUP_TIMEOUT: number;

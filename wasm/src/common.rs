@@ -30,33 +30,11 @@ pub fn generate_key(algorithm: &str, bits: Option<u32>) -> Result<PrivateKey, Er
     }
 }
 
-/// A public key from what a user may hold: a private key (any form
-/// [`PrivateKey::parse`] takes), a `BEGIN PUBLIC KEY` PEM, or the base64
-/// `p=` data with its key type.
-pub fn public_key(key: &str, key_type: Option<&str>) -> Result<PublicKey, Error> {
-    let t = key.trim();
-    if t.contains("-----BEGIN PUBLIC KEY-----") {
-        let b64: String = t.lines().filter(|l| !l.starts_with("-----")).collect();
-        let der = waxseal_core::base64::decode(b64.as_bytes())?;
-        // An Ed25519 SPKI is a fixed 12-byte prefix (SEQUENCE, AlgorithmIdentifier
-        // id-Ed25519, BIT STRING) and the 32-byte key (RFC 8410 section 4);
-        // anything else must be an RSA SPKI.
-        const ED25519_SPKI: [u8; 12] = [
-            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-        ];
-        if der.len() == 44 && der[..12] == ED25519_SPKI {
-            return PublicKey::from_record_data(KeyType::Ed25519, &der[12..]);
-        }
-        return PublicKey::from_record_data(KeyType::Rsa, &der);
-    }
-    if t.contains("-----BEGIN") {
-        return Ok(PrivateKey::parse(t.as_bytes())?.public_key());
-    }
-    let kt = match key_type {
-        Some(k) => KeyType::parse(k.as_bytes())?,
-        None => KeyType::Rsa,
-    };
-    PublicKey::from_record_data(kt, &waxseal_core::base64::decode(t.as_bytes())?)
+/// A public key from what a user may hold (see
+/// [`PublicKey::from_key_file`]); `key_type` is a `k=` value.
+pub fn public_key(key: &[u8], key_type: Option<&str>) -> Result<PublicKey, Error> {
+    let kt = key_type.map(|k| KeyType::parse(k.as_bytes())).transpose()?;
+    PublicKey::from_key_file(key, kt)
 }
 
 /// A DNS key record in every shape a user needs.

@@ -250,7 +250,7 @@ impl keys::Guest for Component {
         domain: String,
         testing: bool,
     ) -> Result<wit::KeyRecord, Error> {
-        let pk = common::public_key(&key, key_type.map(key_type_name)).map_err(error)?;
+        let pk = common::public_key(key.as_bytes(), key_type.map(key_type_name)).map_err(error)?;
         let r = common::dns_record(&pk, &selector, &domain, testing, false, None).map_err(error)?;
         Ok(wit::KeyRecord {
             name: r.name,

@@ -143,11 +143,12 @@ pub struct Key {
 
 #[wasm_bindgen]
 impl Key {
-    /// Parses a private key (PKCS#8 or PKCS#1 PEM).
+    /// Parses a private key: PKCS#8 or PKCS#1, PEM text (as UTF-8
+    /// bytes) or DER.
     #[wasm_bindgen(constructor)]
-    pub fn new(text: &str) -> Result<Key, JsValue> {
+    pub fn new(data: &[u8]) -> Result<Key, JsValue> {
         Ok(Key {
-            key: PrivateKey::parse(text.as_bytes()).map_err(err)?,
+            key: PrivateKey::parse(data).map_err(err)?,
         })
     }
 
@@ -178,15 +179,16 @@ impl Key {
 /// What the JS side needs to use a private key with WebCrypto (see
 /// [`Key::info`]).
 #[wasm_bindgen(js_name = keyInfo)]
-pub fn key_info(key: &str) -> Result<JsValue, JsValue> {
+pub fn key_info(key: &[u8]) -> Result<JsValue, JsValue> {
     Key::new(key)?.info()
 }
 
 /// The DNS key record for a key: `{ name, value, strings, zoneLine,
-/// readme }`. `key` is a private key, a public key PEM, or base64 `p=`
-/// data (then `keyType` says rsa or ed25519).
+/// readme }`. `key` (bytes: PEM text as UTF-8, or DER) is a private key,
+/// a public key, or base64 `p=` data (then `keyType` says rsa or
+/// ed25519).
 #[wasm_bindgen(js_name = dnsRecord)]
-pub fn dns_record(key: &str, options: JsValue) -> Result<JsValue, JsValue> {
+pub fn dns_record(key: &[u8], options: JsValue) -> Result<JsValue, JsValue> {
     let kt = get_string(&options, "keyType")?;
     let pk = common::public_key(key, kt.as_deref()).map_err(err)?;
     let r = common::dns_record(

@@ -11,14 +11,14 @@ use clap::{Subcommand, ValueEnum};
 use waxseal_core::policy::{LegacyPolicy, SigningPractice, policy_zone_lines};
 use waxseal_core::{KeyAnswer, KeyRecord, Selector};
 
-use super::{DnsArgs, EXIT_TEMP, load_key};
+use super::{DnsArgs, EXIT_TEMP, load_public_key};
 use crate::dns::Dns;
 
 #[derive(Subcommand, Debug)]
 pub(super) enum DnsCmd {
-    /// Print the DNS record for an existing private key.
+    /// Print the DNS record for an existing key.
     Record {
-        /// The private key file.
+        /// The key file: the private key, or its public key (PEM).
         #[arg(long, short = 'k')]
         key: PathBuf,
         /// The domain (d=).
@@ -57,7 +57,7 @@ pub(super) enum DnsCmd {
         /// The selector (s=).
         #[arg(long, short = 's')]
         selector: String,
-        /// The private key file.
+        /// The key file: the private key, or its public key (PEM).
         #[arg(long, short = 'k')]
         key: PathBuf,
         #[command(flatten)]
@@ -76,11 +76,11 @@ pub(super) enum Practice {
 
 pub(super) fn dns_record(key: &Path, domain: &str, selector: &str, testing: bool) -> Result<u8> {
     let mut out = std::io::stdout().lock();
-    let k = load_key(key)?;
+    let k = load_public_key(key)?;
     let domain = crate::names::domain("--domain", domain)?;
     let selector =
         Selector::new(selector).map_err(|e| anyhow::anyhow!("--selector {selector}: {e}"))?;
-    let record = KeyRecord::new(&k.public_key()).with_testing(testing);
+    let record = KeyRecord::new(&k).with_testing(testing);
     writeln!(out, "; zone file (BIND):")?;
     writeln!(out, "{}", record.zone_line(&selector, &domain))?;
     writeln!(out)?;
@@ -135,13 +135,13 @@ pub(super) fn dns_policy(
 
 pub(super) fn dns_check(domain: &str, selector: &str, key: &Path, dns: &DnsArgs) -> Result<u8> {
     let mut out = std::io::stdout().lock();
-    let k = load_key(key)?;
+    let k = load_public_key(key)?;
     let domain = crate::names::domain("--domain", domain)?;
     let selector =
         Selector::new(selector).map_err(|e| anyhow::anyhow!("--selector {selector}: {e}"))?;
     let name = selector.record_name(&domain);
     let resolver = Dns::new(dns.resolver, Duration::from_secs(dns.dns_timeout))?;
-    let want = KeyRecord::new(&k.public_key());
+    let want = KeyRecord::new(&k);
     let records = match resolver.lookup(&name) {
         KeyAnswer::NxDomain => {
             writeln!(
@@ -206,7 +206,7 @@ pub(super) fn dns_check(domain: &str, selector: &str, key: &Path, dns: &DnsArgs)
                 ok = false;
             } else if rec.key_type != want.key_type || rec.public_key != want.public_key {
                 match rec.decode_public_key() {
-                    Ok(pk) if pk == k.public_key() => {
+                    Ok(pk) if pk == k => {
                         writeln!(out, "  ok: the key matches (published in another encoding)")?;
                     }
                     _ => {

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use waxseal_core::PrivateKey;
+use waxseal_core::{PrivateKey, PublicKey};
 
 use crate::component::Limits;
 use crate::engine::{Engine, InputError};
@@ -101,8 +101,40 @@ pub(crate) struct DnsArgs {
     pub(crate) dns_timeout: u64,
 }
 
+/// Whether standard output was closed when the process started
+/// (`waxseal sign >&-`). Rust's runtime reopens a closed standard
+/// descriptor on `/dev/null` before `main` (so that no file opened later
+/// takes it), read-write; a shell's `>/dev/null` opens it write-only. So a
+/// read-write `/dev/null` on descriptor 1 was a closed standard output,
+/// where the result would vanish with exit 0. Linux only (`/proc`).
+fn stdout_was_closed() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        const O_ACCMODE: u32 = 0o3;
+        const O_RDWR: u32 = 0o2;
+        let on_null =
+            std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p == Path::new("/dev/null"));
+        on_null
+            && std::fs::read_to_string("/proc/self/fdinfo/1").is_ok_and(|info| {
+                info.lines()
+                    .find_map(|l| l.strip_prefix("flags:"))
+                    .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+                    .is_some_and(|f| f & O_ACCMODE == O_RDWR)
+            })
+    }
+    #[cfg(not(target_os = "linux"))]
+    false
+}
+
 /// Runs the command line; returns the exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    // the milter logs to standard error and needs no standard output
+    if !matches!(cli.cmd, Cmd::Milter(_)) && stdout_was_closed() {
+        eprintln!(
+            "waxseal: error: standard output is closed: there is nowhere to write the result"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     match dispatch(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) if broken_pipe(&e) => ExitCode::from(EXIT_PIPE),
@@ -162,13 +194,17 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
 pub(crate) fn load_key(path: &Path) -> Result<PrivateKey> {
     let data =
         std::fs::read(path).with_context(|| format!("cannot read key {}", path.display()))?;
-    if String::from_utf8_lossy(&data).contains("PUBLIC KEY-----") {
-        bail!(
-            "{}: this is a public key; signing needs the private key",
-            path.display()
-        );
-    }
     PrivateKey::parse(&data).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// The public key of a key file: a private key in any form
+/// [`load_key`] takes, or a public key (SubjectPublicKeyInfo PEM or DER,
+/// PKCS#1 PEM), as the npm package's `dnsRecord` takes them.
+pub(crate) fn load_public_key(path: &Path) -> Result<PublicKey> {
+    let data =
+        std::fs::read(path).with_context(|| format!("cannot read key {}", path.display()))?;
+    let key = PublicKey::from_key_file(&data, None);
+    key.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 pub(crate) fn engine(cli: &Cli) -> Result<(Engine, Limits)> {

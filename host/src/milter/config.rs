@@ -717,12 +717,6 @@ pub fn load_private_key(file: &Path) -> Result<NativeKey> {
     #[cfg(not(unix))]
     let _ = meta;
     let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    if String::from_utf8_lossy(&data).contains("PUBLIC KEY-----") {
-        bail!(
-            "{}: a public key; signing needs the private key",
-            file.display()
-        );
-    }
     let key = PrivateKey::parse(&data).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     NativeKey::from_core(key)
 }
