@@ -9,3 +9,4 @@ pub mod dns;
 pub mod engine;
 pub mod milter;
 pub mod names;
+pub mod verify_crypto;

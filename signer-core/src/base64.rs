@@ -62,16 +62,9 @@ pub fn encode_to<'o>(data: &[u8], out: &'o mut [u8]) -> &'o str {
 
 /// Decodes, ignoring folding white space (SP, HTAB, CR, LF) anywhere.
 pub fn decode(text: &[u8]) -> Result<Vec<u8>, Error> {
-    if text.iter().any(|b| crate::tag_list::is_fws(*b)) {
-        let clean: Vec<u8> = text
-            .iter()
-            .copied()
-            .filter(|b| !crate::tag_list::is_fws(*b))
-            .collect();
-        ENGINE.decode(clean).map_err(|_| Error::InvalidBase64)
-    } else {
-        ENGINE.decode(text).map_err(|_| Error::InvalidBase64)
-    }
+    ENGINE
+        .decode(crate::tag_list::without_fws(text))
+        .map_err(|_| Error::InvalidBase64)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -468,12 +469,13 @@ enum PublicInner {
     Ed25519(VerifyingKey),
 }
 
-/// A public key, as published in a DNS key record.
+/// A public key, as published in a DNS key record. Cloning is cheap (the
+/// decoded key is shared), so that a verifier can keep decoded keys.
 #[derive(Clone, Debug)]
 pub struct PublicKey {
-    inner: PublicInner,
+    inner: Arc<PublicInner>,
     /// The `p=` data this key came from (or its canonical encoding).
-    data: Vec<u8>,
+    data: Arc<[u8]>,
 }
 
 impl PartialEq for PublicKey {
@@ -488,6 +490,24 @@ impl Eq for PublicKey {}
 /// host can verify with native crypto. [`RustCrypto`] is the pure-Rust
 /// implementation.
 pub trait VerifyDigest {
+    /// Decodes the `p=` data of a key record (RFC 6376 3.6.1), as
+    /// [`PublicKey::from_record_data`] does, which is the default. A
+    /// backend may keep decoded keys: a receiver sees the same few records
+    /// again and again, and decoding an RSA key costs as much as checking
+    /// a signature with it. It must give what `from_record_data` gives.
+    fn decode_key(&self, key_type: KeyType, data: &[u8]) -> Result<PublicKey, Error> {
+        PublicKey::from_record_data(key_type, data)
+    }
+
+    /// Parses a key record (RFC 6376 3.6.1), as [`KeyRecord::parse`]
+    /// does, which is the default; a backend may keep parsed records, as
+    /// keys. It must give what `KeyRecord::parse` gives.
+    ///
+    /// [`KeyRecord::parse`]: crate::record::KeyRecord::parse
+    fn parse_record(&self, txt: &[u8]) -> Result<Arc<crate::record::KeyRecord>, Error> {
+        crate::record::KeyRecord::parse(txt).map(Arc::new)
+    }
+
     /// Checks `signature` over `digest` (the hash of the header data) with
     /// `key` for `alg`. [`PublicKey::record_data`] gives the key as
     /// published, for backends that decode keys themselves.
@@ -525,7 +545,10 @@ impl PublicKey {
                 .unwrap_or_default(),
             PublicInner::Ed25519(k) => k.to_bytes().to_vec(),
         };
-        PublicKey { inner, data }
+        PublicKey {
+            inner: Arc::new(inner),
+            data: data.into(),
+        }
     }
 
     /// A public key from a DER SubjectPublicKeyInfo (RFC 5280 4.1.2.7):
@@ -626,16 +649,16 @@ impl PublicKey {
                 )
                 .map_err(|_| Error::InvalidPublicKey)?;
                 Ok(PublicKey {
-                    inner: PublicInner::Rsa(Box::new(key)),
-                    data: data.to_vec(),
+                    inner: Arc::new(PublicInner::Rsa(Box::new(key))),
+                    data: data.into(),
                 })
             }
             KeyType::Ed25519 => {
                 let bytes = <&[u8; 32]>::try_from(data).map_err(|_| Error::InvalidPublicKey)?;
                 let key = VerifyingKey::from_bytes(bytes).map_err(|_| Error::InvalidPublicKey)?;
                 Ok(PublicKey {
-                    inner: PublicInner::Ed25519(key),
-                    data: data.to_vec(),
+                    inner: Arc::new(PublicInner::Ed25519(key)),
+                    data: data.into(),
                 })
             }
         }
@@ -644,7 +667,7 @@ impl PublicKey {
     /// The `p=` data to publish: DER SubjectPublicKeyInfo for RSA, the raw
     /// 32 bytes for Ed25519.
     pub fn to_record_data(&self) -> Vec<u8> {
-        Self::from_inner(self.inner.clone()).data
+        Self::from_inner((*self.inner).clone()).data.to_vec()
     }
 
     /// The `p=` data this key was decoded from (as published, which for
@@ -656,15 +679,25 @@ impl PublicKey {
 
     /// RSA or Ed25519.
     pub fn key_type(&self) -> KeyType {
-        match &self.inner {
+        match &*self.inner {
             PublicInner::Rsa(_) => KeyType::Rsa,
             PublicInner::Ed25519(_) => KeyType::Ed25519,
         }
     }
 
+    /// Whether this is an Ed25519 key of small order (a point in the
+    /// eight-torsion subgroup), which strict verification refuses whatever
+    /// the signature: any signature "verifies" under such a key.
+    pub fn is_small_order(&self) -> bool {
+        match &*self.inner {
+            PublicInner::Rsa(_) => false,
+            PublicInner::Ed25519(k) => k.is_weak(),
+        }
+    }
+
     /// Key size in bits: the RSA modulus size, or 256 for Ed25519.
     pub fn bits(&self) -> usize {
-        match &self.inner {
+        match &*self.inner {
             PublicInner::Rsa(k) => rsa_modulus_bits(k),
             PublicInner::Ed25519(_) => 256,
         }
@@ -682,7 +715,7 @@ impl PublicKey {
         if digest.len() != alg.hash().output_len() {
             return Err(Error::InvalidDigestLength);
         }
-        match (&self.inner, alg) {
+        match (&*self.inner, alg) {
             (PublicInner::Rsa(k), SigningAlgorithm::RsaSha256) => k
                 .verify(Pkcs1v15Sign::new::<sha2::Sha256>(), digest, signature)
                 .map_err(|_| Error::BadSignature),

@@ -75,20 +75,30 @@ pub struct SignatureLabels {
 impl SignatureLabels {
     /// Picks what it can out of a signature's value, even a broken one.
     pub fn salvage(value: &[u8]) -> Self {
-        let text = |t: &Tag<'_>| String::from_utf8_lossy(&t.value_without_fws()).into_owned();
         match TagList::parse(value) {
-            Ok(tags) => SignatureLabels {
-                domain: tags.get("d").map(text),
-                selector: tags.get("s").map(text),
-                algorithm: tags.get("a").map(text),
-                identity: tags.get("i").map(|i| {
-                    let raw = i.value_without_fws();
-                    let bytes = qp_decode(&raw).unwrap_or(raw);
-                    String::from_utf8_lossy(&bytes).into_owned()
-                }),
-                signature: tags.get("b").map(text),
-            },
+            Ok(tags) => Self::from_tags(&tags),
             Err(_) => SignatureLabels::default(),
+        }
+    }
+
+    fn from_tags(tags: &TagList<'_>) -> Self {
+        let text = |t: &Tag<'_>| {
+            let v = crate::tag_list::without_fws(t.value);
+            match core::str::from_utf8(&v) {
+                Ok(s) => String::from(s),
+                Err(_) => String::from_utf8_lossy(&v).into_owned(),
+            }
+        };
+        SignatureLabels {
+            domain: tags.get("d").map(text),
+            selector: tags.get("s").map(text),
+            algorithm: tags.get("a").map(text),
+            identity: tags.get("i").map(|i| {
+                let raw = i.value_without_fws();
+                let bytes = qp_decode(&raw).unwrap_or(raw);
+                String::from_utf8_lossy(&bytes).into_owned()
+            }),
+            signature: tags.get("b").map(text),
         }
     }
 }
@@ -180,21 +190,36 @@ impl DkimSignature {
     /// value (white space included) inside `value`, which is what must be
     /// deleted to recompute the header hash (RFC 6376 3.7).
     pub fn parse_with_b_region(value: &[u8]) -> Result<(Self, Range<usize>), Error> {
-        let tags = TagList::parse(value)?;
-        let v = required(&tags, "v")?;
+        Self::from_tags(&TagList::parse(value)?)
+    }
+
+    /// [`SignatureLabels::salvage`] and
+    /// [`parse_with_b_region`](Self::parse_with_b_region) with one parse
+    /// of the tag list: what a verifier needs for every signature field.
+    pub fn parse_with_labels(
+        value: &[u8],
+    ) -> (SignatureLabels, Result<(Self, Range<usize>), Error>) {
+        match TagList::parse(value) {
+            Ok(tags) => (SignatureLabels::from_tags(&tags), Self::from_tags(&tags)),
+            Err(e) => (SignatureLabels::default(), Err(e)),
+        }
+    }
+
+    fn from_tags(tags: &TagList<'_>) -> Result<(Self, Range<usize>), Error> {
+        let v = required(tags, "v")?;
         if v.value != b"1" {
             return Err(Error::UnsupportedVersion);
         }
-        let algorithm = SigningAlgorithm::parse(required(&tags, "a")?.value)?;
-        let b = required(&tags, "b")?;
+        let algorithm = SigningAlgorithm::parse(required(tags, "a")?.value)?;
+        let b = required(tags, "b")?;
         let signature = base64::decode(b.value)?;
-        let body_hash = base64::decode(required(&tags, "bh")?.value)?;
+        let body_hash = base64::decode(required(tags, "bh")?.value)?;
         let canonicalization = match tags.get("c") {
             Some(c) => Canonicalization::parse(c.value)?,
             None => Canonicalization::SIMPLE_SIMPLE,
         };
-        let domain = Domain::new(utf8(required(&tags, "d")?, "d")?)?;
-        let h = required(&tags, "h")?;
+        let domain = Domain::new(utf8(required(tags, "d")?, "d")?)?;
+        let h = required(tags, "h")?;
         let signed_headers: Vec<HeaderName> = utf8(h, "h")?
             .split(':')
             .map(|n| {
@@ -237,7 +262,7 @@ impl DkimSignature {
                 })
             })
             .transpose()?;
-        let selector = Selector::new(utf8(required(&tags, "s")?, "s")?)?;
+        let selector = Selector::new(utf8(required(tags, "s")?, "s")?)?;
         let timestamp = tags
             .get("t")
             .map(|t| parse_number(t, "t", 20))

@@ -19,6 +19,7 @@
 //! next field), so this is the same as RFC 5322 FWS for every input that
 //! reaches this parser, and it also lets bare-LF input through.
 
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use core::ops::Range;
 
@@ -46,7 +47,7 @@ impl<'a> Tag<'a> {
     /// The value with all folding white space (SP, HTAB, CR, LF) removed, as
     /// needed for base64 (`b=`, `bh=`, `p=`) and for colon-separated lists.
     pub fn value_without_fws(&self) -> Vec<u8> {
-        self.value.iter().copied().filter(|b| !is_fws(*b)).collect()
+        without_fws(self.value).into_owned()
     }
 
     /// The value as UTF-8 text, if it is.
@@ -65,8 +66,41 @@ pub(crate) fn is_fws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// `text` with folding white space removed: borrowed when it has none,
+/// else copied run by run (a folded `b=` value has a fold every line, so
+/// a few runs, not a push per byte).
+pub(crate) fn without_fws(text: &[u8]) -> Cow<'_, [u8]> {
+    let Some(first) = text.iter().position(|b| is_fws(*b)) else {
+        return Cow::Borrowed(text);
+    };
+    let mut out = Vec::with_capacity(text.len());
+    out.extend_from_slice(&text[..first]);
+    let mut rest = &text[first..];
+    loop {
+        let start = rest.iter().position(|b| !is_fws(*b)).unwrap_or(rest.len());
+        rest = &rest[start..];
+        if rest.is_empty() {
+            return Cow::Owned(out);
+        }
+        let end = rest.iter().position(|b| is_fws(*b)).unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..end]);
+        rest = &rest[end..];
+    }
+}
+
 fn is_valchar(b: u8) -> bool {
     matches!(b, 0x21..=0x3a | 0x3c..=0x7e | 0x80..=0xff)
+}
+
+/// Whether all eight bytes of `w` are [`is_valchar`]: none below 0x21,
+/// none 0x7f, none `;` (the "has a byte less than / equal to" word tests;
+/// each is exact for "any byte").
+fn eight_valchars(w: u64) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI != 0;
+    let below = w.wrapping_sub(LO * 0x21) & !w & HI != 0;
+    !(below || has_zero(w ^ (LO * 0x7f)) || has_zero(w ^ (LO * b';' as u64)))
 }
 
 impl<'a> TagList<'a> {
@@ -105,6 +139,16 @@ impl<'a> TagList<'a> {
             let value_start = pos;
             let mut value_end = pos;
             while pos < len && input[pos] != b';' {
+                // eight value characters at a time (a b= value is hundreds)
+                if let Some(w) = input.get(pos..pos + 8)
+                    && eight_valchars(u64::from_le_bytes([
+                        w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7],
+                    ]))
+                {
+                    pos += 8;
+                    value_end = pos;
+                    continue;
+                }
                 let b = input[pos];
                 if is_valchar(b) {
                     value_end = pos + 1;
@@ -192,6 +236,40 @@ mod tests {
     use super::*;
     #[allow(unused_imports)]
     use crate::test_prelude::*;
+
+    #[test]
+    fn eight_valchars_equals_the_byte_test() {
+        // every byte value at every position, against a background of
+        // each interesting byte
+        for bg in [b'a', 0x21, 0x3a, 0x3c, 0x7e, 0x80, 0xff] {
+            for pos in 0..8 {
+                for b in 0..=255u8 {
+                    let mut w = [bg; 8];
+                    w[pos] = b;
+                    assert_eq!(
+                        eight_valchars(u64::from_le_bytes(w)),
+                        w.iter().all(|x| is_valchar(*x)),
+                        "{w:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn without_fws_equals_a_byte_filter() {
+        let alphabet = b"ab \t\r\nc";
+        for n in 0..2000u32 {
+            // every string of up to 5 symbols, by its digits in base 7
+            let (mut x, mut text) = (n, Vec::new());
+            while x > 0 {
+                text.push(alphabet[(x % 7) as usize]);
+                x /= 7;
+            }
+            let want: Vec<u8> = text.iter().copied().filter(|b| !is_fws(*b)).collect();
+            assert_eq!(&*without_fws(&text), &want[..], "{text:?}");
+        }
+    }
 
     #[test]
     fn rfc6376_3_2_basic_and_trailing_semicolon() {

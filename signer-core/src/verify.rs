@@ -54,10 +54,9 @@ use crate::canonicalize::BodyCanonicalizer;
 use crate::domain::Domain;
 use crate::error::Error;
 use crate::hash::{BodyHash, BodyHashSet, Sha256Factory};
-use crate::keys::{KeyType, PublicKey, RSA_MIN_SIGNING_BITS, SigningAlgorithm};
+use crate::keys::{KeyType, RSA_MIN_SIGNING_BITS, SigningAlgorithm};
 use crate::message::{self, HeaderField};
 use crate::policy::{DmarcRecord, LegacyPolicy};
-use crate::record::KeyRecord;
 use crate::sign::{header_hash_input, select_headers};
 use crate::signature::{DkimSignature, HEADER_NAME, SignatureLabels};
 
@@ -787,14 +786,12 @@ impl Verifier {
                 }
                 continue;
             }
-            let labels = SignatureLabels::salvage(f.value);
-            let parsed = DkimSignature::parse_with_b_region(f.value)
-                .map_err(Reason::Syntax)
-                .and_then(|(sig, region)| {
-                    let off = f.raw.len() - f.value.len();
-                    check_signature_field(&self.policy, &sig)?;
-                    Ok((sig, off + region.start..off + region.end))
-                });
+            let (labels, parsed) = DkimSignature::parse_with_labels(f.value);
+            let parsed = parsed.map_err(Reason::Syntax).and_then(|(sig, region)| {
+                let off = f.raw.len() - f.value.len();
+                check_signature_field(&self.policy, &sig)?;
+                Ok((sig, off + region.start..off + region.end))
+            });
             let (body_slot, query) = match &parsed {
                 Ok((sig, _)) => {
                     let slot = self.hashes.add(
@@ -1043,7 +1040,7 @@ impl Check<'_, '_> {
         digest: &mut Option<crate::hash::Digest>,
         r: &mut SignatureResult,
     ) {
-        let record = match KeyRecord::parse(txt) {
+        let record = match crypto.parse_record(txt) {
             Ok(rec) => rec,
             // RFC 6376 3.6.1: "Records beginning with a v= tag with any
             // other value MUST be discarded": as if there were no record.
@@ -1071,7 +1068,7 @@ impl Check<'_, '_> {
         {
             return r.set(Reason::StrictIdentityMismatch);
         }
-        let key = match PublicKey::from_record_data(record.key_type, &record.public_key) {
+        let key = match crypto.decode_key(record.key_type, &record.public_key) {
             Ok(k) => k,
             Err(Error::UnsupportedKeySize { bits }) if bits < self.policy.min_rsa_bits => {
                 r.key_bits = Some(bits);

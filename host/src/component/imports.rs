@@ -130,18 +130,18 @@ impl waxseal::dkim::crypto::Host for HostState {
         digest: Vec<u8>,
         signature: Vec<u8>,
     ) -> wasmtime::Result<bool> {
-        // The core's own verification (the same answers as every other
-        // path), compiled natively. The key comes re-encoded by the
-        // component, which decoded the DNS record in the sandbox.
+        // Native crypto (AWS-LC, decoded keys cached: the same answers
+        // as the core's, see verify_crypto). The key comes re-encoded by
+        // the component, which decoded the DNS record in the sandbox.
+        use waxseal_core::keys::VerifyDigest as _;
         let alg = match algorithm {
             wit::SigningAlgorithm::RsaSha256 => waxseal_core::SigningAlgorithm::RsaSha256,
             wit::SigningAlgorithm::Ed25519Sha256 => waxseal_core::SigningAlgorithm::Ed25519Sha256,
         };
-        Ok(
-            waxseal_core::PublicKey::from_record_data(alg.key_type(), &public_key)
-                .and_then(|k| k.verify_digest(alg, &digest, &signature))
-                .is_ok(),
-        )
+        let v = crate::verify_crypto::native_verify();
+        Ok(v.decode_key(alg.key_type(), &public_key)
+            .and_then(|k| v.verify_digest(alg, &k, &digest, &signature))
+            .is_ok())
     }
 
     fn sha256_digest(&mut self, data: Vec<u8>) -> wasmtime::Result<Digest256> {

@@ -169,9 +169,10 @@ impl NativeVerifier {
         self.v.answer(name, answer);
     }
 
-    /// Ends the message.
+    /// Ends the message; signatures are checked on native crypto
+    /// ([`native_verify`](crate::verify_crypto::native_verify)).
     pub fn finish(self, authserv_id: &str) -> Result<Report, InputError> {
-        let r = self.v.finish()?;
+        let r = self.v.finish_with(crate::verify_crypto::native_verify())?;
         Ok(Report::from_core(&r, authserv_id))
     }
 }

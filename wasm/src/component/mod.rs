@@ -122,50 +122,10 @@ fn host_sha256() -> Box<dyn waxseal_core::ExternalSha256> {
     Box::new(HostSha256::Held(Vec::new()))
 }
 
-/// Public-key operations of verification by the host's native code
-/// (world `dkim-host-crypto`); rsa-sha1, which the host interface does not
-/// name, stays here.
 #[cfg(feature = "host-crypto")]
-struct HostVerify;
-
+mod host_verify;
 #[cfg(feature = "host-crypto")]
-impl waxseal_core::VerifyDigest for HostVerify {
-    fn verify_digest(
-        &self,
-        alg: SigningAlgorithm,
-        key: &waxseal_core::PublicKey,
-        digest: &[u8],
-        signature: &[u8],
-    ) -> Result<(), CoreError> {
-        let wit_alg = match alg {
-            SigningAlgorithm::RsaSha256 => wit::SigningAlgorithm::RsaSha256,
-            SigningAlgorithm::Ed25519Sha256 => wit::SigningAlgorithm::Ed25519Sha256,
-            _ => {
-                return waxseal_core::VerifyDigest::verify_digest(
-                    &waxseal_core::RustCrypto,
-                    alg,
-                    key,
-                    digest,
-                    signature,
-                );
-            }
-        };
-        if key.key_type() != alg.key_type() {
-            return Err(CoreError::KeyTypeMismatch);
-        }
-        if digest.len() != alg.hash().output_len() {
-            return Err(CoreError::InvalidDigestLength);
-        }
-        // the key as decoded here, encoded again: the host never parses
-        // the DNS answer itself
-        let data = key.to_record_data();
-        if waxseal::dkim::crypto::verify(wit_alg, &data, digest, signature) {
-            Ok(())
-        } else {
-            Err(CoreError::BadSignature)
-        }
-    }
-}
+use host_verify::HostVerify;
 
 /// Ends a verification, with the public-key operations in the host when
 /// the world has them.
