@@ -44,8 +44,9 @@ struct Entry {
     native: Option<Arc<ParsedPublicKey>>,
 }
 
-/// Decoded keys by key type and `p=` data.
-type KeyMap = HashMap<(KeyType, Box<[u8]>), Arc<Entry>>;
+/// Decoded keys by `p=` data, one map per key type (looked up by a
+/// borrowed slice: no copy of the key per lookup).
+type KeyMap = [HashMap<Box<[u8]>, Arc<Entry>>; 2];
 
 /// Parsed key records by their text.
 type RecordMap = HashMap<Box<[u8]>, Result<Arc<KeyRecord>, Error>>;
@@ -66,14 +67,14 @@ pub fn native_verify() -> &'static NativeVerify {
 impl NativeVerify {
     fn new() -> Self {
         NativeVerify {
-            keys: Mutex::new(HashMap::new()),
+            keys: Mutex::new([HashMap::new(), HashMap::new()]),
             records: Mutex::new(HashMap::new()),
         }
     }
 
     fn entry(&self, key_type: KeyType, data: &[u8]) -> Arc<Entry> {
-        let id = (key_type, Box::<[u8]>::from(data));
-        if let Some(e) = self.lock().get(&id) {
+        let t = usize::from(key_type == KeyType::Ed25519);
+        if let Some(e) = self.lock()[t].get(data) {
             return e.clone();
         }
         // decoded outside the lock: another thread may decode the same key
@@ -85,10 +86,10 @@ impl NativeVerify {
         };
         let e = Arc::new(Entry { key, native });
         let mut keys = self.lock();
-        if keys.len() >= CACHED_KEYS {
-            keys.clear();
+        if keys[t].len() >= CACHED_KEYS {
+            keys[t].clear();
         }
-        keys.insert(id, e.clone());
+        keys[t].insert(data.into(), e.clone());
         e
     }
 
@@ -496,7 +497,7 @@ mod tests {
         for i in 0..CACHED_KEYS + 10 {
             let _ = v.decode_key(KeyType::Ed25519, &bytes(i as u64, 32));
         }
-        assert!(v.lock().len() <= CACHED_KEYS);
+        assert!(v.lock()[1].len() <= CACHED_KEYS);
         // records: what KeyRecord::parse gives, the first time and after
         let good = KeyRecord::new(&vector_key("ed25519.pem").public_key()).to_txt();
         for txt in [
