@@ -3,7 +3,8 @@
 # Rust (rustup). Idempotent: fast when everything is there.
 #   - Rust: rustfmt, clippy; targets wasm32-unknown-unknown, wasm32-wasip2 and
 #     thumbv7em-none-eabihf (a target without std: proves the core is no_std);
-#     a nightly toolchain for cargo-fuzz.
+#     a nightly toolchain for cargo-fuzz, with Miri (and rust-src) for the
+#     component allocator's test under Miri.
 #   - cargo-fuzz and cargo-deny (cargo install, cached in ~/.cargo/bin).
 #   - JavaScript tools (scripts/setup-js.sh): wasm-bindgen-cli 0.2.130, npm
 #     binaryen, playwright-core + Debian chromium, miniflare/workerd, Deno,
@@ -31,6 +32,10 @@ if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   log "rustup toolchain install nightly (for cargo-fuzz)"
   rustup toolchain install nightly --profile minimal >/dev/null
 fi
+have_nightly="$(rustup +nightly component list --installed)"
+for c in miri rust-src; do
+  grep -q "^$c" <<<"$have_nightly" || { log "rustup +nightly component add $c"; rustup +nightly component add "$c" >/dev/null; }
+done
 
 install_tool() {  # install_tool BINARY CRATE VERSION
   local bin="$1" crate="$2" version="$3"

@@ -8,7 +8,8 @@
 #   client and in a real Postfix with SASL), the npm package from its
 #   tarball, the browser page (Chromium, axe-core) and the Cloudflare
 #   Workers (workerd), builds for wasm32-unknown-unknown, wasm32-wasip2 and a no-std
-#   target, cargo-deny, and a short run of every fuzz target.
+#   target, cargo-deny, the component's allocator under Miri, and a short run
+#   of every fuzz target.
 # Environment: FUZZ_SECONDS (default 20) per fuzz target.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -64,6 +65,11 @@ step "cargo deny (licences, bans, sources)"
 # Advisories need the RustSec database from GitHub, which these machines
 # cannot reach; licences, duplicate/banned crates and sources are checked.
 cargo deny --locked check licenses bans sources
+
+step "the component's allocator under Miri"
+# the only hand-written unsafe code: its tests (a randomized stress test
+# among them) run in Miri, which finds undefined behaviour and leaks
+cargo +nightly miri test -p waxseal-wasm --lib small_blocks 2>&1 | grep -E "^test |test result"
 
 step "fuzz smoke run"
 secs="${FUZZ_SECONDS:-20}"
