@@ -8,8 +8,9 @@
 #   client and in a real Postfix with SASL), the npm package from its
 #   tarball, the browser page (Chromium, axe-core) and the Cloudflare
 #   Workers (workerd), builds for wasm32-unknown-unknown, wasm32-wasip2 and a no-std
-#   target, cargo-deny, the component's allocator under Miri, and a short run
-#   of every fuzz target.
+#   target, cargo-deny, the component's allocator under Miri, the benchmark's
+#   regression guard (ratios, bench/baseline.tsv), and a short run of every
+#   fuzz target.
 # Environment: FUZZ_SECONDS (default 20) per fuzz target.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -70,6 +71,12 @@ step "the component's allocator under Miri"
 # the only hand-written unsafe code: its tests (a randomized stress test
 # among them) run in Miri, which finds undefined behaviour and leaks
 cargo +nightly miri test -p waxseal-wasm --lib small_blocks 2>&1 | grep -E "^test |test result"
+
+step "benchmark regression guard: ratios against bench/baseline.tsv"
+# a short run of the host benchmark (release build, next to mail-auth):
+# fails when a ratio falls more than a generous margin below its baseline
+(cd bench && CARGO_TARGET_DIR="$PWD/../target" cargo run --release --locked --quiet -- \
+   --guard baseline.tsv)
 
 step "fuzz smoke run"
 secs="${FUZZ_SECONDS:-20}"
