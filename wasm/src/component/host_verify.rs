@@ -25,11 +25,13 @@ struct Kept {
     encoded: Vec<u8>,
 }
 
+/// A key record's text and what parsing it gave.
+type KeptRecord = (Vec<u8>, Result<Arc<KeyRecord>, CoreError>);
+
 thread_local! {
     static KEYS: RefCell<Vec<Kept>> = const { RefCell::new(Vec::new()) };
     /// Parsed key records, by their text.
-    static RECORDS: RefCell<Vec<(Vec<u8>, Result<Arc<KeyRecord>, CoreError>)>> =
-        const { RefCell::new(Vec::new()) };
+    static RECORDS: RefCell<Vec<KeptRecord>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The verification backend of the `dkim-host-crypto` world; rsa-sha1,

@@ -1,0 +1,148 @@
+//! Finding the ends of text runs fast (eight bytes at a time, or 32 with
+//! WebAssembly SIMD): what relaxed canonicalization copies whole.
+
+/// The bytes that end a run of header text: WSP, CR, LF.
+pub(super) const BREAKS_TEXT: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b' ' as usize] = true;
+    t[b'\t' as usize] = true;
+    t[b'\r' as usize] = true;
+    t[b'\n' as usize] = true;
+    t
+};
+
+/// The first index from `i` on that ends a run of text (of a header
+/// value or a body line): a TAB, CR or LF, or an SP followed by WSP, CR, LF
+/// or the end (one SP between text stays as it is, so most values are one
+/// run); `value.len()` if none.
+///
+/// Design note: eight bytes are tested at a time (SWAR: a word's bytes
+/// compared at once with carry-free arithmetic), or 16 with WebAssembly
+/// SIMD (the component's build: module `simd`), which is what makes relaxed
+/// canonicalization cheap in WebAssembly too. The word test finds
+/// candidates, a superset of the ends (any byte up to 0x20 other than SP,
+/// an SP followed by one), with few operations; each candidate and the
+/// last bytes are then checked one at a time. Inlined: in wasmtime every
+/// call also pays an interruption check.
+#[inline(always)]
+pub(super) fn text_run_end(value: &[u8], mut i: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    fn word(b: &[u8]) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[..8]);
+        u64::from_le_bytes(w)
+    }
+    // the high bit of each byte that is at most 0x20 (SP, TAB, CR, LF and
+    // the other controls), exactly: no carry crosses bytes
+    fn low(w: u64) -> u64 {
+        !(((w & LOW7) + 0x5f * LO) | w | LOW7)
+    }
+    // the candidates of word `w`, given which bytes after them are low; of
+    // the bytes up to 0x20 only SP has bit 5 (moved to bit 7 by the shift)
+    fn candidates(w: u64, low: u64, next_low: u64) -> u64 {
+        low & (!(w << 2) | next_low)
+    }
+    'scan: loop {
+        'word: {
+            // WebAssembly with SIMD: 32 bytes per loop turn first
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            if let Some(c) = simd::first_candidate(value, &mut i) {
+                i = c;
+                break 'word;
+            }
+            // two words at a time (fewer loop turns, each of which costs an
+            // interruption check in wasmtime), with a 17th byte after them
+            // to see what follows an SP
+            while let Some(block) = value.get(i..i + 17) {
+                let (w0, w1) = (word(&block[..8]), word(&block[8..16]));
+                let (l0, l1) = (low(w0), low(w1));
+                let c0 = candidates(w0, l0, (l0 >> 8) | (l1 << 56));
+                let c1 = candidates(w1, l1, (l1 >> 8) | (u64::from(block[16] <= 0x20) << 63));
+                if c0 | c1 != 0 {
+                    i += if c0 != 0 {
+                        (c0.trailing_zeros() / 8) as usize
+                    } else {
+                        8 + (c1.trailing_zeros() / 8) as usize
+                    };
+                    break 'word;
+                }
+                i += 16;
+            }
+            // then one word with a ninth byte after it
+            if let Some(nine) = value.get(i..i + 9) {
+                let w = word(nine);
+                let l = low(w);
+                let c = candidates(w, l, (l >> 8) | (u64::from(nine[8] <= 0x20) << 63));
+                if c == 0 {
+                    i += 8;
+                    continue 'scan;
+                }
+                i += (c.trailing_zeros() / 8) as usize;
+            }
+        }
+        // a candidate, or one of the last bytes: one byte at a time
+        match value.get(i) {
+            None => return i,
+            Some(&b) if !BREAKS_TEXT[usize::from(b)] => i += 1,
+            Some(b' ')
+                if value
+                    .get(i + 1)
+                    .is_some_and(|&n| !BREAKS_TEXT[usize::from(n)]) =>
+            {
+                i += 2
+            }
+            Some(_) => return i,
+        }
+    }
+}
+
+/// [`text_run_end`]'s candidate search with WebAssembly SIMD (wasmtime
+/// runs it as SSE/AVX): 16 bytes per vector, two vectors per loop turn.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use core::arch::wasm32::{
+        u8x16_bitmask, u8x16_eq, u8x16_le, u8x16_splat, u64x2, v128, v128_and, v128_not, v128_or,
+    };
+
+    /// The 16 bytes of `block` from `at` (zeros past its end, which the
+    /// caller never asks for); compiled to one `v128.load`.
+    fn load(block: &[u8], at: usize) -> v128 {
+        let word = |o: usize| {
+            let w = block.get(at + o..).and_then(|b| b.first_chunk::<8>());
+            u64::from_le_bytes(w.copied().unwrap_or_default())
+        };
+        u64x2(word(0), word(8))
+    }
+
+    /// The candidates among `v`, whose bytes are followed by those of `n`
+    /// (the same 16 bytes moved by one): bytes up to 0x20 but an SP that
+    /// is not followed by one.
+    fn candidates(v: v128, n: v128) -> u32 {
+        let sp = u8x16_splat(b' ');
+        let low = u8x16_le(v, sp);
+        let next_low = u8x16_le(n, sp);
+        u32::from(u8x16_bitmask(v128_and(
+            low,
+            v128_or(v128_not(u8x16_eq(v, sp)), next_low),
+        )))
+    }
+
+    /// From `*i` on, 32 bytes at a time while 33 are left: the index of
+    /// the first candidate, or `None` with `*i` where the search stopped.
+    pub(super) fn first_candidate(value: &[u8], i: &mut usize) -> Option<usize> {
+        while let Some(block) = value.get(*i..*i + 33) {
+            let m = candidates(load(block, 0), load(block, 1))
+                | candidates(load(block, 16), load(block, 17)) << 16;
+            if m != 0 {
+                return Some(*i + m.trailing_zeros() as usize);
+            }
+            *i += 32;
+        }
+        None
+    }
+}
+
+pub(super) fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}

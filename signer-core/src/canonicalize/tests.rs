@@ -1,0 +1,209 @@
+//! Canonicalization tests.
+
+use super::*;
+#[allow(unused_imports)]
+use crate::test_prelude::*;
+use CanonicalizationAlgorithm::{Relaxed, Simple};
+
+fn body(alg: CanonicalizationAlgorithm, b: &[u8]) -> Vec<u8> {
+    canonicalize_body(alg, b)
+}
+
+fn header(alg: CanonicalizationAlgorithm, raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    canonicalize_header(alg, raw, &mut out);
+    out
+}
+
+#[test]
+fn parse_c_tag_rfc6376_3_5() {
+    assert_eq!(
+        Canonicalization::parse(b"relaxed").unwrap(),
+        Canonicalization::RELAXED_SIMPLE
+    );
+    assert_eq!(
+        Canonicalization::parse(b"simple/relaxed").unwrap(),
+        Canonicalization::SIMPLE_RELAXED
+    );
+    assert!(Canonicalization::parse(b"Relaxed/simple").is_err());
+    assert!(Canonicalization::parse(b"relaxed/").is_err());
+    assert!(Canonicalization::parse(b"nofws").is_err());
+    assert_eq!(
+        Canonicalization::RELAXED_RELAXED.to_string(),
+        "relaxed/relaxed"
+    );
+}
+
+#[test]
+fn rfc6376_3_4_5_example() {
+    // The example of RFC 6376 3.4.5 (with <SP> and <HTAB> written out).
+    let msg_headers: [&[u8]; 2] = [b"A: X\r\n", b"B : Y\t\r\n\tZ  \r\n"];
+    let relaxed: Vec<u8> = msg_headers
+        .iter()
+        .flat_map(|h| header(Relaxed, h))
+        .collect();
+    assert_eq!(relaxed, b"a:X\r\nb:Y Z\r\n");
+    let simple: Vec<u8> = msg_headers.iter().flat_map(|h| header(Simple, h)).collect();
+    assert_eq!(simple, b"A: X\r\nB : Y\t\r\n\tZ  \r\n");
+    let b = b" C \r\nD \t E\r\n\r\n\r\n";
+    assert_eq!(body(Relaxed, b), b" C\r\nD E\r\n");
+    assert_eq!(body(Simple, b), b" C \r\nD \t E\r\n");
+}
+
+/// RFC 6376 3.4.2 byte by byte, for checking the run-copying
+/// implementation: lower-case the name, drop WSP before the colon,
+/// unfold, WSP runs to one SP, none at either end of the value.
+fn reference_relaxed_header(raw: &[u8]) -> Vec<u8> {
+    let colon = raw.iter().position(|b| *b == b':').unwrap_or(raw.len());
+    let name = raw[..colon].trim_ascii_end();
+    let mut out: Vec<u8> = name.to_ascii_lowercase();
+    out.push(b':');
+    let value = raw.get(colon + 1..).unwrap_or_default();
+    let (mut pending, mut any) = (false, false);
+    for (i, &b) in value.iter().enumerate() {
+        if b == b'\n' || (b == b'\r' && value.get(i + 1) == Some(&b'\n')) {
+            continue;
+        }
+        if b == b' ' || b == b'\t' {
+            pending = true;
+            continue;
+        }
+        if pending && any {
+            out.push(b' ');
+        }
+        (pending, any) = (false, true);
+        out.push(b);
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+#[test]
+fn relaxed_header_matches_the_byte_by_byte_reference() {
+    // every value of up to 6 bytes over the bytes that matter
+    let alphabet = b"a \t\r\n:";
+    let mut value = Vec::new();
+    for len in 0..=6u32 {
+        for mut n in 0..alphabet.len().pow(len) {
+            value.clear();
+            value.extend_from_slice(b"Name :");
+            for _ in 0..len {
+                value.push(alphabet[n % alphabet.len()]);
+                n /= alphabet.len();
+            }
+            assert_eq!(
+                header(Relaxed, &value),
+                reference_relaxed_header(&value),
+                "{:?}",
+                String::from_utf8_lossy(&value)
+            );
+        }
+    }
+    // a line ending without WSP joins the text (no SP appears)
+    assert_eq!(header(Relaxed, b"X: a\r\nb\r\n"), b"x:ab\r\n");
+}
+
+#[test]
+fn long_relaxed_headers_match_the_reference() {
+    // Values long enough for the eight-bytes-at-a-time scan, mostly
+    // text with every special byte at every offset of a word, and the
+    // bytes at the edges of its test (controls, 0x21, 8-bit bytes whose
+    // low seven bits are SP or a control).
+    let alphabet = b"aaaaaab \t\r\n:\x01\x1f\x21\x7f\x80\xa0\x8d\xff";
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut value = Vec::new();
+    for round in 0..20_000 {
+        value.clear();
+        value.extend_from_slice(b"Name:");
+        for _ in 0..round % 97 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            value.push(alphabet[(seed % alphabet.len() as u64) as usize]);
+        }
+        assert_eq!(
+            header(Relaxed, &value),
+            reference_relaxed_header(&value),
+            "{:?}",
+            String::from_utf8_lossy(&value)
+        );
+    }
+}
+
+#[test]
+fn empty_body() {
+    assert_eq!(body(Simple, b""), b"\r\n");
+    assert_eq!(body(Relaxed, b""), b"");
+    assert_eq!(body(Simple, b"\r\n\r\n"), b"\r\n");
+    assert_eq!(body(Relaxed, b"\r\n\r\n"), b"");
+}
+
+#[test]
+fn whitespace_only_trailing_lines() {
+    // The trap: relaxed must drop lines that become empty.
+    assert_eq!(body(Relaxed, b"a\r\n \r\n"), b"a\r\n");
+    assert_eq!(body(Relaxed, b"a\r\n \t \r\n\t\r\n\r\n"), b"a\r\n");
+    assert_eq!(body(Relaxed, b" \r\n\t\r\n"), b"");
+    // simple keeps them: they are not empty lines
+    assert_eq!(body(Simple, b"a\r\n \r\n"), b"a\r\n \r\n");
+    // inside the body they stay as empty lines
+    assert_eq!(body(Relaxed, b"a\r\n \r\nb"), b"a\r\n\r\nb\r\n");
+}
+
+#[test]
+fn body_without_final_crlf() {
+    assert_eq!(body(Simple, b"a\r\nb"), b"a\r\nb\r\n");
+    assert_eq!(body(Relaxed, b"a\r\nb  "), b"a\r\nb\r\n");
+    assert_eq!(body(Relaxed, b"  "), b"");
+}
+
+#[test]
+fn bare_lf_is_a_line_ending_bare_cr_is_data() {
+    assert_eq!(body(Simple, b"a\nb\n\n"), b"a\r\nb\r\n");
+    assert_eq!(body(Relaxed, b"a \n\n"), b"a\r\n");
+    assert_eq!(body(Simple, b"a\rb\r\n"), b"a\rb\r\n");
+    assert_eq!(body(Simple, b"a\r"), b"a\r\r\n");
+    assert_eq!(body(Relaxed, b"a \r b\r\n"), b"a \r b\r\n");
+    assert_eq!(body(Relaxed, b"\r"), b"\r\r\n");
+    assert_eq!(body(Simple, b"a\r\r\n"), b"a\r\r\n");
+    assert_eq!(header(Simple, b"Subject: a\n b\n"), b"Subject: a\r\n b\r\n");
+    assert_eq!(header(Relaxed, b"Subject: a\n b\n"), b"subject:a b\r\n");
+    assert_eq!(header(Relaxed, b"Subject: a\rb\r\n"), b"subject:a\rb\r\n");
+}
+
+#[test]
+fn long_lines_and_leading_whitespace() {
+    let mut long = vec![b'x'; 100_000];
+    long.extend_from_slice(b"  \t y\r\n");
+    let mut want = vec![b'x'; 100_000];
+    want.extend_from_slice(b" y\r\n");
+    assert_eq!(body(Relaxed, &long), want);
+    assert_eq!(body(Relaxed, b"\t\ta  b\r\n"), b" a b\r\n");
+    assert_eq!(body(Relaxed, b" a\r\n"), b" a\r\n");
+}
+
+#[test]
+fn folded_headers_with_tabs_and_eight_bit() {
+    assert_eq!(
+        header(
+            Relaxed,
+            b"SUBJect\t :\t caf\xc3\xa9 \r\n\t\tna\xefve\t \r\n"
+        ),
+        b"subject:caf\xc3\xa9 na\xefve\r\n"
+    );
+    assert_eq!(header(Relaxed, b"X-Empty:\r\n"), b"x-empty:\r\n");
+    assert_eq!(header(Relaxed, b"X-Empty:   \r\n \r\n"), b"x-empty:\r\n");
+    assert_eq!(header(Simple, b"To: b"), b"To: b\r\n");
+}
+
+#[test]
+fn many_trailing_empty_lines_then_text() {
+    let mut b = vec![b'a'];
+    b.extend(b"\r\n".repeat(2000));
+    b.push(b'z');
+    let mut want = vec![b'a'];
+    want.extend(b"\r\n".repeat(2000));
+    want.extend(b"z\r\n");
+    assert_eq!(body(Simple, &b), want);
+    assert_eq!(body(Relaxed, &b), want);
+}
