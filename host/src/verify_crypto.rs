@@ -2,7 +2,7 @@
 //! decoded keys kept between messages.
 //!
 //! The core decides everything about a signature but the public-key
-//! operation ([`waxseal_core::keys::VerifyDigest`]): record parsing, key
+//! operation ([`waxseal_core::VerifyDigest`]): record parsing, key
 //! sizes, the RFC 8301 rules. Here that operation runs on AWS-LC, and the
 //! keys a receiver sees again and again (a few selectors of the big
 //! senders) are parsed and decoded once: an RSA key's Montgomery set-up
@@ -29,8 +29,8 @@ use aws_lc_rs::signature::{
     ED25519, ParsedPublicKey, RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
     RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
 };
-use waxseal_core::keys::{RustCrypto, VerifyDigest};
 use waxseal_core::{Error, KeyRecord, KeyType, PublicKey, SigningAlgorithm};
+use waxseal_core::{RustCrypto, VerifyDigest};
 
 /// Decoded keys kept at most; past that the cache starts over (a hostile
 /// sender can make it decode again, never hold more).

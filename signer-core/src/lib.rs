@@ -61,7 +61,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod address;
-pub mod auth_results;
+pub use verify::auth_results;
 pub mod base64;
 pub mod canonicalize;
 pub mod domain;
@@ -81,9 +81,7 @@ pub use error::{Error, ErrorCode};
 pub use hash::{BodyHash, BodyHashSet, BodyHasher, ExternalSha256, HashAlgorithm, Sha256Factory};
 
 pub use domain::{Domain, Identity, Selector};
-pub use keys::{
-    KeyType, PrivateKey, PublicKey, RustCrypto, SignDigest, SigningAlgorithm, VerifyDigest,
-};
+pub use keys::{KeyType, PrivateKey, PublicKey, SignDigest, SigningAlgorithm};
 pub use message::{HeaderField, Message};
 pub use record::KeyRecord;
 pub use sign::{
@@ -92,8 +90,8 @@ pub use sign::{
 };
 pub use signature::DkimSignature;
 pub use verify::{
-    DkimResult, KeyAnswer, Reason, SignatureResult, VerificationReport, Verifier, VerifyPolicy,
-    verify,
+    DkimResult, KeyAnswer, Reason, RustCrypto, SignatureResult, VerificationReport, Verifier,
+    VerifyDigest, VerifyPolicy, verify,
 };
 
 #[cfg(test)]

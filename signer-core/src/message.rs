@@ -24,6 +24,20 @@ use alloc::vec::Vec;
 
 use crate::error::Error;
 
+/// A header field name as the signer lists it (in a header selection, or
+/// a signature's `h=`): the defaults are static strings, so options are
+/// cheap to build and clone.
+pub type HeaderName = alloc::borrow::Cow<'static, str>;
+
+/// True for an RFC 5322 `field-name` (1*ftext).
+pub fn is_field_name(name: &str) -> bool {
+    // no early exit: short names check faster without branches
+    !name.is_empty()
+        && name
+            .bytes()
+            .fold(true, |ok, b| ok & (b.wrapping_sub(33) < 94) & (b != b':'))
+}
+
 /// One header field, borrowing the original bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeaderField<'a> {

@@ -10,8 +10,10 @@ use crate::canonicalize::Canonicalization;
 use crate::domain::{Domain, Identity, Selector};
 use crate::error::Error;
 use crate::keys::SigningAlgorithm;
-use crate::sign::HeaderName;
+use crate::message::HeaderName;
 use crate::tag_list::{Tag, TagList};
+
+pub use crate::message::is_field_name;
 
 /// The header field name.
 pub const HEADER_NAME: &str = "DKIM-Signature";
@@ -166,15 +168,6 @@ pub(crate) fn qp_encode_into(out: &mut String, v: &[u8], encode_bar: bool) {
             out.push(HEX[usize::from(b & 15)] as char);
         }
     }
-}
-
-/// True for an RFC 5322 `field-name` (1*ftext).
-pub fn is_field_name(name: &str) -> bool {
-    // no early exit: short names check faster without branches
-    !name.is_empty()
-        && name
-            .bytes()
-            .fold(true, |ok, b| ok & (b.wrapping_sub(33) < 94) & (b != b':'))
 }
 
 impl DkimSignature {

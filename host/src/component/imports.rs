@@ -133,7 +133,7 @@ impl waxseal::dkim::crypto::Host for HostState {
         // Native crypto (AWS-LC, decoded keys cached: the same answers
         // as the core's, see verify_crypto). The key comes re-encoded by
         // the component, which decoded the DNS record in the sandbox.
-        use waxseal_core::keys::VerifyDigest as _;
+        use waxseal_core::VerifyDigest as _;
         let alg = match algorithm {
             wit::SigningAlgorithm::RsaSha256 => waxseal_core::SigningAlgorithm::RsaSha256,
             wit::SigningAlgorithm::Ed25519Sha256 => waxseal_core::SigningAlgorithm::Ed25519Sha256,

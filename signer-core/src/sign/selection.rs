@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use crate::error::Error;
 use crate::message::HeaderField;
-use crate::signature::is_field_name;
+use crate::message::is_field_name;
 
 /// Header fields signed by default when present: the RFC 6376 5.4.1 list,
 /// plus Message-ID and the MIME fields.
@@ -64,9 +64,7 @@ pub const DEFAULT_OVERSIGNED_HEADERS: &[&str] = &[
     "content-transfer-encoding",
 ];
 
-/// A header field name in a [`HeaderSelection`]: the defaults are static
-/// strings, so options are cheap to build and clone.
-pub type HeaderName = Cow<'static, str>;
+pub use crate::message::HeaderName;
 
 /// Which header fields to sign.
 #[derive(Debug, Clone, PartialEq, Eq)]

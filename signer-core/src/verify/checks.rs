@@ -64,7 +64,7 @@ impl Check<'_, '_> {
         sig: &DkimSignature,
         answer: Option<&KeyAnswer>,
         body: Option<BodyHash>,
-        crypto: &dyn crate::keys::VerifyDigest,
+        crypto: &dyn VerifyDigest,
         r: &mut SignatureResult,
     ) {
         // l= against the body (RFC 6376 3.5)
@@ -114,7 +114,7 @@ impl Check<'_, '_> {
         sig: &DkimSignature,
         txt: &[u8],
         body: Option<BodyHash>,
-        crypto: &dyn crate::keys::VerifyDigest,
+        crypto: &dyn VerifyDigest,
         digest: &mut Option<crate::hash::Digest>,
         r: &mut SignatureResult,
     ) {

@@ -58,10 +58,13 @@ use crate::policy::{DmarcRecord, LegacyPolicy};
 use crate::sign::{header_hash_input, select_headers};
 use crate::signature::{DkimSignature, HEADER_NAME, SignatureLabels};
 
+pub mod auth_results;
+mod backend;
 mod checks;
 mod inputs;
 mod results;
 
+pub use backend::{RustCrypto, VerifyDigest};
 use checks::{Check, check_signature_field, keep};
 pub use inputs::*;
 pub use results::*;
@@ -369,15 +372,12 @@ impl Verifier {
     /// Ends the message and evaluates every signature with the pure-Rust
     /// crypto backend.
     pub fn finish(self) -> Result<VerificationReport, Error> {
-        self.finish_with(&crate::keys::RustCrypto)
+        self.finish_with(&RustCrypto)
     }
 
     /// Ends the message and evaluates every signature, with `crypto` doing
     /// the public-key operation.
-    pub fn finish_with(
-        mut self,
-        crypto: &dyn crate::keys::VerifyDigest,
-    ) -> Result<VerificationReport, Error> {
+    pub fn finish_with(mut self, crypto: &dyn VerifyDigest) -> Result<VerificationReport, Error> {
         self.finish_headers()?;
         match self.phase {
             Phase::Body => {}

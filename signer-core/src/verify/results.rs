@@ -325,13 +325,13 @@ impl VerificationReport {
     /// The `Authentication-Results` field value (RFC 8601) for these
     /// results, e.g. `mx.example.org; dkim=pass header.d=example.com ...`.
     pub fn authentication_results(&self, authserv_id: &str) -> String {
-        crate::auth_results::format(authserv_id, &self.results)
+        super::auth_results::format(authserv_id, &self.results)
     }
 
     /// The whole `Authentication-Results:` header field, folded, with a
     /// final CRLF.
     pub fn authentication_results_field(&self, authserv_id: &str) -> String {
-        crate::auth_results::field(authserv_id, &self.results)
+        super::auth_results::field(authserv_id, &self.results)
     }
 }
 

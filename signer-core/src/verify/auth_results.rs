@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
 
-use crate::verify::SignatureResult;
+use super::SignatureResult;
 
 /// RFC 2045 `tspecials`: characters that end a MIME token.
 fn is_token(v: &str) -> bool {
