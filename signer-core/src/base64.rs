@@ -4,18 +4,10 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use base64::Engine as _;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-
 use crate::error::Error;
 
-/// Standard alphabet; padding written, and optional when reading (some
-/// publishers drop it).
-const ENGINE: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-
+/// The standard alphabet (RFC 4648 4); padding is written, and optional
+/// when reading (some publishers drop it).
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Length of the padded encoding of `n` bytes.
@@ -60,16 +52,107 @@ pub fn encode_to<'o>(data: &[u8], out: &'o mut [u8]) -> &'o str {
     core::str::from_utf8(&out[..n]).unwrap_or_default()
 }
 
+/// The value of each alphabet character; 0xff for every other byte.
+const VALUES: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 /// Decodes, ignoring folding white space (SP, HTAB, CR, LF) anywhere.
+/// Padding is optional, and when present follows a short last group;
+/// the unused low bits of a short last group must be zero (a canonical
+/// encoding, as RFC 4648 3.5 allows decoders to require).
 pub fn decode(text: &[u8]) -> Result<Vec<u8>, Error> {
-    ENGINE
-        .decode(crate::tag_list::without_fws(text))
-        .map_err(|_| Error::InvalidBase64)
+    decode_clean(&crate::tag_list::without_fws(text)).ok_or(Error::InvalidBase64)
+}
+
+fn decode_clean(text: &[u8]) -> Option<Vec<u8>> {
+    let pad = text
+        .iter()
+        .rev()
+        .take(2)
+        .take_while(|b| **b == b'=')
+        .count();
+    let body = &text[..text.len() - pad];
+    let tail = body.len() % 4;
+    // padding follows a short last group, and does not overfill it (it
+    // may stop short: "AA=" decodes, as in the base64 crate's reading);
+    // a group of one character is no byte
+    if tail == 1 || (pad > 0 && (tail == 0 || tail + pad > 4)) {
+        return None;
+    }
+    let (groups, rest) = body.as_chunks::<4>();
+    let mut out = Vec::with_capacity(groups.len() * 3 + 2);
+    for g in groups {
+        let [a, b, c, d] = g.map(|x| VALUES[usize::from(x)]);
+        if (a | b | c | d) & 0xc0 != 0 {
+            return None;
+        }
+        let v = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+        out.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
+    }
+    let vals: Vec<u8> = rest.iter().map(|x| VALUES[usize::from(*x)]).collect();
+    if vals.iter().any(|v| v & 0xc0 != 0) {
+        return None;
+    }
+    match vals[..] {
+        [] => {}
+        [a, b] if b & 0x0f == 0 => out.push(a << 2 | b >> 4),
+        [a, b, c] if c & 0x03 == 0 => {
+            out.push(a << 2 | b >> 4);
+            out.push(b << 4 | c >> 2);
+        }
+        _ => return None,
+    }
+    Some(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+    /// The `base64` crate's engine with the same rules, as the reference.
+    const ENGINE: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+
+    #[test]
+    fn decode_matches_the_general_engine() {
+        // every string of up to 6 characters over an alphabet with the
+        // edge cases (values with and without low bits, padding, a foreign
+        // byte), and longer encodings of every length
+        let chars = b"AQgh/+=*";
+        for n in 0..=6u32 {
+            for k in 0..8usize.pow(n) {
+                let (mut x, mut t) = (k, Vec::new());
+                for _ in 0..n {
+                    t.push(chars[x % 8]);
+                    x /= 8;
+                }
+                assert_eq!(
+                    decode_clean(&t),
+                    ENGINE.decode(&t).ok(),
+                    "{:?}",
+                    String::from_utf8_lossy(&t)
+                );
+            }
+        }
+        for len in 0..=200usize {
+            let data: Vec<u8> = (0..len).map(|i| (i * 131 + len * 7) as u8).collect();
+            let text = ENGINE.encode(&data);
+            assert_eq!(decode(text.as_bytes()).unwrap(), data);
+            let bare = text.trim_end_matches('=');
+            assert_eq!(decode(bare.as_bytes()).unwrap(), data);
+        }
+    }
     #[allow(unused_imports)]
     use crate::test_prelude::*;
 
