@@ -105,8 +105,10 @@ pub(crate) struct DnsArgs {
 /// (`waxseal sign >&-`). Rust's runtime reopens a closed standard
 /// descriptor on `/dev/null` before `main` (so that no file opened later
 /// takes it), read-write; a shell's `>/dev/null` opens it write-only. So a
-/// read-write `/dev/null` on descriptor 1 was a closed standard output,
-/// where the result would vanish with exit 0. Linux only (`/proc`).
+/// read-write `/dev/null` on descriptor 1 was most likely a closed
+/// standard output, where the result would vanish with exit 0 (a parent
+/// may also have opened /dev/null read-write on purpose: the output is
+/// lost either way). Linux only (`/proc`).
 fn stdout_was_closed() -> bool {
     #[cfg(target_os = "linux")]
     {
@@ -128,8 +130,15 @@ fn stdout_was_closed() -> bool {
 
 /// Runs the command line; returns the exit code.
 pub fn run(cli: Cli) -> ExitCode {
-    // the milter logs to standard error and needs no standard output
-    if !matches!(cli.cmd, Cmd::Milter(_)) && stdout_was_closed() {
+    // Only the commands whose one product is what they print refuse:
+    // `verify` and `dns check` answer with their exit status too (a caller
+    // may discard the text, and Python's subprocess.DEVNULL is a
+    // read-write /dev/null), `keygen` writes files, the milter logs.
+    let prints_its_product = matches!(
+        cli.cmd,
+        Cmd::Sign(_) | Cmd::Dns(DnsCmd::Record { .. } | DnsCmd::Policy { .. })
+    );
+    if prints_its_product && stdout_was_closed() {
         eprintln!(
             "waxseal: error: standard output is closed: there is nowhere to write the result"
         );
