@@ -63,8 +63,10 @@ async function subtleSign(s, cryptoKey, data) {
  * private key as PKCS#8 PEM and the public key as the base64 `p=` data.
  * RSA keys come from WebCrypto when available (fast), else WebAssembly.
  */
+const KEY_OPTIONS = ['algorithm', 'bits'];
+
 export async function generateKey(options = {}) {
-  const { algorithm = 'rsa', bits = 2048 } = plain(options, 'options');
+  const { algorithm = 'rsa', bits = 2048 } = plain(options, 'options', KEY_OPTIONS);
   checkKeyOptions(algorithm, bits);
   const s = subtle();
   if (algorithm === 'rsa' && s) {
@@ -92,7 +94,7 @@ export async function generateKey(options = {}) {
  * has, to stay small.
  */
 export function generateKeySync(options = {}) {
-  const { algorithm = 'ed25519', bits = 2048 } = plain(options, 'options');
+  const { algorithm = 'ed25519', bits = 2048 } = plain(options, 'options', KEY_OPTIONS);
   checkKeyOptions(algorithm, bits);
   if (algorithm === 'rsa') {
     throw new WaxsealError('ERR_UNSUPPORTED', 'RSA keys are generated with WebCrypto: use generateKey()');
@@ -152,7 +154,7 @@ const RECORD_KEYS = new Set(['selector', 'domain', 'keyType', 'testing', 'strict
  */
 export function dnsRecord(key, options) {
   if (!options || typeof options !== 'object') throw invalid('options { selector, domain } are required');
-  const given = plain(options, 'options');
+  const given = plain(options, 'options', RECORD_KEYS);
   checkKeys(given, RECORD_KEYS, 'option');
   let text;
   let keyType = optString(given, 'keyType');
@@ -160,7 +162,7 @@ export function dnsRecord(key, options) {
     text = keyMaterial(key, 'key').data;
   } else if (key && typeof key === 'object') {
     // a key pair, or a public key alone `{ publicKey, algorithm? }`
-    const pair = plain(key, 'key');
+    const pair = plain(key, 'key', ['privateKey', 'publicKey', 'algorithm']);
     const pub = pair.publicKey;
     text = typeof pair.privateKey === 'string' ? pair.privateKey : pub;
     if (typeof text !== 'string') throw invalid('key must be a PEM string, p= data or a key pair from generateKey()');
@@ -196,7 +198,7 @@ function normalize(options) {
   if (list.length === 0) throw invalid('at least one set of signing options is required');
   return list.map((given) => {
     if (!given || typeof given !== 'object') throw invalid('signing options must be an object');
-    const o = plain(given, 'the signing options');
+    const o = plain(given, 'the signing options', SIGN_KEYS);
     checkKeys(o, SIGN_KEYS, 'signing option');
     const material = keyMaterial(o.privateKey);
     const { info } = parsedKey(material);
@@ -388,7 +390,7 @@ export async function verify(message, options) {
   if (!options || typeof options !== 'object') {
     throw invalid('options { resolveTxt } are required');
   }
-  const o = plain(options, 'the verify options');
+  const o = plain(options, 'the verify options', VERIFY_KEYS);
   checkKeys(o, VERIFY_KEYS, 'verify option');
   const {
     resolveTxt, policy: givenPolicy, authservId = 'localhost', lookupPolicies = false, diagnostics,
@@ -399,7 +401,7 @@ export async function verify(message, options) {
   if (givenPolicy !== undefined && (!givenPolicy || typeof givenPolicy !== 'object')) {
     throw invalid('policy must be an object');
   }
-  const given = plain(givenPolicy, 'the policy');
+  const given = plain(givenPolicy, 'the policy', POLICY_KEYS);
   checkKeys(given, POLICY_KEYS, 'policy option');
   const policy = Object.create(null);
   for (const k of POLICY_FLAGS) policy[k] = optBool(given, k);

@@ -79,13 +79,20 @@ export function toBytes(message, what = 'message') {
   throw invalid(`${what} must be a string or a Uint8Array`);
 }
 
-/** A plain copy of the caller's object: own enumerable data, read once. */
-export function plain(value, what) {
+/**
+ * A plain copy of the caller's object, read once: its own enumerable
+ * properties, and the `known` names it inherits (a class's getters, an
+ * object made from defaults with Object.create).
+ */
+export function plain(value, what, known = []) {
   if (value === undefined || value === null) return Object.create(null);
   if (typeof value !== 'object') throw invalid(`${what} must be an object`);
   return reading(what, () => {
     const out = Object.create(null);
     for (const k of Object.keys(value)) out[k] = value[k];
+    for (const k of known) {
+      if (!(k in out) && k in value) out[k] = value[k];
+    }
     return out;
   });
 }

@@ -184,3 +184,16 @@ test('the CLI and the package agree: public key, DER bytes, empty message', asyn
     }
   }
 });
+
+test('options inherited (Object.create, class getters) are read as before', async () => {
+  class Opts {
+    get domain() { return 'example.com'; }
+
+    get selector() { return 's'; }
+  }
+  const viaClass = Object.assign(new Opts(), { privateKey: ed.privateKey, timestamp: T });
+  assert.equal(signSync(MSG, viaClass), signSync(MSG, opts));
+  assert.equal(signSync(MSG, Object.create(opts)), signSync(MSG, opts));
+  const r = await verify(signed, Object.create({ now: T, resolveTxt: goodResolver }));
+  assert.equal(r.results[0].result, 'pass');
+});
