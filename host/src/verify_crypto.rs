@@ -142,12 +142,7 @@ impl VerifyDigest for NativeVerify {
         digest: &[u8],
         signature: &[u8],
     ) -> Result<(), Error> {
-        if digest.len() != alg.hash().output_len() {
-            return Err(Error::InvalidDigestLength);
-        }
-        if alg.key_type() != key.key_type() {
-            return Err(Error::KeyTypeMismatch);
-        }
+        key.check_digest_input(alg, digest)?;
         let entry = self.entry(key.key_type(), key.record_data());
         let Some(native) = &entry.native else {
             return match key.key_type() {

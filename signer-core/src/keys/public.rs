@@ -205,6 +205,19 @@ impl PublicKey {
         }
     }
 
+    /// What every verification backend checks before the public-key
+    /// operation: a digest of the algorithm's hash length, and a key of
+    /// the algorithm's type.
+    pub fn check_digest_input(&self, alg: SigningAlgorithm, digest: &[u8]) -> Result<(), Error> {
+        if digest.len() != alg.hash().output_len() {
+            return Err(Error::InvalidDigestLength);
+        }
+        if alg.key_type() != self.key_type() {
+            return Err(Error::KeyTypeMismatch);
+        }
+        Ok(())
+    }
+
     /// Verifies `signature` over `digest` (the hash of the header data)
     /// for `alg`. Ed25519 uses strict verification (no small-order keys,
     /// canonical signatures only).
@@ -214,9 +227,7 @@ impl PublicKey {
         digest: &[u8],
         signature: &[u8],
     ) -> Result<(), Error> {
-        if digest.len() != alg.hash().output_len() {
-            return Err(Error::InvalidDigestLength);
-        }
+        self.check_digest_input(alg, digest)?;
         match (&*self.inner, alg) {
             (PublicInner::Rsa(k), SigningAlgorithm::RsaSha256) => k
                 .verify(Pkcs1v15Sign::new::<sha2::Sha256>(), digest, signature)

@@ -99,12 +99,7 @@ impl waxseal_core::VerifyDigest for HostVerify {
                 );
             }
         };
-        if key.key_type() != alg.key_type() {
-            return Err(CoreError::KeyTypeMismatch);
-        }
-        if digest.len() != alg.hash().output_len() {
-            return Err(CoreError::InvalidDigestLength);
-        }
+        key.check_digest_input(alg, digest)?;
         let valid = KEYS.with_borrow(|keys| {
             let kept = keys
                 .iter()
