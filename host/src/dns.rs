@@ -44,6 +44,14 @@ impl Txt {
     }
 }
 
+/// The verification driver's blocking lookup: every name at once.
+impl waxseal_core::verify::Lookup for Txt {
+    fn lookup_all(&mut self, queries: &[waxseal_core::verify::Query]) -> Vec<KeyAnswer> {
+        let names: Vec<String> = queries.iter().map(|q| q.name.clone()).collect();
+        Txt::lookup_all(self, &names)
+    }
+}
+
 /// An asynchronous DNS resolver with a cache, for tokio (the milter).
 #[derive(Clone)]
 pub struct Resolver {

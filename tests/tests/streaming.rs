@@ -10,6 +10,7 @@ use std::sync::Arc;
 use waxseal::component::Limits;
 use waxseal::crypto::NativeKey;
 use waxseal::engine::{Engine, Report, SignSpec};
+use waxseal_core::verify::{Driver, Lookups};
 use waxseal_core::{KeyAnswer, KeyRecord, VerifyPolicy};
 use waxseal_tests::repo_root;
 
@@ -50,26 +51,16 @@ fn record() -> String {
 }
 
 fn verify_chunks(e: &Engine, msg: &[u8], cuts: &[usize], policy: &VerifyPolicy) -> Report {
-    let mut v = e.verifier(policy, Some(T + 60)).unwrap();
+    let v = e.verifier(policy, Some(T + 60)).unwrap();
+    let mut d = Driver::new(v, Lookups::Keys);
+    let mut lookup = |_: &str| KeyAnswer::record(record());
     let mut at = 0;
-    let mut asked = false;
     for &cut in cuts.iter().chain([msg.len()].iter()) {
-        v.update(&msg[at..cut]).unwrap().unwrap();
+        d.feed_with(&msg[at..cut], &mut lookup).unwrap();
         at = cut;
-        if !asked && let Some(names) = v.key_queries().unwrap().unwrap() {
-            asked = true;
-            for n in names {
-                v.answer(&n, KeyAnswer::record(record())).unwrap();
-            }
-        }
     }
-    if asked {
-        v.finish("mx").unwrap().unwrap()
-    } else {
-        v.finish_with_lookup("mx", &mut |_| KeyAnswer::record(record()))
-            .unwrap()
-            .unwrap()
-    }
+    d.end_with(&mut lookup).unwrap();
+    d.into_inner().finish("mx").unwrap().unwrap()
 }
 
 fn engines() -> Vec<(&'static str, Engine)> {

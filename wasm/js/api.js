@@ -449,40 +449,29 @@ export async function verify(message, options) {
       clearTimeout(timer);
     }
   };
-  const v = call(() => new raw.Verifier(policy, at));
-  // the queries are final once the header block is in (the verifier names
-  // them all at once, at its end)
-  const startLookups = () => {
-    const queries = call(() => v.queries());
-    for (const q of queries) {
-      if ((lookupPolicies || q.kind === 'key') && !lookups.has(q.name)) lookups.set(q.name, lookup(q.name));
-    }
-    return queries.length > 0;
+  // the core's driver hands out the queries once, with the chunk that
+  // completes the header block (or at the end, for a message without
+  // body): their lookups run while the rest of the message goes in
+  const v = call(() => new raw.Verifier(policy, at, Boolean(lookupPolicies)));
+  const startLookups = (queries) => {
+    for (const q of queries) if (!lookups.has(q.name)) lookups.set(q.name, lookup(q.name));
   };
   try {
     if (diagnostics) call(() => v.diagnostics(diagnostics === true ? 1 << 20 : diagnostics));
     if (chunks) {
-      // the header block has ended (or was refused) once more than the
-      // header limit has gone in: stop asking then, signatures or not
-      const headerLimit = (policy.maxHeaderBytes ?? 1 << 20) + 2;
-      let fed = 0;
-      let asked = false;
       try {
         for await (const chunk of chunks) {
           const b = toBytes(chunk, 'chunk');
-          call(() => v.update(b));
-          fed += b.length;
-          if (!asked) asked = startLookups() || fed > headerLimit;
+          startLookups(call(() => v.update(b)));
         }
       } catch (e) {
         if (e instanceof WaxsealError) throw e;
         throw new WaxsealError('ERR_STREAM', `reading the message failed: ${e && e.message !== undefined ? e.message : String(e)}`, { cause: e });
       }
     } else {
-      call(() => v.update(bytes));
+      startLookups(call(() => v.update(bytes)));
     }
-    call(() => v.finishHeaders());
-    startLookups();
+    startLookups(call(() => v.end()));
     const answers = await Promise.all([...lookups].map(async ([name, p]) => [name, await p]));
     for (const [, answer] of answers) if (answer instanceof WaxsealError) throw answer;
     for (const [name, answer] of answers) call(() => v.answer(name, answer));

@@ -8,7 +8,7 @@
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
-use waxseal_core::verify::{KeyAnswer, VerifyPolicy};
+use waxseal_core::verify::{Driver, KeyAnswer, Lookups, Query, QueryKind, VerifyPolicy};
 use waxseal_core::{Error, PendingSignature, PrivateKey, SignDigest, SigningAlgorithm};
 
 use crate::common::{self, SignSpec};
@@ -348,7 +348,7 @@ fn policy(o: &JsValue) -> Result<VerifyPolicy, JsValue> {
 /// The streaming, sans-I/O verifier.
 #[wasm_bindgen]
 pub struct Verifier {
-    inner: Option<waxseal_core::Verifier>,
+    inner: Option<Driver<waxseal_core::Verifier>>,
 }
 
 #[wasm_bindgen]
@@ -356,22 +356,35 @@ impl Verifier {
     /// `policy`: `{ minRsaBits, allowRsaSha1, allowUnsignedBodyTail,
     /// allowUnsignedFrom, allowFromCount, ignoreExpiration, clockSkew, maxSignatures,
     /// maxHeaderBytes }`,
-    /// all optional; `now` in seconds since 1970.
+    /// all optional; `now` in seconds since 1970; `lookup_policies`: hand
+    /// out the From domain's policy queries (DMARC, legacy) as well as the
+    /// key queries.
     #[wasm_bindgen(constructor)]
-    pub fn new(policy_options: JsValue, now: Option<f64>) -> Result<Verifier, JsValue> {
+    pub fn new(
+        policy_options: JsValue,
+        now: Option<f64>,
+        lookup_policies: bool,
+    ) -> Result<Verifier, JsValue> {
         let p = policy(&policy_options)?;
+        let v = waxseal_core::Verifier::new(p, now.map(|n| n.max(0.0) as u64));
+        let lookups = if lookup_policies {
+            Lookups::All
+        } else {
+            Lookups::Keys
+        };
         Ok(Verifier {
-            inner: Some(waxseal_core::Verifier::new(
-                p,
-                now.map(|n| n.max(0.0) as u64),
-            )),
+            inner: Some(Driver::new(v, lookups)),
         })
     }
 
-    fn v(&mut self) -> Result<&mut waxseal_core::Verifier, JsValue> {
+    fn d(&mut self) -> Result<&mut Driver<waxseal_core::Verifier>, JsValue> {
         self.inner
             .as_mut()
             .ok_or_else(|| err(Error::AlreadyFinished))
+    }
+
+    fn v(&mut self) -> Result<&mut waxseal_core::Verifier, JsValue> {
+        Ok(self.d()?.get_mut())
     }
 
     /// Keeps what each signature was checked against (the canonicalized
@@ -387,39 +400,17 @@ impl Verifier {
         Ok(())
     }
 
-    /// Feeds the next chunk of the message.
-    pub fn update(&mut self, chunk: &[u8]) -> Result<(), JsValue> {
-        self.v()?.update(chunk).map_err(err)
+    /// Feeds the next chunk of the message. Returns the DNS queries to
+    /// start, `[{ name, kind }]` (kind `key`, `policy` or `dmarc`), once:
+    /// with the chunk that completes the header block; else `[]`.
+    pub fn update(&mut self, chunk: &[u8]) -> Result<Array, JsValue> {
+        Ok(queries(self.d()?.feed(chunk).map_err(err)?))
     }
 
-    /// Declares the end of the header block for a message without body.
-    #[wasm_bindgen(js_name = finishHeaders)]
-    pub fn finish_headers(&mut self) -> Result<(), JsValue> {
-        self.v()?.finish_headers().map_err(err)
-    }
-
-    /// The DNS TXT names to look up: `[{ name, kind }]`, kind `key`,
-    /// `policy` or `dmarc`.
-    pub fn queries(&mut self) -> Result<Array, JsValue> {
-        Ok(self
-            .v()?
-            .queries()
-            .into_iter()
-            .map(|q| {
-                let o = Object::new();
-                set(&o, "name", q.name);
-                set(
-                    &o,
-                    "kind",
-                    match q.kind {
-                        waxseal_core::verify::QueryKind::Key => "key",
-                        waxseal_core::verify::QueryKind::LegacyPolicy => "policy",
-                        waxseal_core::verify::QueryKind::Dmarc => "dmarc",
-                    },
-                );
-                JsValue::from(o)
-            })
-            .collect())
+    /// The whole message is in: returns the queries not handed out yet
+    /// (those of a message without a body), as [`update`](Self::update).
+    pub fn end(&mut self) -> Result<Array, JsValue> {
+        Ok(queries(self.d()?.end().map_err(err)?))
     }
 
     /// Answers a query: `records` is an array of records, each an array of
@@ -473,7 +464,7 @@ impl Verifier {
             .inner
             .take()
             .ok_or_else(|| err(Error::AlreadyFinished))?;
-        let report = v.finish().map_err(err)?;
+        let report = v.into_inner().finish().map_err(err)?;
         let results: Array = report
             .results
             .iter()
@@ -557,4 +548,22 @@ impl Verifier {
         }
         Ok(o.into())
     }
+}
+
+/// Queries as JavaScript: `[{ name, kind }]`.
+fn queries(queries: Vec<Query>) -> Array {
+    queries
+        .into_iter()
+        .map(|q| {
+            let o = Object::new();
+            set(&o, "name", q.name);
+            let kind = match q.kind {
+                QueryKind::Key => "key",
+                QueryKind::LegacyPolicy => "policy",
+                QueryKind::Dmarc => "dmarc",
+            };
+            set(&o, "kind", kind);
+            JsValue::from(o)
+        })
+        .collect()
 }

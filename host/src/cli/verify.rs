@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use waxseal_core::verify::VerifyPolicy;
+use waxseal_core::verify::{Driver, Lookups, VerifyPolicy};
 
 use super::sign::Input;
 use super::{Cli, DnsArgs, EXIT_TEMP, engine, now};
 use crate::component::read_some;
 use crate::dns::{Dns, Txt};
-use crate::engine::describe_engine_error;
+use crate::engine::{InputError, StepError, describe_engine_error};
 
 /// Bytes read per call.
 const CHUNK: usize = 256 * 1024;
@@ -60,7 +60,7 @@ pub(super) struct VerifyArgs {
 }
 
 pub(super) fn verify(cli: &Cli, a: &VerifyArgs) -> Result<u8> {
-    let txt = match &a.key_dir {
+    let mut txt = match &a.key_dir {
         Some(dir) => {
             if !dir.is_dir() {
                 bail!("--key-dir {}: not a folder", dir.display());
@@ -84,38 +84,30 @@ pub(super) fn verify(cli: &Cli, a: &VerifyArgs) -> Result<u8> {
     let mut input = Input::open(&a.file)?;
     let (engine, limits) = engine(cli)?;
     let engine_error = |e: anyhow::Error| anyhow::anyhow!("{}", describe_engine_error(&e, &limits));
-    let mut v = engine
+    let v = engine
         .verifier(&policy, Some(a.now.unwrap_or_else(now)))
         .map_err(engine_error)?;
+    // the keys are looked up once the header block is in (all at once);
+    // the body streams on afterwards
+    let mut d = Driver::new(v, Lookups::Keys);
     let mut buf = vec![0u8; CHUNK];
     let mut total = 0u64;
-    let mut asked = false;
     loop {
         let n = read_some(input.reader(), &mut buf)?;
         if n == 0 {
             break;
         }
         total += n as u64;
-        v.update(&buf[..n]).map_err(engine_error)??;
-        if !asked && let Some(names) = v.key_queries().map_err(engine_error)?? {
-            // the keys are looked up once the header block is in; the
-            // body streams on afterwards
-            asked = true;
-            for (name, answer) in names.iter().zip(txt.lookup_all(&names)) {
-                v.answer(name, answer).map_err(engine_error)?;
-            }
-        }
+        step(d.feed_with(&buf[..n], &mut txt), &engine_error)?;
     }
     if total == 0 {
         bail!("the message is empty");
     }
-    let authserv_id = &a.authserv_id;
-    let report = if asked {
-        v.finish(authserv_id)
-    } else {
-        v.finish_with_lookup(authserv_id, &mut |n| txt.lookup(n))
-    }
-    .map_err(engine_error)??;
+    step(d.end_with(&mut txt), &engine_error)?;
+    let report = d
+        .into_inner()
+        .finish(&a.authserv_id)
+        .map_err(engine_error)??;
     let mut out = std::io::stdout().lock();
     if report.verdicts.is_empty() {
         writeln!(out, "none: the message has no DKIM signature")?;
@@ -143,4 +135,16 @@ pub(super) fn verify(cli: &Cli, a: &VerifyArgs) -> Result<u8> {
     } else {
         1
     })
+}
+
+/// A step's failure as the command reports it.
+fn step(
+    r: Result<(), StepError<InputError>>,
+    engine_error: &dyn Fn(anyhow::Error) -> anyhow::Error,
+) -> Result<()> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(StepError::Input(e)) => Err(e.into()),
+        Err(StepError::Engine(e)) => Err(engine_error(e)),
+    }
 }

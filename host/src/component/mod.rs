@@ -27,6 +27,7 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceAny};
 use wasmtime::{Config, Engine, Store};
 
 use crate::crypto::NativeKey;
+use waxseal_core::verify::{Driver, Lookups};
 
 pub mod imports;
 pub mod session;
@@ -156,6 +157,54 @@ impl std::fmt::Display for GuestError {
 }
 
 impl std::error::Error for GuestError {}
+
+/// Why a step of a streaming session failed: the message or options
+/// (`E`, typed, with its stable code), or the engine running it (a trapped
+/// or timed-out instance, ...).
+#[derive(Debug)]
+pub enum StepError<E> {
+    /// The message or the options.
+    Input(E),
+    /// The engine.
+    Engine(anyhow::Error),
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for StepError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::Input(e) => e.fmt(f),
+            StepError::Engine(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl<E> StepError<E> {
+    /// The engine's outer result and the step's inner one, as one.
+    pub fn flatten<T>(r: Result<Result<T, E>>) -> Result<T, StepError<E>> {
+        match r {
+            Ok(Ok(t)) => Ok(t),
+            Ok(Err(e)) => Err(StepError::Input(e)),
+            Err(e) => Err(StepError::Engine(e)),
+        }
+    }
+
+    /// Back to the engine's outer result and the step's inner one.
+    pub fn nest<T>(r: Result<T, StepError<E>>) -> Result<Result<T, E>> {
+        match r {
+            Ok(t) => Ok(Ok(t)),
+            Err(StepError::Input(e)) => Ok(Err(e)),
+            Err(StepError::Engine(e)) => Err(e),
+        }
+    }
+
+    /// The input error converted.
+    pub fn map_input<F: From<E>>(self) -> StepError<F> {
+        match self {
+            StepError::Input(e) => StepError::Input(F::from(e)),
+            StepError::Engine(e) => StepError::Engine(e),
+        }
+    }
+}
 
 impl From<wit::Error> for GuestError {
     fn from(e: wit::Error) -> Self {
@@ -380,7 +429,7 @@ impl ComponentHost {
     }
 
     /// Starts verifying a message: the component names the DNS records it
-    /// needs once the header block is in ([`SandboxVerifier::key_queries`]).
+    /// needs once the header block is in ([`SandboxVerifier::queries`]).
     pub fn verifier(
         &self,
         policy: &wit::VerifyPolicy,
@@ -403,45 +452,20 @@ impl ComponentHost {
         authserv_id: &str,
         lookup: &mut dyn FnMut(&str) -> waxseal_core::KeyAnswer,
     ) -> Result<Result<wit::VerifyReport, GuestError>> {
-        let mut v = self.verifier(policy, now)?;
+        let v = self.verifier(policy, now)?;
+        let mut d = Driver::new(v, Lookups::Keys);
         let mut buf = vec![0u8; ONE_CALL];
-        let mut asked = false;
-        loop {
-            let n = read_some(message, &mut buf)?;
+        let fed = (|| loop {
+            let n = read_some(message, &mut buf).map_err(StepError::Engine)?;
             if n == 0 {
-                break;
+                return d.end_with(&mut *lookup);
             }
-            if let Err(e) = v.update(&buf[..n])? {
-                return Ok(Err(e));
-            }
-            if !asked {
-                let names = match v.key_queries()? {
-                    Ok(Some(names)) => names,
-                    Ok(None) => continue,
-                    Err(e) => return Ok(Err(e)),
-                };
-                // the body streams on while the answers are known
-                asked = true;
-                for name in names {
-                    let a = lookup(&name);
-                    v.answer(&name, a)?;
-                }
-            }
+            d.feed_with(&buf[..n], &mut *lookup)?;
+        })();
+        if let Err(e) = StepError::nest(fed)? {
+            return Ok(Err(e));
         }
-        if !asked {
-            if let Err(e) = v.finish_headers()? {
-                return Ok(Err(e));
-            }
-            let names = match v.key_queries()? {
-                Ok(names) => names.unwrap_or_default(),
-                Err(e) => return Ok(Err(e)),
-            };
-            for name in names {
-                let a = lookup(&name);
-                v.answer(&name, a)?;
-            }
-        }
-        v.finish(authserv_id)
+        d.into_inner().finish(authserv_id)
     }
 
     /// WebAssembly instructions run so far by calls that completed (with

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use anyhow::Result;
 use wasmtime::component::ResourceAny;
 
-use super::{ComponentHost, GuestError, Instance, Lending, ONE_CALL, wit};
+use waxseal_core::verify::{Query, QueryKind, VerifySteps};
+
+use super::{ComponentHost, GuestError, Instance, Lending, ONE_CALL, StepError, wit};
 use crate::crypto::NativeKey;
 
 /// The outcome of one call that feeds data: the engine's error outside,
@@ -289,10 +291,10 @@ impl SandboxVerifier {
         Ok(r.map_err(GuestError::from))
     }
 
-    /// The key records (TXT names) to look up, once the header block is
-    /// complete; `None` before. The answers may come while the body
+    /// The DNS names to look up, once the header block is complete (or
+    /// refused); `None` before. The answers may come while the body
     /// streams.
-    pub fn key_queries(&mut self) -> Result<Result<Option<Vec<String>>, GuestError>> {
+    pub fn queries(&mut self) -> Result<Result<Option<Vec<Query>>, GuestError>> {
         if !self.complete {
             if let Err(e) = self.flush()? {
                 return Ok(Err(e));
@@ -314,8 +316,14 @@ impl SandboxVerifier {
         Ok(Ok(Some(
             queries
                 .into_iter()
-                .filter(|q| q.kind == wit::QueryKind::Key)
-                .map(|q| q.name)
+                .map(|q| Query {
+                    name: q.name,
+                    kind: match q.kind {
+                        wit::QueryKind::Key => QueryKind::Key,
+                        wit::QueryKind::LegacyPolicy => QueryKind::LegacyPolicy,
+                        wit::QueryKind::Dmarc => QueryKind::Dmarc,
+                    },
+                })
                 .collect(),
         )))
     }
@@ -362,6 +370,28 @@ impl Drop for SandboxVerifier {
         {
             self.lease.inst = None;
         }
+    }
+}
+
+/// The steps the core's verification [`Driver`](waxseal_core::verify::Driver)
+/// drives, run in the sandbox.
+impl VerifySteps for SandboxVerifier {
+    type Error = StepError<GuestError>;
+
+    fn update(&mut self, chunk: &[u8]) -> Result<(), Self::Error> {
+        StepError::flatten(SandboxVerifier::update(self, chunk))
+    }
+
+    fn finish_headers(&mut self) -> Result<(), Self::Error> {
+        StepError::flatten(SandboxVerifier::finish_headers(self))
+    }
+
+    fn queries(&mut self) -> Result<Option<Vec<Query>>, Self::Error> {
+        StepError::flatten(SandboxVerifier::queries(self))
+    }
+
+    fn answer(&mut self, name: &str, answer: waxseal_core::KeyAnswer) -> Result<(), Self::Error> {
+        SandboxVerifier::answer(self, name, answer).map_err(StepError::Engine)
     }
 }
 

@@ -14,9 +14,10 @@
 use std::sync::Arc;
 
 use anyhow::Result;
-use waxseal_core::verify::VerifyPolicy;
+use waxseal_core::verify::{Driver, Lookups, Query, VerifyPolicy, VerifySteps};
 use waxseal_core::{ErrorCode, KeyAnswer};
 
+pub use crate::component::StepError;
 use crate::component::{ComponentHost, GuestError, Limits, SandboxSigner, SandboxVerifier, wit};
 use crate::crypto::NativeKey;
 
@@ -256,11 +257,14 @@ impl Engine {
         authserv_id: &str,
         lookup: &mut dyn FnMut(&str) -> KeyAnswer,
     ) -> Result<Result<Report, InputError>> {
-        let mut v = self.verifier(policy, now)?;
-        if let Err(e) = v.update(message)? {
+        let mut d = Driver::new(self.verifier(policy, now)?, Lookups::Keys);
+        let fed = d
+            .feed_with(message, &mut *lookup)
+            .and_then(|()| d.end_with(lookup));
+        if let Err(e) = StepError::nest(fed)? {
             return Ok(Err(e));
         }
-        v.finish_with_lookup(authserv_id, lookup)
+        d.into_inner().finish(authserv_id)
     }
 }
 
@@ -301,13 +305,14 @@ impl VerifySession {
         })
     }
 
-    /// The key records (TXT names) to look up once the header block is
-    /// complete; `None` before. Answer them with [`answer`](Self::answer)
-    /// before [`finish`](Self::finish), while the body streams.
-    pub fn key_queries(&mut self) -> Result<Result<Option<Vec<String>>, InputError>> {
+    /// The DNS names to look up once the header block is complete (or
+    /// refused); `None` before. Answer them with [`answer`](Self::answer)
+    /// before [`finish`](Self::finish), while the body streams. The core's
+    /// [`Driver`] asks at the right moment.
+    pub fn queries(&mut self) -> Result<Result<Option<Vec<Query>>, InputError>> {
         Ok(match self {
-            VerifySession::Native(v) => Ok(v.key_queries()),
-            VerifySession::Wasm(v) => v.key_queries()?.map_err(InputError::from),
+            VerifySession::Native(v) => Ok(v.queries()),
+            VerifySession::Wasm(v) => v.queries()?.map_err(InputError::from),
         })
     }
 
@@ -333,32 +338,27 @@ impl VerifySession {
                 .map_err(InputError::from),
         })
     }
+}
 
-    /// Ends the message, looking up with `lookup` whatever key records
-    /// are still unknown (a blocking caller's whole loop).
-    pub fn finish_with_lookup(
-        mut self,
-        authserv_id: &str,
-        lookup: &mut dyn FnMut(&str) -> KeyAnswer,
-    ) -> Result<Result<Report, InputError>> {
-        let names = match self.key_queries()? {
-            Ok(Some(names)) => names,
-            Ok(None) => {
-                if let Err(e) = self.finish_headers()? {
-                    return Ok(Err(e));
-                }
-                match self.key_queries()? {
-                    Ok(names) => names.unwrap_or_default(),
-                    Err(e) => return Ok(Err(e)),
-                }
-            }
-            Err(e) => return Ok(Err(e)),
-        };
-        for name in names {
-            let a = lookup(&name);
-            self.answer(&name, a)?;
-        }
-        self.finish(authserv_id)
+/// The steps the core's verification [`Driver`] drives, natively or in
+/// the sandbox.
+impl VerifySteps for VerifySession {
+    type Error = StepError<InputError>;
+
+    fn update(&mut self, chunk: &[u8]) -> Result<(), Self::Error> {
+        StepError::flatten(VerifySession::update(self, chunk))
+    }
+
+    fn finish_headers(&mut self) -> Result<(), Self::Error> {
+        StepError::flatten(VerifySession::finish_headers(self))
+    }
+
+    fn queries(&mut self) -> Result<Option<Vec<Query>>, Self::Error> {
+        StepError::flatten(VerifySession::queries(self))
+    }
+
+    fn answer(&mut self, name: &str, answer: KeyAnswer) -> Result<(), Self::Error> {
+        VerifySession::answer(self, name, answer).map_err(StepError::Engine)
     }
 }
 

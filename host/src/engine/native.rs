@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use waxseal_core::verify::{QueryKind, VerifyPolicy};
+use waxseal_core::verify::{Query, VerifyPolicy};
 use waxseal_core::{ErrorCode, KeyAnswer, Signer, SigningAlgorithm};
 
 use super::{InputError, Report, SignSpec};
@@ -152,16 +152,10 @@ impl NativeVerifier {
         Ok(self.v.finish_headers()?)
     }
 
-    /// The key records to look up, once the header block is complete.
-    pub fn key_queries(&self) -> Option<Vec<String>> {
-        self.v.headers_complete().then(|| {
-            self.v
-                .queries()
-                .into_iter()
-                .filter(|q| q.kind == QueryKind::Key)
-                .map(|q| q.name)
-                .collect()
-        })
+    /// The DNS names to look up, once the header block is complete (or
+    /// refused); `None` before.
+    pub fn queries(&self) -> Option<Vec<Query>> {
+        self.v.headers_complete().then(|| self.v.queries())
     }
 
     /// The answer to a key query.

@@ -25,12 +25,16 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info, warn};
 use waxseal_core::KeyAnswer;
+use waxseal_core::verify::{Driver, Lookups};
 use waxseal_milter_proto::{self as proto, Command, Family, Reply, action, flag, stage};
 
 use super::config::{Action, rule_specs};
 use super::decision::{Decision, Transaction, decide};
 use super::{Shared, State};
-use crate::engine::{InputError, Report, SignSession, VerifySession};
+use crate::engine::{InputError, Report, SignSession, StepError, VerifySession};
+
+/// What feeding an engine session gives.
+type Fed<T> = Result<T, StepError<InputError>>;
 
 /// A connection with no packet for this long is closed.
 const IDLE: Duration = Duration::from_secs(3600);
@@ -126,7 +130,7 @@ enum Work {
     },
     /// Being verified; the key lookups run meanwhile.
     Verify {
-        session: VerifySession,
+        session: Driver<VerifySession>,
         names: Vec<String>,
         lookups: Option<tokio::task::JoinHandle<Vec<KeyAnswer>>>,
     },
@@ -512,14 +516,8 @@ impl Conn {
     }
 
     /// Feeds the header block (and the empty line after it) to a session.
-    fn start_input(
-        session_update: &mut dyn FnMut(&[u8]) -> EngineStep,
-        headers: &[u8],
-    ) -> EngineStep {
-        match session_update(headers) {
-            EngineStep::Ok => session_update(b"\r\n"),
-            other => other,
-        }
+    fn start_input<T>(feed: &mut dyn FnMut(&[u8]) -> Fed<T>, headers: &[u8]) -> Fed<Vec<T>> {
+        Ok(vec![feed(headers)?, feed(b"\r\n")?])
     }
 
     async fn end_of_headers(&mut self) {
@@ -592,10 +590,10 @@ impl Conn {
                 let mut session = session;
                 let headers = std::mem::take(&mut m.headers);
                 let step =
-                    Self::start_input(&mut |d| EngineStep::from(session.update(d)), &headers);
+                    Self::start_input(&mut |d| StepError::flatten(session.update(d)), &headers);
                 m.headers = headers;
                 match step {
-                    EngineStep::Ok => {
+                    Ok(_) => {
                         m.work = Work::Sign {
                             session,
                             what,
@@ -603,33 +601,29 @@ impl Conn {
                         };
                         self.reply(Reply::Continue);
                     }
-                    EngineStep::Input(e) => {
+                    Err(StepError::Input(e)) => {
                         self.fail(Class::SigningError, &format!("cannot sign: {e}"))
                     }
-                    EngineStep::Engine(e) => {
+                    Err(StepError::Engine(e)) => {
                         self.fail(Class::InternalError, &format!("engine: {e:#}"))
                     }
                 }
             }
             Decision::Verify => {
-                let mut session = match state.engine.verifier(&config.verify.policy, Some(now())) {
+                let session = match state.engine.verifier(&config.verify.policy, Some(now())) {
                     Ok(s) => s,
                     Err(e) => return self.fail(Class::InternalError, &format!("engine: {e:#}")),
                 };
+                // the header block ends with the empty line: the driver
+                // hands out the key queries then
+                let mut session = Driver::new(session, Lookups::Keys);
                 let headers = std::mem::take(&mut m.headers);
-                let step =
-                    Self::start_input(&mut |d| EngineStep::from(session.update(d)), &headers);
+                let step = Self::start_input(&mut |d| session.feed(d), &headers);
                 m.headers = headers;
-                let names = match step {
-                    EngineStep::Ok => match session.key_queries() {
-                        Ok(Ok(names)) => names.unwrap_or_default(),
-                        Ok(Err(e)) => return self.verify_input_error(&qid, e),
-                        Err(e) => {
-                            return self.fail(Class::InternalError, &format!("engine: {e:#}"));
-                        }
-                    },
-                    EngineStep::Input(e) => return self.verify_input_error(&qid, e),
-                    EngineStep::Engine(e) => {
+                let names: Vec<String> = match step {
+                    Ok(queries) => queries.into_iter().flatten().map(|q| q.name).collect(),
+                    Err(StepError::Input(e)) => return self.verify_input_error(&qid, e),
+                    Err(StepError::Engine(e)) => {
                         return self.fail(Class::InternalError, &format!("engine: {e:#}"));
                     }
                 };
@@ -667,21 +661,24 @@ impl Conn {
         let qid = self.queue_id();
         let Some(m) = self.msg.as_mut() else { return };
         let step = match &mut m.work {
-            Work::Sign { session, .. } => EngineStep::from(session.update(chunk)),
-            Work::Verify { session, .. } => EngineStep::from(session.update(chunk)),
-            Work::Collecting | Work::Failed(..) | Work::Done => EngineStep::Ok,
+            Work::Sign { session, .. } => StepError::flatten(session.update(chunk)),
+            // the queries were handed out with the header block
+            Work::Verify { session, .. } => session.feed(chunk).map(drop),
+            Work::Collecting | Work::Failed(..) | Work::Done => Ok(()),
         };
         let signing = matches!(m.work, Work::Sign { .. });
         m.work = match step {
-            EngineStep::Ok => return,
-            EngineStep::Input(e) if signing => {
+            Ok(()) => return,
+            Err(StepError::Input(e)) if signing => {
                 Work::Failed(Class::SigningError, format!("cannot sign: {e}"))
             }
-            EngineStep::Input(e) => {
+            Err(StepError::Input(e)) => {
                 info!("{qid}: not verified: {e}");
                 Work::Done
             }
-            EngineStep::Engine(e) => Work::Failed(Class::InternalError, format!("engine: {e:#}")),
+            Err(StepError::Engine(e)) => {
+                Work::Failed(Class::InternalError, format!("engine: {e:#}"))
+            }
         };
     }
 
@@ -737,7 +734,7 @@ impl Conn {
                         return self.fail(Class::InternalError, &format!("engine: {e:#}"));
                     }
                 }
-                let report = match session.finish(&state.config.authserv_id) {
+                let report = match session.into_inner().finish(&state.config.authserv_id) {
                     Ok(Ok(r)) => r,
                     Ok(Err(e)) => return self.verify_input_error(&qid, e),
                     Err(e) => return self.fail(Class::InternalError, &format!("engine: {e:#}")),
@@ -791,23 +788,6 @@ impl Conn {
             v.insert(0, b' ');
         }
         v
-    }
-}
-
-/// The outcome of feeding an engine session.
-enum EngineStep {
-    Ok,
-    Input(InputError),
-    Engine(anyhow::Error),
-}
-
-impl From<Result<Result<(), InputError>>> for EngineStep {
-    fn from(r: Result<Result<(), InputError>>) -> Self {
-        match r {
-            Ok(Ok(())) => EngineStep::Ok,
-            Ok(Err(e)) => EngineStep::Input(e),
-            Err(e) => EngineStep::Engine(e),
-        }
     }
 }
 

@@ -61,11 +61,13 @@ use crate::signature::{DkimSignature, HEADER_NAME, SignatureLabels};
 pub mod auth_results;
 mod backend;
 mod checks;
+mod driver;
 mod inputs;
 mod results;
 
 pub use backend::{RustCrypto, VerifyDigest};
 use checks::{Check, check_signature_field, keep};
+pub use driver::{Driver, Lookup, Lookups, VerifySteps};
 pub use inputs::*;
 pub use results::*;
 
@@ -484,17 +486,10 @@ pub fn verify(
     now: Option<u64>,
     lookup: &mut dyn FnMut(&str) -> KeyAnswer,
 ) -> Result<VerificationReport, Error> {
-    let mut v = Verifier::new(policy.clone(), now);
-    v.update(message)?;
-    if !v.headers_complete() {
-        // a message without body: the header block is all there is
-        v.finish_headers()?;
-    }
-    for q in v.queries() {
-        let a = lookup(&q.name);
-        v.answer(&q.name, a);
-    }
-    v.finish()
+    let mut d = Driver::new(Verifier::new(policy.clone(), now), Lookups::All);
+    d.feed_with(message, lookup)?;
+    d.end_with(lookup)?;
+    d.into_inner().finish()
 }
 
 impl Verifier {
