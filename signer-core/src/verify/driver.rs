@@ -1,38 +1,4 @@
-//! The verification loop, once for every face.
-//!
-//! Every face verifies the same way: feed the message in chunks; the
-//! moment the header block is complete, the verifier knows every DNS name
-//! it needs, so the lookups start then and run while the body streams; at
-//! the end of the message (a message without a body completes its header
-//! block only there) whatever was not asked yet is asked; the answers go
-//! in; the verifier finishes. [`Driver`] is that loop, written once over
-//! the four steps a verifier session offers ([`VerifySteps`]): the core's
-//! [`Verifier`], the host's native and sandboxed sessions, and the
-//! JavaScript face all drive it. A blocking caller hands it a [`Lookup`]
-//! (a function from name to answer is one; a resolver that asks for all
-//! names at once is another) to [`Driver::feed_with`] and
-//! [`Driver::end_with`]; an async caller
-//! (the milter, JavaScript) takes the queries [`Driver::feed`] and
-//! [`Driver::end`] return, resolves them concurrently under its own
-//! deadline, and hands the answers to [`Driver::answer`].
-//!
-//! ```
-//! use waxseal_core::verify::{Driver, KeyAnswer, Lookups, Verifier, VerifyPolicy};
-//! let msg: &[u8] = include_bytes!("../../tests/vectors/rfc8463/a3-signed.eml");
-//! let mut lookup = |name: &str| match name {
-//!     "brisbane._domainkey.football.example.com" => KeyAnswer::record(
-//!         "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="),
-//!     _ => KeyAnswer::NxDomain,
-//! };
-//! let mut d = Driver::new(Verifier::new(VerifyPolicy::default(), Some(1528637909)), Lookups::Keys);
-//! for chunk in msg.chunks(100) {
-//!     d.feed_with(chunk, &mut lookup)?;
-//! }
-//! d.end_with(&mut lookup)?;
-//! let report = d.into_inner().finish()?;
-//! assert_eq!(report.results[0].result.as_str(), "pass");
-//! # Ok::<(), waxseal_core::Error>(())
-//! ```
+//! [`Driver`]: the verification loop, once for every face.
 
 use alloc::vec::Vec;
 
@@ -82,7 +48,41 @@ pub enum Lookups {
     All,
 }
 
-/// The verification loop over a session (see the [module](self)).
+/// The verification loop over a session.
+///
+/// Every face verifies the same way: feed the message in chunks; the
+/// moment the header block is complete, the verifier knows every DNS name
+/// it needs, so the lookups start then and run while the body streams; at
+/// the end of the message (a message without a body completes its header
+/// block only there) whatever was not asked yet is asked; the answers go
+/// in; the verifier finishes. [`Driver`] is that loop, written once over
+/// the four steps a verifier session offers ([`VerifySteps`]): the core's
+/// [`Verifier`], the host's native and sandboxed sessions, and the
+/// JavaScript face all drive it. A blocking caller hands it a [`Lookup`]
+/// (a function from name to answer is one; a resolver that asks for all
+/// names at once is another) to [`Driver::feed_with`] and
+/// [`Driver::end_with`]; an async caller
+/// (the milter, JavaScript) takes the queries [`Driver::feed`] and
+/// [`Driver::end`] return, resolves them concurrently under its own
+/// deadline, and hands the answers to [`Driver::answer`].
+///
+/// ```
+/// use waxseal_core::verify::{Driver, KeyAnswer, Lookups, Verifier, VerifyPolicy};
+/// let msg: &[u8] = include_bytes!("../../tests/vectors/rfc8463/a3-signed.eml");
+/// let mut lookup = |name: &str| match name {
+///     "brisbane._domainkey.football.example.com" => KeyAnswer::record(
+///         "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="),
+///     _ => KeyAnswer::NxDomain,
+/// };
+/// let mut d = Driver::new(Verifier::new(VerifyPolicy::default(), Some(1528637909)), Lookups::Keys);
+/// for chunk in msg.chunks(100) {
+///     d.feed_with(chunk, &mut lookup)?;
+/// }
+/// d.end_with(&mut lookup)?;
+/// let report = d.into_inner().finish()?;
+/// assert_eq!(report.results[0].result.as_str(), "pass");
+/// # Ok::<(), waxseal_core::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Driver<S> {
     steps: S,

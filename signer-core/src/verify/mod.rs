@@ -7,7 +7,8 @@
 //! answers back with [`Verifier::answer`], while the body keeps streaming.
 //! The body is read once for all signatures. [`Verifier::finish`] returns
 //! one typed result per signature, in RFC 8601 words, and an
-//! `Authentication-Results` value.
+//! `Authentication-Results` value. [`Driver`] is that loop, written once
+//! for every face (blocking or async).
 //!
 //! ```
 //! use waxseal_core::verify::{verify, KeyAnswer, VerifyPolicy};

@@ -1,0 +1,279 @@
+//! A message's stages on a connection: the decision at end-of-headers,
+//! the body through the engine session, the answer at end-of-message, and
+//! the configured action for each class of failure.
+
+use tracing::{info, warn};
+use waxseal_core::KeyAnswer;
+use waxseal_core::verify::{Driver, Lookups};
+use waxseal_milter_proto::Reply;
+
+use super::fields::{authentication_results_field, split_fields, summary};
+use super::{Class, Conn, Fed, Work, now};
+use crate::engine::{InputError, StepError};
+use crate::milter::config::{Action, rule_specs};
+use crate::milter::decision::{Decision, Transaction, decide};
+
+impl Conn {
+    /// The final answer for a failure of `class`.
+    fn fail(&mut self, class: Class, why: &str) {
+        let qid = self.queue_id();
+        let Some(m) = self.msg.as_mut() else { return };
+        let action = class.action(&m.state);
+        m.work = Work::Done;
+        match action {
+            Action::Accept => {
+                warn!("{qid}: {why}; accepted ({class:?} action)");
+                self.reply(Reply::Accept);
+            }
+            Action::Tempfail => {
+                warn!("{qid}: {why}; temporary failure ({class:?} action)");
+                self.reply(Reply::ReplyCode(class.reply_text(true)));
+            }
+            Action::Reject => {
+                warn!("{qid}: {why}; rejected ({class:?} action)");
+                self.reply(Reply::ReplyCode(class.reply_text(false)));
+            }
+        }
+    }
+
+    /// Feeds the header block (and the empty line after it) to a session.
+    fn start_input<T>(feed: &mut dyn FnMut(&[u8]) -> Fed<T>, headers: &[u8]) -> Fed<Vec<T>> {
+        Ok(vec![feed(headers)?, feed(b"\r\n")?])
+    }
+
+    pub(super) async fn end_of_headers(&mut self) {
+        let qid = self.queue_id();
+        let Some(m) = self.msg.as_mut() else {
+            self.reply(Reply::Continue);
+            return;
+        };
+        let state = m.state.clone();
+        let config = &state.config;
+        let from: Vec<Vec<u8>> = m.from.clone();
+        let tx = Transaction {
+            client: self.client,
+            daemon_name: self.macro_value("daemon_name"),
+            login: self.macro_value("auth_authen"),
+            from: from.iter().map(Vec::as_slice).collect(),
+        };
+        let decision = decide(config, &tx);
+        drop(tx);
+        let wants_engine = matches!(decision, Decision::Sign { .. } | Decision::Verify);
+        let permit = if wants_engine {
+            match self.shared.messages.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    let why = format!(
+                        "more than {} messages in progress",
+                        config.limits.max_messages
+                    );
+                    self.fail(Class::Overload, &why);
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let Some(m) = self.msg.as_mut() else { return };
+        m._permit = permit;
+        match decision {
+            Decision::Pass(reason) => {
+                info!("{qid}: {reason}");
+                m.work = Work::Done;
+                // nothing to do: Postfix sends no body, nor end-of-message
+                self.reply(Reply::Accept);
+            }
+            Decision::NotSigned(reason) => {
+                let action = config.actions.no_key;
+                if action == Action::Accept {
+                    info!("{qid}: {reason}");
+                    m.work = Work::Done;
+                    self.reply(Reply::Accept);
+                } else {
+                    self.fail(Class::NoKey, &reason);
+                }
+            }
+            Decision::Sign {
+                rule,
+                domain,
+                trusted,
+            } => {
+                let specs = rule_specs(rule, &config.keys, now());
+                let selectors: Vec<&str> = specs.iter().map(|s| s.spec.selector.as_str()).collect();
+                let what = format!("{domain} s={}", selectors.join("+"));
+                let session = match state.engine.signer(&specs, config.signing_keys.clone()) {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        return self.fail(Class::SigningError, &format!("cannot sign: {e}"));
+                    }
+                    Err(e) => return self.fail(Class::InternalError, &format!("engine: {e:#}")),
+                };
+                let mut session = session;
+                let headers = std::mem::take(&mut m.headers);
+                let step =
+                    Self::start_input(&mut |d| StepError::flatten(session.update(d)), &headers);
+                m.headers = headers;
+                match step {
+                    Ok(_) => {
+                        m.work = Work::Sign {
+                            session,
+                            what,
+                            trusted,
+                        };
+                        self.reply(Reply::Continue);
+                    }
+                    Err(StepError::Input(e)) => {
+                        self.fail(Class::SigningError, &format!("cannot sign: {e}"))
+                    }
+                    Err(StepError::Engine(e)) => {
+                        self.fail(Class::InternalError, &format!("engine: {e:#}"))
+                    }
+                }
+            }
+            Decision::Verify => {
+                let session = match state.engine.verifier(&config.verify.policy, Some(now())) {
+                    Ok(s) => s,
+                    Err(e) => return self.fail(Class::InternalError, &format!("engine: {e:#}")),
+                };
+                // the header block ends with the empty line: the driver
+                // hands out the key queries then
+                let mut session = Driver::new(session, Lookups::Keys);
+                let headers = std::mem::take(&mut m.headers);
+                let step = Self::start_input(&mut |d| session.feed(d), &headers);
+                m.headers = headers;
+                let names: Vec<String> = match step {
+                    Ok(queries) => queries.into_iter().flatten().map(|q| q.name).collect(),
+                    Err(StepError::Input(e)) => return self.verify_input_error(&qid, e),
+                    Err(StepError::Engine(e)) => {
+                        return self.fail(Class::InternalError, &format!("engine: {e:#}"));
+                    }
+                };
+                let lookups = match (&state.resolver, names.is_empty()) {
+                    (Some(r), false) => {
+                        let (r, n) = (r.clone(), names.clone());
+                        Some(tokio::spawn(async move { r.lookup_all(&n).await }))
+                    }
+                    _ => None,
+                };
+                let Some(m) = self.msg.as_mut() else { return };
+                m.work = Work::Verify {
+                    session,
+                    names,
+                    lookups,
+                };
+                self.reply(Reply::Continue);
+            }
+        }
+    }
+
+    /// A message the verifier cannot read (a malformed header block): it
+    /// is delivered without a DKIM result.
+    fn verify_input_error(&mut self, qid: &str, e: InputError) {
+        info!("{qid}: not verified: {e}");
+        if let Some(m) = self.msg.as_mut() {
+            m.work = Work::Done;
+        }
+        self.reply(Reply::Accept);
+    }
+
+    /// A body chunk. Failures are kept for end-of-message: with
+    /// `NR_BODY` the MTA reads no reply here.
+    pub(super) fn body(&mut self, chunk: &[u8]) {
+        let qid = self.queue_id();
+        let Some(m) = self.msg.as_mut() else { return };
+        let step = match &mut m.work {
+            Work::Sign { session, .. } => StepError::flatten(session.update(chunk)),
+            // the queries were handed out with the header block
+            Work::Verify { session, .. } => session.feed(chunk).map(drop),
+            Work::Collecting | Work::Failed(..) | Work::Done => Ok(()),
+        };
+        let signing = matches!(m.work, Work::Sign { .. });
+        m.work = match step {
+            Ok(()) => return,
+            Err(StepError::Input(e)) if signing => {
+                Work::Failed(Class::SigningError, format!("cannot sign: {e}"))
+            }
+            Err(StepError::Input(e)) => {
+                info!("{qid}: not verified: {e}");
+                Work::Done
+            }
+            Err(StepError::Engine(e)) => {
+                Work::Failed(Class::InternalError, format!("engine: {e:#}"))
+            }
+        };
+    }
+
+    pub(super) async fn end_of_message(&mut self) {
+        let qid = self.queue_id();
+        let Some(m) = self.msg.as_mut() else {
+            self.reply(Reply::Continue);
+            return;
+        };
+        let work = std::mem::replace(&mut m.work, Work::Done);
+        let state = m.state.clone();
+        let forged = std::mem::take(&mut m.ar_forged);
+        match work {
+            Work::Collecting | Work::Done => self.reply(Reply::Continue),
+            Work::Failed(class, why) => self.fail(class, &why),
+            Work::Sign {
+                session,
+                what,
+                trusted,
+            } => match session.finish() {
+                Ok(Ok(fields)) => {
+                    self.remove_forged(&forged);
+                    let fields = split_fields(&fields);
+                    for (name, value) in fields.iter().rev() {
+                        let value = self.header_value(value);
+                        self.reply(Reply::InsertHeader {
+                            index: 1,
+                            name,
+                            value: &value,
+                        });
+                    }
+                    self.reply(Reply::Continue);
+                    info!("{qid}: signed {what} ({trusted})");
+                }
+                Ok(Err(e)) => self.fail(Class::SigningError, &format!("cannot sign: {e}")),
+                Err(e) => self.fail(Class::InternalError, &format!("engine: {e:#}")),
+            },
+            Work::Verify {
+                mut session,
+                names,
+                lookups,
+            } => {
+                let answers = match lookups {
+                    Some(h) => h
+                        .await
+                        .unwrap_or_else(|_| vec![KeyAnswer::TempFail; names.len()]),
+                    None => Vec::new(),
+                };
+                let mut dns_failed = false;
+                for (n, a) in names.iter().zip(answers) {
+                    dns_failed |= a == KeyAnswer::TempFail;
+                    if let Err(e) = session.answer(n, a) {
+                        return self.fail(Class::InternalError, &format!("engine: {e:#}"));
+                    }
+                }
+                let report = match session.into_inner().finish(&state.config.authserv_id) {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(e)) => return self.verify_input_error(&qid, e),
+                    Err(e) => return self.fail(Class::InternalError, &format!("engine: {e:#}")),
+                };
+                if dns_failed && state.config.actions.dns_error != Action::Accept {
+                    return self.fail(Class::DnsError, "a DKIM key lookup failed");
+                }
+                self.remove_forged(&forged);
+                let field = authentication_results_field(&report);
+                let value = self.header_value(&field);
+                self.reply(Reply::InsertHeader {
+                    index: 1,
+                    name: b"Authentication-Results",
+                    value: &value,
+                });
+                self.reply(Reply::Continue);
+                info!("{qid}: verified: {}", summary(&report));
+            }
+        }
+    }
+}
