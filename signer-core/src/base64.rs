@@ -96,11 +96,16 @@ fn decode_clean(text: &[u8]) -> Option<Vec<u8>> {
         let v = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
         out.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
     }
-    let vals: Vec<u8> = rest.iter().map(|x| VALUES[usize::from(*x)]).collect();
+    // at most three characters
+    let mut vals = [0u8; 3];
+    for (v, x) in vals.iter_mut().zip(rest) {
+        *v = VALUES[usize::from(*x)];
+    }
+    let vals = &vals[..rest.len()];
     if vals.iter().any(|v| v & 0xc0 != 0) {
         return None;
     }
-    match vals[..] {
+    match *vals {
         [] => {}
         [a, b] if b & 0x0f == 0 => out.push(a << 2 | b >> 4),
         [a, b, c] if c & 0x03 == 0 => {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use wasmtime::component::ResourceAny;
 
-use waxseal_core::verify::{Query, QueryKind, VerifySteps};
+use waxseal_core::verify::{Lookups, Query, QueryKind, VerifySteps};
 
 use super::{ComponentHost, GuestError, Instance, Lending, ONE_CALL, StepError, wit};
 use crate::crypto::NativeKey;
@@ -294,7 +294,7 @@ impl SandboxVerifier {
     /// The DNS names to look up, once the header block is complete (or
     /// refused); `None` before. The answers may come while the body
     /// streams.
-    pub fn queries(&mut self) -> Result<Result<Option<Vec<Query>>, GuestError>> {
+    pub fn queries(&mut self, lookups: Lookups) -> Result<Result<Option<Vec<Query>>, GuestError>> {
         if !self.complete {
             if let Err(e) = self.flush()? {
                 return Ok(Err(e));
@@ -324,6 +324,7 @@ impl SandboxVerifier {
                         wit::QueryKind::Dmarc => QueryKind::Dmarc,
                     },
                 })
+                .filter(|q| lookups.wants(q.kind))
                 .collect(),
         )))
     }
@@ -386,8 +387,8 @@ impl VerifySteps for SandboxVerifier {
         StepError::flatten(SandboxVerifier::finish_headers(self))
     }
 
-    fn queries(&mut self) -> Result<Option<Vec<Query>>, Self::Error> {
-        StepError::flatten(SandboxVerifier::queries(self))
+    fn queries(&mut self, lookups: Lookups) -> Result<Option<Vec<Query>>, Self::Error> {
+        StepError::flatten(SandboxVerifier::queries(self, lookups))
     }
 
     fn answer(&mut self, name: &str, answer: waxseal_core::KeyAnswer) -> Result<(), Self::Error> {

@@ -309,10 +309,10 @@ impl VerifySession {
     /// refused); `None` before. Answer them with [`answer`](Self::answer)
     /// before [`finish`](Self::finish), while the body streams. The core's
     /// [`Driver`] asks at the right moment.
-    pub fn queries(&mut self) -> Result<Result<Option<Vec<Query>>, InputError>> {
+    pub fn queries(&mut self, lookups: Lookups) -> Result<Result<Option<Vec<Query>>, InputError>> {
         Ok(match self {
-            VerifySession::Native(v) => Ok(v.queries()),
-            VerifySession::Wasm(v) => v.queries()?.map_err(InputError::from),
+            VerifySession::Native(v) => Ok(v.queries(lookups)),
+            VerifySession::Wasm(v) => v.queries(lookups)?.map_err(InputError::from),
         })
     }
 
@@ -353,8 +353,8 @@ impl VerifySteps for VerifySession {
         StepError::flatten(VerifySession::finish_headers(self))
     }
 
-    fn queries(&mut self) -> Result<Option<Vec<Query>>, Self::Error> {
-        StepError::flatten(VerifySession::queries(self))
+    fn queries(&mut self, lookups: Lookups) -> Result<Option<Vec<Query>>, Self::Error> {
+        StepError::flatten(VerifySession::queries(self, lookups))
     }
 
     fn answer(&mut self, name: &str, answer: KeyAnswer) -> Result<(), Self::Error> {
@@ -386,7 +386,7 @@ impl Report {
                 .map(|s| Verdict {
                     result: s.result.as_str().into(),
                     reason_code: s.reason.map(|x| x.code().into()),
-                    summary: s.to_string(),
+                    summary: s.summary(),
                 })
                 .collect(),
             authentication_results: r.authentication_results(authserv_id),

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use waxseal_core::verify::{Query, VerifyPolicy};
+use waxseal_core::verify::{Lookups, Query, VerifyPolicy};
 use waxseal_core::{ErrorCode, KeyAnswer, Signer, SigningAlgorithm};
 
 use super::{InputError, Report, SignSpec};
@@ -154,8 +154,10 @@ impl NativeVerifier {
 
     /// The DNS names to look up, once the header block is complete (or
     /// refused); `None` before.
-    pub fn queries(&self) -> Option<Vec<Query>> {
-        self.v.headers_complete().then(|| self.v.queries())
+    pub fn queries(&self, lookups: Lookups) -> Option<Vec<Query>> {
+        self.v
+            .headers_complete()
+            .then(|| self.v.queries_for(lookups))
     }
 
     /// The answer to a key query.

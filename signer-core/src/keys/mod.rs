@@ -160,7 +160,7 @@ mod private;
 mod public;
 
 pub use private::PrivateKey;
-pub use public::PublicKey;
+pub use public::{ED25519_SMALL_ORDER, PublicKey};
 
 pub(crate) fn rsa_modulus_bits(key: &rsa::PublicKey) -> usize {
     key.n().bit_width() as usize
@@ -190,6 +190,64 @@ mod tests {
     const RFC8463_ED_SEED_B64: &str = "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
     // RFC 8463 A.2
     const RFC8463_ED_PUB_B64: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+
+    /// The Ed25519 check (small-order key and R refused by encoding, then
+    /// the equation) gives `verify_strict`'s verdict on valid, altered and
+    /// crafted signatures.
+    #[test]
+    fn ed25519_check_is_verify_strict() {
+        let k = PrivateKey::from_ed25519_seed_base64(RFC8463_ED_SEED_B64).unwrap();
+        let digest = crate::HashAlgorithm::Sha256.digest(b"header data");
+        let digest = digest.as_bytes();
+        let good = k.sign_digest(digest).unwrap();
+        let own = k.public_key().to_record_data();
+        // S + L: the same S, not canonical
+        const L: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut s_plus_l = good.clone();
+        let mut carry = 0u16;
+        for i in 0..32 {
+            let v = u16::from(s_plus_l[32 + i]) + u16::from(L[i]) + carry;
+            s_plus_l[32 + i] = v as u8;
+            carry = v >> 8;
+        }
+        let mut flipped = good.clone();
+        flipped[5] ^= 1;
+        let mut sigs = vec![
+            good.clone(),
+            s_plus_l,
+            flipped,
+            [[0xffu8; 32], [0u8; 32]].concat(),
+        ];
+        for r in ED25519_SMALL_ORDER {
+            sigs.push([&r[..], &good[32..]].concat());
+            sigs.push([&r[..], &[0u8; 32][..]].concat());
+        }
+        let mut keys = vec![own];
+        keys.extend(ED25519_SMALL_ORDER.iter().map(|k| k.to_vec()));
+        let mut passes = 0;
+        for key in &keys {
+            let Ok(strict_key) =
+                ed25519_dalek::VerifyingKey::from_bytes(key[..].try_into().unwrap())
+            else {
+                continue;
+            };
+            let ours = PublicKey::from_record_data(KeyType::Ed25519, key).unwrap();
+            for (i, sig) in sigs.iter().enumerate() {
+                let strict = strict_key
+                    .verify_strict(digest, &ed25519_dalek::Signature::from_slice(sig).unwrap())
+                    .is_ok();
+                let got = ours
+                    .verify_digest(SigningAlgorithm::Ed25519Sha256, digest, sig)
+                    .is_ok();
+                assert_eq!(got, strict, "signature {i}");
+                passes += usize::from(got);
+            }
+        }
+        assert_eq!(passes, 1, "only the real signature passes");
+    }
 
     #[test]
     fn rfc8463_a1_keys_load_and_match_a2_records() {

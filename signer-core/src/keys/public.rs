@@ -38,6 +38,37 @@ impl PartialEq for PublicKey {
 
 impl Eq for PublicKey {}
 
+/// The canonical encodings of the eight Ed25519 points of small order
+/// (the eight-torsion subgroup); the host's tests check them against
+/// curve25519-dalek's `EIGHT_TORSION`.
+pub const ED25519_SMALL_ORDER: [[u8; 32]; 8] = {
+    let mut t = [[0u8; 32]; 8];
+    // the identity, (0, 1)
+    t[0][0] = 0x01;
+    // order 2, (0, -1): y = p - 1
+    t[1] = [0xff; 32];
+    t[1][0] = 0xec;
+    t[1][31] = 0x7f;
+    // order 4, (+-sqrt(-1), 0): y = 0, either sign
+    t[3][31] = 0x80;
+    // order 8: two y values, either sign
+    t[4] = [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ];
+    t[5] = t[4];
+    t[5][31] = 0x85;
+    t[6] = [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ];
+    t[7] = t[6];
+    t[7][31] = 0xfa;
+    t
+};
+
 impl PublicKey {
     pub(super) fn from_inner(inner: PublicInner) -> Self {
         let data = match &inner {
@@ -238,8 +269,15 @@ impl PublicKey {
             (PublicInner::Ed25519(k), SigningAlgorithm::Ed25519Sha256) => {
                 let sig = ed25519_dalek::Signature::from_slice(signature)
                     .map_err(|_| Error::BadSignature)?;
-                k.verify_strict(digest, &sig)
-                    .map_err(|_| Error::BadSignature)
+                // Strict verification, as `verify_strict` has it, without
+                // decompressing R: a small-order key or R is refused, then
+                // RFC 8032 5.1.7's check compares the canonical encoding
+                // of the computed R with the bytes given, so an R that is
+                // not canonical (small order or not) never matches.
+                if k.is_weak() || ED25519_SMALL_ORDER.iter().any(|e| signature[..32] == e[..]) {
+                    return Err(Error::BadSignature);
+                }
+                ed25519_dalek::Verifier::verify(k, digest, &sig).map_err(|_| Error::BadSignature)
             }
             _ => Err(Error::KeyTypeMismatch),
         }

@@ -34,6 +34,57 @@ fn utf8<'a>(tag: &Tag<'a>, name: &'static str) -> Result<&'a str, Error> {
     tag.value_str().ok_or(Error::InvalidTagValue(name))
 }
 
+/// Field names that most signatures list in `h=`, in the spellings signers
+/// use: one of these costs no allocation.
+const COMMON_NAMES: [&str; 38] = [
+    "from",
+    "to",
+    "subject",
+    "date",
+    "cc",
+    "message-id",
+    "reply-to",
+    "sender",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "in-reply-to",
+    "references",
+    "list-id",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+    "feedback-id",
+    "dkim-signature",
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Cc",
+    "Message-ID",
+    "Message-Id",
+    "Reply-To",
+    "Sender",
+    "MIME-Version",
+    "Mime-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "In-Reply-To",
+    "References",
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "Feedback-ID",
+    "DKIM-Signature",
+];
+
+/// One `h=` entry as written (the spelling is kept).
+fn header_name(n: &str) -> HeaderName {
+    match COMMON_NAMES.iter().find(|c| **c == n) {
+        Some(c) => HeaderName::Borrowed(c),
+        None => HeaderName::Owned(n.to_string()),
+    }
+}
+
 impl DkimSignature {
     /// Parses the value of a `DKIM-Signature` field (everything after the
     /// colon). Checks what RFC 6376 3.5 and 6.1.1 make a syntax matter:
@@ -79,12 +130,7 @@ impl DkimSignature {
         let h = required(tags, "h")?;
         let signed_headers: Vec<HeaderName> = utf8(h, "h")?
             .split(':')
-            .map(|n| {
-                HeaderName::Owned(
-                    n.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
-                        .to_string(),
-                )
-            })
+            .map(|n| header_name(n.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))))
             .collect();
         if !signed_headers.iter().all(|n| is_field_name(n)) {
             return Err(Error::InvalidTagValue("h"));

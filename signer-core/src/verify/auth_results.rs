@@ -3,52 +3,72 @@
 //! the first 8 characters of `b=`) properties.
 
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::fmt::Write as _;
 
 use super::SignatureResult;
 
-/// RFC 2045 `tspecials`: characters that end a MIME token.
-fn is_token(v: &str) -> bool {
-    !v.is_empty()
-        && v.bytes()
-            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
+/// A byte of an RFC 2045 token: visible ASCII but not `tspecials`
+/// (characters that end a MIME token).
+const fn token_byte(b: u8) -> bool {
+    b.is_ascii_graphic()
+        && !matches!(
+            b,
+            b'(' | b')'
+                | b'<'
+                | b'>'
+                | b'@'
+                | b','
+                | b';'
+                | b':'
+                | b'\\'
+                | b'"'
+                | b'/'
+                | b'['
+                | b']'
+                | b'?'
+                | b'='
+        )
 }
 
-/// An RFC 8601 `pvalue` for a `header.*` property: a token, an
+fn is_token(v: &str) -> bool {
+    !v.is_empty() && v.bytes().all(token_byte)
+}
+
+/// Appends an RFC 8601 `pvalue` for a `header.*` property: a token, an
 /// `[local-part] "@" domain` as written, or else a quoted string.
-fn pvalue(v: &str) -> String {
+fn push_pvalue(out: &mut String, v: &str) {
     let addr_like = v.bytes().filter(|b| *b == b'@').count() == 1
         && v.split('@')
             .all(|p| p.is_empty() || is_token(p) || p.split('.').all(is_token));
     if is_token(v) || (addr_like && !v.ends_with('@')) {
-        return String::from(v);
+        out.push_str(v);
+    } else {
+        push_quoted(out, v);
     }
-    quoted(v)
 }
 
-fn quoted(v: &str) -> String {
-    let mut s = String::with_capacity(v.len() + 2);
-    s.push('"');
+fn push_quoted(out: &mut String, v: &str) {
+    out.reserve(v.len() + 2);
+    out.push('"');
     for c in v.chars().filter(|c| !c.is_control()) {
         if c == '"' || c == '\\' {
-            s.push('\\');
+            out.push('\\');
         }
-        s.push(c);
+        out.push(c);
     }
-    s.push('"');
-    s
+    out.push('"');
 }
 
-/// One `dkim=...` resinfo.
-pub(crate) fn resinfo(r: &SignatureResult) -> String {
-    let mut s = String::from("dkim=");
+/// Appends one `dkim=...` resinfo.
+fn push_resinfo(s: &mut String, r: &SignatureResult) {
+    s.push_str("dkim=");
     s.push_str(r.result.as_str());
     if r.testing {
         s.push_str(" (key in test mode)");
     }
     if let Some(reason) = &r.reason {
-        let _ = write!(s, " reason={}", quoted(&alloc::format!("{reason}")));
+        s.push_str(" reason=");
+        push_quoted(s, &alloc::format!("{reason}"));
     }
     let l = &r.labels;
     for (name, value) in [
@@ -58,55 +78,56 @@ pub(crate) fn resinfo(r: &SignatureResult) -> String {
         ("a", &l.algorithm),
     ] {
         if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-            let _ = write!(s, " header.{name}={}", pvalue(v));
+            let _ = write!(s, " header.{name}=");
+            push_pvalue(s, v);
         }
     }
     if let Some(b) = l.signature.as_deref().filter(|b| !b.is_empty()) {
-        let prefix: String = b.chars().take(8).collect();
-        let _ = write!(s, " header.b={}", pvalue(&prefix));
+        // RFC 6008: the first 8 characters
+        let end = b.char_indices().nth(8).map_or(b.len(), |(i, _)| i);
+        s.push_str(" header.b=");
+        push_pvalue(s, &b[..end]);
     }
-    s
 }
 
 /// The authserv-id as RFC 8601 2.2 wants it: a token (host names are), or
 /// else a quoted string, so that no input can end the field early.
-fn authserv(id: &str) -> String {
+fn push_authserv(out: &mut String, id: &str) {
     if is_token(id) {
-        String::from(id)
+        out.push_str(id);
     } else {
-        quoted(id)
+        push_quoted(out, id);
     }
 }
 
-fn parts(results: &[SignatureResult]) -> Vec<String> {
+/// `authserv-id`, then each resinfo after `separator`.
+fn build(head: &str, authserv_id: &str, results: &[SignatureResult], separator: &str) -> String {
+    // about 120 bytes per result: one allocation
+    let mut s = String::with_capacity(head.len() + authserv_id.len() + 16 + 128 * results.len());
+    s.push_str(head);
+    push_authserv(&mut s, authserv_id);
     if results.is_empty() {
-        alloc::vec![String::from("dkim=none")]
-    } else {
-        results.iter().map(resinfo).collect()
+        s.push_str(separator);
+        s.push_str("dkim=none");
     }
+    for r in results {
+        s.push_str(separator);
+        push_resinfo(&mut s, r);
+    }
+    s
 }
 
 /// The field value: `authserv-id; dkim=...; dkim=...`, or
 /// `authserv-id; dkim=none` for an unsigned message. One line; see
 /// [`field`] for a folded header field.
 pub fn format(authserv_id: &str, results: &[SignatureResult]) -> String {
-    let mut s = authserv(authserv_id);
-    for p in parts(results) {
-        s.push_str("; ");
-        s.push_str(&p);
-    }
-    s
+    build("", authserv_id, results, "; ")
 }
 
 /// The whole header field, `Authentication-Results: ...`, one result per
 /// line (folded with CRLF and a TAB), ending in CRLF.
 pub fn field(authserv_id: &str, results: &[SignatureResult]) -> String {
-    let mut s = String::from("Authentication-Results: ");
-    s.push_str(&authserv(authserv_id));
-    for p in parts(results) {
-        s.push_str(";\r\n\t");
-        s.push_str(&p);
-    }
+    let mut s = build("Authentication-Results: ", authserv_id, results, ";\r\n\t");
     s.push_str("\r\n");
     s
 }
@@ -114,6 +135,12 @@ pub fn field(authserv_id: &str, results: &[SignatureResult]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pvalue(v: &str) -> String {
+        let mut s = String::new();
+        push_pvalue(&mut s, v);
+        s
+    }
 
     #[test]
     fn pvalues() {

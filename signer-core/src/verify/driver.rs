@@ -17,9 +17,10 @@ pub trait VerifySteps {
     /// Declares the end of the message's header block when it has no
     /// body (no empty line after the header fields).
     fn finish_headers(&mut self) -> Result<(), Self::Error>;
-    /// Every DNS query the message needs, once its header block is
-    /// complete (or refused as over the limit: then none); `None` before.
-    fn queries(&mut self) -> Result<Option<Vec<Query>>, Self::Error>;
+    /// The DNS queries the message needs (those `lookups` names), once
+    /// its header block is complete (or refused as over the limit: then
+    /// none); `None` before.
+    fn queries(&mut self, lookups: Lookups) -> Result<Option<Vec<Query>>, Self::Error>;
     /// The answer for one queried name.
     fn answer(&mut self, name: &str, answer: KeyAnswer) -> Result<(), Self::Error>;
 }
@@ -38,7 +39,7 @@ impl<F: FnMut(&str) -> KeyAnswer + ?Sized> Lookup for F {
     }
 }
 
-/// Which of a message's queries a driver hands out.
+/// Which of a message's queries to hand out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookups {
     /// Key records only: what the verdicts need.
@@ -162,13 +163,10 @@ impl<S: VerifySteps> Driver<S> {
         if self.asked {
             return Ok(Vec::new());
         }
-        let Some(mut queries) = self.steps.queries()? else {
+        let Some(queries) = self.steps.queries(self.lookups)? else {
             return Ok(Vec::new());
         };
         self.asked = true;
-        if self.lookups == Lookups::Keys {
-            queries.retain(|q| q.kind == QueryKind::Key);
-        }
         Ok(queries)
     }
 
@@ -190,6 +188,13 @@ impl<S: VerifySteps> Driver<S> {
     }
 }
 
+impl Lookups {
+    /// Whether a query of this kind is handed out.
+    pub fn wants(self, kind: QueryKind) -> bool {
+        self == Lookups::All || kind == QueryKind::Key
+    }
+}
+
 impl VerifySteps for Verifier {
     type Error = Error;
 
@@ -201,8 +206,8 @@ impl VerifySteps for Verifier {
         Verifier::finish_headers(self)
     }
 
-    fn queries(&mut self) -> Result<Option<Vec<Query>>, Error> {
-        Ok(self.headers_complete().then(|| Verifier::queries(self)))
+    fn queries(&mut self, lookups: Lookups) -> Result<Option<Vec<Query>>, Error> {
+        Ok(self.headers_complete().then(|| self.queries_for(lookups)))
     }
 
     fn answer(&mut self, name: &str, answer: KeyAnswer) -> Result<(), Error> {

@@ -112,6 +112,8 @@ pub struct Verifier {
     phase: Phase,
     buf: Vec<u8>,
     header_len: usize,
+    /// The header block's fields, found once.
+    spans: Vec<message::FieldSpan>,
     sigs: Vec<SigState>,
     queries: Vec<(Query, Option<KeyAnswer>)>,
     hashes: BodyHashSet,
@@ -131,6 +133,7 @@ impl Verifier {
             phase: Phase::Headers { scan: 0 },
             buf: Vec::new(),
             header_len: 0,
+            spans: Vec::new(),
             sigs: Vec::new(),
             queries: Vec::new(),
             hashes: BodyHashSet::new(),
@@ -249,6 +252,15 @@ impl Verifier {
         self.queries.iter().map(|(q, _)| q.clone()).collect()
     }
 
+    /// The queries of the kinds `lookups` names.
+    pub fn queries_for(&self, lookups: Lookups) -> Vec<Query> {
+        self.queries
+            .iter()
+            .filter(|(q, _)| lookups.wants(q.kind))
+            .map(|(q, _)| q.clone())
+            .collect()
+    }
+
     /// The queries not answered yet.
     pub fn pending_queries(&self) -> Vec<Query> {
         self.queries
@@ -262,10 +274,13 @@ impl Verifier {
     /// ignored). Answers for names not asked for are ignored.
     pub fn answer(&mut self, name: &str, answer: KeyAnswer) {
         let name = name.strip_suffix('.').unwrap_or(name);
-        for (q, a) in &mut self.queries {
-            if q.name.eq_ignore_ascii_case(name) {
-                *a = Some(answer.clone());
-            }
+        // names are unique (see `add_query`)
+        if let Some((_, a)) = self
+            .queries
+            .iter_mut()
+            .find(|(q, _)| q.name.eq_ignore_ascii_case(name))
+        {
+            *a = Some(answer);
         }
     }
 
@@ -296,7 +311,8 @@ impl Verifier {
         if message::cr_only(block) {
             return Err(Error::CrLineEnds);
         }
-        let fields = message::parse_header_block(block)?;
+        self.spans = message::parse_header_spans(block)?;
+        let fields: Vec<HeaderField<'_>> = self.spans.iter().map(|s| s.field(block)).collect();
         self.from_domain = from_domain(&fields);
         let mut seen = 0usize;
         for (index, f) in fields.iter().enumerate() {
@@ -409,14 +425,14 @@ impl Verifier {
             canon.finish(&mut |b: &[u8]| keep(&mut out, &mut truncated, limit, b));
             bodies.push((canon.algorithm(), out, truncated));
         }
-        let fields = message::parse_header_block(&self.buf[..self.header_len])?;
+        let block = &self.buf[..self.header_len];
+        let fields: Vec<HeaderField<'_>> = self.spans.iter().map(|s| s.field(block)).collect();
         let mut results = Vec::with_capacity(self.sigs.len());
-        for st in &self.sigs {
-            let mut r = SignatureResult::new(st.labels.clone());
-            match &st.parsed {
-                Err(reason) => r.set(*reason),
+        for st in core::mem::take(&mut self.sigs) {
+            let mut r = SignatureResult::new(st.labels);
+            match st.parsed {
+                Err(reason) => r.set(reason),
                 Ok((sig, b_region)) => {
-                    r.signature = Some(sig.clone());
                     let answer = st.query.and_then(|q| self.queries[q].1.as_ref());
                     let body = st.body_slot.map(|s| hashes[s]);
                     let ctx = Check {
@@ -424,10 +440,10 @@ impl Verifier {
                         now: self.now,
                         fields: &fields,
                         field: &fields[st.field],
-                        b_region: b_region.clone(),
+                        b_region,
                         sha256: self.sha256,
                     };
-                    ctx.evaluate(sig, answer, body, crypto, &mut r);
+                    ctx.evaluate(&sig, answer, body, crypto, &mut r);
                     if self.diag_limit.is_some() {
                         let selected = select_headers(&fields, &sig.signed_headers);
                         let unsigned = ctx.unsigned_field();
@@ -445,6 +461,7 @@ impl Verifier {
                                 .unwrap_or_default(),
                         });
                     }
+                    r.signature = Some(sig);
                 }
             }
             results.push(r);

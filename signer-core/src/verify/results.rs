@@ -1,9 +1,10 @@
 //! What verification reports: per signature an RFC 8601 result and the
 //! reason, with what was checked; the whole report.
 
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use core::fmt::Write as _;
 
 use crate::error::Error;
 use crate::policy::{DmarcRecord, LegacyPolicy};
@@ -359,6 +360,8 @@ impl fmt::Display for SignatureResult {
 impl SignatureResult {
     /// A one-line description, as `Display` gives.
     pub fn summary(&self) -> String {
-        self.to_string()
+        let mut s = String::with_capacity(96);
+        let _ = write!(s, "{self}");
+        s
     }
 }
