@@ -17,18 +17,20 @@
 // takes rustls types; the deprecated call does the same thing.
 #![allow(deprecated)]
 
+mod guard;
+mod peer;
+mod race;
+
+use guard::guard;
+use peer::{MailAuthVerifier, mail_auth_signed};
+use race::{race, race_rounds, rate};
+
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
-use mail_auth::common::parse::TxtRecordParser;
-use mail_auth::common::verify::DomainKey;
 use mail_auth::dkim::DkimSigner;
-use mail_auth::{
-    AuthenticatedMessage, DkimResult, MessageAuthenticator, Parameters, ResolverCache, Txt,
-};
 use waxseal::component::Limits;
 use waxseal::crypto::NativeKey;
 use waxseal::engine::{Engine, SignSpec};
@@ -62,18 +64,6 @@ Date: Fri, 11 Jul 2003 21:00:37 -0700\r\nMessage-ID: <1@example.com>\r\n\r\n"
     m
 }
 
-/// Calls per second of `f`, run for about `secs`.
-fn rate(secs: f64, mut f: impl FnMut()) -> f64 {
-    let start = Instant::now();
-    let end = Duration::from_secs_f64(secs);
-    let mut n = 0u64;
-    while start.elapsed() < end {
-        f();
-        n += 1;
-    }
-    n as f64 / start.elapsed().as_secs_f64()
-}
-
 /// Ed25519 signing (waxseal's defaults) of a `len`-byte message on engines
 /// `a` and `b`, in many short rounds (the machine's speed drifts over
 /// seconds; the pairs of a short round see the same speed): their rates
@@ -94,65 +84,6 @@ fn bench_len() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2048)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-/// The rates of each contender, one per round.
-struct Race {
-    runs: Vec<Vec<f64>>,
-    medians: Vec<f64>,
-}
-
-impl std::ops::Index<usize> for Race {
-    type Output = f64;
-    /// The median rate of contender `i`.
-    fn index(&self, i: usize) -> &f64 {
-        &self.medians[i]
-    }
-}
-
-impl Race {
-    /// Contender `a`'s rate over `b`'s: the median of the ratios within
-    /// each round, so that the machine's load, which drifts on a shared
-    /// machine, cancels out between neighbours.
-    fn ratio(&self, a: usize, b: usize) -> f64 {
-        median(
-            self.runs[a]
-                .iter()
-                .zip(&self.runs[b])
-                .map(|(x, y)| x / y)
-                .collect(),
-        )
-    }
-}
-
-/// Runs every contender once per round, alternating; every other round
-/// in reverse order, so that running first or last (a warmer or colder
-/// cache) favours no contender.
-fn race(secs: f64, contenders: &mut [(&str, &mut dyn FnMut())]) -> Race {
-    race_rounds(ROUNDS, secs, contenders)
-}
-
-/// [`race`] with `rounds` rounds.
-fn race_rounds(rounds: usize, secs: f64, contenders: &mut [(&str, &mut dyn FnMut())]) -> Race {
-    let n = contenders.len();
-    let mut runs = vec![Vec::with_capacity(rounds); n];
-    for round in 0..rounds {
-        let mut this = vec![0.0; n];
-        for k in 0..n {
-            let i = if round % 2 == 0 { k } else { n - 1 - k };
-            this[i] = rate(secs, &mut contenders[i].1);
-        }
-        for (r, x) in runs.iter_mut().zip(this) {
-            r.push(x);
-        }
-    }
-    let medians = runs.iter().map(|r| median(r.clone())).collect();
-    Race { runs, medians }
 }
 
 struct Setup {
@@ -203,104 +134,6 @@ fn lookup(records: &[(String, String)]) -> impl FnMut(&str) -> KeyAnswer + '_ {
     }
 }
 
-/// mail-auth's DNS cache, filled with the bench's records, parsed: what
-/// an MX that has seen the selector before holds (mail-auth caches keys
-/// parsed; waxseal parses the cached TXT record for each message).
-struct TxtCache(std::sync::Mutex<std::collections::HashMap<Box<str>, Txt>>);
-
-impl ResolverCache<Box<str>, Txt> for TxtCache {
-    fn get<Q>(&self, name: &Q) -> Option<Txt>
-    where
-        Box<str>: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ?Sized,
-    {
-        self.0.lock().unwrap().get(name).cloned()
-    }
-    fn remove<Q>(&self, name: &Q) -> Option<Txt>
-    where
-        Box<str>: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ?Sized,
-    {
-        self.0.lock().unwrap().remove(name)
-    }
-    fn insert(&self, key: Box<str>, value: Txt, _: Instant) {
-        self.0.lock().unwrap().insert(key, value);
-    }
-}
-
-/// mail-auth verifying with every record of `s` in its cache (it never
-/// asks the network: a miss would fail the pass assertion).
-struct MailAuthVerifier {
-    auth: MessageAuthenticator,
-    cache: TxtCache,
-    rt: tokio::runtime::Runtime,
-}
-
-impl MailAuthVerifier {
-    fn new(s: &Setup) -> Self {
-        let cache = TxtCache(Default::default());
-        for (name, txt) in &s.records {
-            let key = DomainKey::parse(txt.as_bytes()).unwrap();
-            cache.insert(
-                format!("{name}.").into_boxed_str(),
-                Txt::DomainKey(Arc::new(key)),
-                Instant::now() + Duration::from_secs(86400),
-            );
-        }
-        MailAuthVerifier {
-            auth: MessageAuthenticator::new_cloudflare().unwrap(),
-            cache,
-            rt: tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap(),
-        }
-    }
-
-    fn verify(&self, signed: &[u8]) {
-        let msg = AuthenticatedMessage::parse(signed).unwrap();
-        let out = self.rt.block_on(
-            self.auth
-                .verify_dkim(Parameters::new(&msg).with_txt_cache(&self.cache)),
-        );
-        assert!(
-            !out.is_empty() && out.iter().all(|o| *o.result() == DkimResult::Pass),
-            "mail-auth: {:?}",
-            out.iter().map(|o| o.result().clone()).collect::<Vec<_>>()
-        );
-    }
-}
-
-/// A 2 KB message signed by mail-auth (the five fields), for the
-/// verification race: every contender verifies the same bytes.
-fn mail_auth_signed(key: usize, msg: &[u8]) -> Vec<u8> {
-    let sig = if key == 0 {
-        let der = PrivateKey::parse(key_pem("rsa2048.pem").as_bytes())
-            .unwrap()
-            .to_pkcs8_der()
-            .unwrap();
-        DkimSigner::from_key(RsaKey::<Sha256>::from_pkcs8_der(&der).unwrap())
-            .domain("example.com")
-            .selector("rsa")
-            .headers(HEADERS)
-            .sign(msg)
-            .unwrap()
-            .to_header()
-    } else {
-        let der = PrivateKey::parse(key_pem("ed25519.pem").as_bytes())
-            .unwrap()
-            .to_pkcs8_der()
-            .unwrap();
-        DkimSigner::from_key(Ed25519Key::from_pkcs8_maybe_unchecked_der(&der).unwrap())
-            .domain("example.com")
-            .selector("ed")
-            .headers(HEADERS)
-            .sign(msg)
-            .unwrap()
-            .to_header()
-    };
-    [sig.as_bytes(), msg].concat()
-}
-
 /// The verification race, 2 KB, RSA-2048 and Ed25519: native, the
 /// sandbox and mail-auth verifying the same mail-auth-signed message.
 fn verify_race(native: &Engine, wasm: &Engine, s: &Setup) {
@@ -328,108 +161,6 @@ fn verify_race(native: &Engine, wasm: &Engine, s: &Setup) {
             r.ratio(1, 0)
         );
         println!("  mail-auth (aws-lc-rs)      {} msg/s", f(r[2]));
-    }
-}
-
-/// Rounds of 20 ms in the regression guard: a short run.
-const GUARD_ROUNDS: usize = 61;
-/// A ratio fails the guard below this share of its baseline: generous, for
-/// a shared machine and a different one of the same kind.
-const GUARD_MARGIN: f64 = 0.75;
-
-/// `--guard FILE [--update]`: the ratios that carry the targets, measured
-/// in a short run, against the baseline in FILE (`name<TAB>ratio` lines);
-/// exits 1 when one falls below [`GUARD_MARGIN`] of its baseline. Ratios
-/// only, never times: the machine's speed cancels out within a round.
-fn guard(file: &std::path::Path, update: bool) {
-    let s = setup();
-    let native = Engine::Native;
-    let wasm = Engine::wasm(None, Limits::default()).unwrap();
-    let msg = message(2048);
-    let der = |name: &str| {
-        PrivateKey::parse(key_pem(name).as_bytes())
-            .unwrap()
-            .to_pkcs8_der()
-            .unwrap()
-    };
-    let (rsa_der, ed_der) = (der("rsa2048.pem"), der("ed25519.pem"));
-    let ma_rsa = DkimSigner::from_key(RsaKey::<Sha256>::from_pkcs8_der(&rsa_der).unwrap())
-        .domain("example.com")
-        .selector("rsa")
-        .headers(HEADERS);
-    let ma_ed =
-        DkimSigner::from_key(Ed25519Key::from_pkcs8_maybe_unchecked_der(&ed_der).unwrap())
-            .domain("example.com")
-            .selector("ed")
-            .headers(HEADERS);
-    let same = |k: usize, sel: &str| SignSpec {
-        key: k,
-        spec: waxseal_core::SignSpec {
-            headers: Some(HEADERS.iter().map(|h| h.to_string()).collect()),
-            ..spec(k, sel).spec
-        },
-    };
-    let ma = MailAuthVerifier::new(&s);
-    let mut got: Vec<(String, f64)> = Vec::new();
-    for (k, sel, name) in [(0, "rsa", "rsa"), (1, "ed", "ed25519")] {
-        let five = [same(k, sel)];
-        let mut n5 = || drop(native.sign(&msg, &five, s.keys.clone()).unwrap().unwrap());
-        let mut n = || drop(sign(&native, &s, &msg, k, sel));
-        let mut w = || drop(sign(&wasm, &s, &msg, k, sel));
-        let mut m = || {
-            let h = if k == 0 { ma_rsa.sign(&msg) } else { ma_ed.sign(&msg) };
-            drop(h.unwrap().to_header());
-        };
-        let r = race_rounds(
-            GUARD_ROUNDS,
-            0.02,
-            &mut [("n5", &mut n5), ("m", &mut m), ("n", &mut n), ("w", &mut w)],
-        );
-        got.push((format!("sign {name}: native / mail-auth"), r.ratio(0, 1)));
-        got.push((format!("sign {name}: sandbox / native"), r.ratio(3, 2)));
-        let signed = mail_auth_signed(k, &msg);
-        let mut vn = || verify(&native, &s, &signed);
-        let mut vw = || verify(&wasm, &s, &signed);
-        let mut vm = || ma.verify(&signed);
-        let r = race_rounds(
-            GUARD_ROUNDS,
-            0.02,
-            &mut [("n", &mut vn), ("w", &mut vw), ("m", &mut vm)],
-        );
-        got.push((format!("verify {name}: native / mail-auth"), r.ratio(0, 2)));
-        got.push((format!("verify {name}: sandbox / native"), r.ratio(1, 0)));
-    }
-    if update {
-        let text: String = got.iter().map(|(n, r)| format!("{n}\t{r:.3}\n")).collect();
-        std::fs::write(file, text).unwrap();
-        println!("wrote {}", file.display());
-        return;
-    }
-    let baseline: std::collections::HashMap<String, f64> = std::fs::read_to_string(file)
-        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
-        .lines()
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(n, r)| (n.to_string(), r.trim().parse().unwrap()))
-        .collect();
-    let mut failed = 0;
-    println!(
-        "benchmark guard: {GUARD_ROUNDS} rounds of 20 ms; a ratio fails below {GUARD_MARGIN} x its baseline"
-    );
-    for (name, ratio) in &got {
-        let Some(base) = baseline.get(name) else {
-            println!("  {name:<36} {ratio:5.2}  (no baseline)");
-            continue;
-        };
-        let ok = *ratio >= base * GUARD_MARGIN;
-        failed += usize::from(!ok);
-        println!(
-            "  {name:<36} {ratio:5.2}  baseline {base:5.2}  {}",
-            if ok { "ok" } else { "REGRESSION" }
-        );
-    }
-    if failed > 0 {
-        eprintln!("benchmark guard: {failed} ratio(s) fell more than the margin below the baseline");
-        std::process::exit(1);
     }
 }
 
