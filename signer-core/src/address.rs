@@ -7,8 +7,6 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::domain::Domain;
-
 /// A mailbox address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mailbox {
@@ -22,8 +20,47 @@ pub struct Mailbox {
 /// The first mailbox of a From or Sender field value, if it has one with a
 /// valid domain.
 pub fn mailbox(value: &[u8]) -> Option<Mailbox> {
-    // strip comments (quoted strings are kept: a local part may be one,
-    // but a quoted display name holds no address)
+    let clean = without_comments(value);
+    let addr = first_address(&clean);
+    let at = addr.iter().rposition(|b| *b == b'@')?;
+    let domain = domain_of(&addr[at + 1..])?;
+    let local = core::str::from_utf8(addr[..at].trim_ascii()).ok()?;
+    Some(Mailbox {
+        local: String::from(local),
+        domain,
+    })
+}
+
+/// The domain of [`mailbox`], lower-cased, without the rest.
+pub fn mailbox_domain(value: &[u8]) -> Option<String> {
+    let clean = without_comments(value);
+    let addr = first_address(&clean);
+    let at = addr.iter().rposition(|b| *b == b'@')?;
+    domain_of(&addr[at + 1..])
+}
+
+/// A domain as written after the `@` (white space of a folded address
+/// removed), if valid: lower-cased.
+fn domain_of(text: &[u8]) -> Option<String> {
+    let owned: Vec<u8>;
+    let text = if text.iter().any(u8::is_ascii_whitespace) {
+        owned = text
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        &owned[..]
+    } else {
+        text
+    };
+    let d = crate::domain::strip_root(core::str::from_utf8(text).ok()?);
+    // what `Domain::new` accepts
+    crate::domain::valid_name(d, 1).then(|| d.to_ascii_lowercase())
+}
+
+/// The value without comments (quoted strings are kept: a local part may
+/// be one, but a quoted display name holds no address).
+fn without_comments(value: &[u8]) -> Vec<u8> {
     let mut clean = Vec::with_capacity(value.len());
     let (mut quoted, mut depth, mut escaped) = (false, 0usize, false);
     for &b in value {
@@ -51,8 +88,12 @@ pub fn mailbox(value: &[u8]) -> Option<Mailbox> {
             _ => clean.push(b),
         }
     }
-    // the angle-addr, if any (outside quotes), else the first address of
-    // a list
+    clean
+}
+
+/// The angle-addr, if any (outside quotes), else the first address of a
+/// list.
+fn first_address(clean: &[u8]) -> &[u8] {
     let mut in_quotes = false;
     let (mut open, mut close) = (None, None);
     for (i, &b) in clean.iter().enumerate() {
@@ -63,31 +104,21 @@ pub fn mailbox(value: &[u8]) -> Option<Mailbox> {
             _ => {}
         }
     }
-    let addr: &[u8] = match (open, close) {
+    match (open, close) {
         (Some(a), Some(z)) => &clean[a + 1..z],
         _ => clean.split(|b| *b == b',').next().unwrap_or(&[]),
-    };
-    let at = addr.iter().rposition(|b| *b == b'@')?;
-    let domain: Vec<u8> = addr[at + 1..]
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    let d = core::str::from_utf8(&domain).ok()?;
-    let domain = Domain::new(d).ok()?.as_str().to_ascii_lowercase();
-    let local = core::str::from_utf8(addr[..at].trim_ascii()).ok()?;
-    Some(Mailbox {
-        local: String::from(local),
-        domain,
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The mailbox, checking that `mailbox_domain` finds its domain.
     fn m(v: &str) -> Option<(String, String)> {
-        mailbox(v.as_bytes()).map(|m| (m.local, m.domain))
+        let r = mailbox(v.as_bytes()).map(|m| (m.local, m.domain));
+        assert_eq!(mailbox_domain(v.as_bytes()), r.clone().map(|r| r.1), "{v}");
+        r
     }
 
     fn pair(l: &str, d: &str) -> Option<(String, String)> {
@@ -112,6 +143,7 @@ mod tests {
             pair("\"joe q\"", "example.com")
         );
         assert_eq!(m(" a@example.com, b@other.org"), pair("a", "example.com"));
+        assert_eq!(m(" <joe@exa\r\n mple.com.>"), pair("joe", "example.com"));
     }
 
     #[test]

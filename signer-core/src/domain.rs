@@ -30,14 +30,14 @@ fn valid_label(label: &str) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
-fn valid_name(name: &str, min_labels: usize) -> bool {
+pub(crate) fn valid_name(name: &str, min_labels: usize) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME_LEN
         && name.split('.').all(valid_label)
         && name.split('.').count() >= min_labels
 }
 
-fn strip_root(s: &str) -> &str {
+pub(crate) fn strip_root(s: &str) -> &str {
     s.strip_suffix('.').unwrap_or(s)
 }
 

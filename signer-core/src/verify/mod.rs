@@ -493,7 +493,7 @@ impl Verifier {
 /// lower-cased (see [`crate::address::mailbox`]).
 pub fn from_domain(fields: &[HeaderField<'_>]) -> Option<String> {
     let f = fields.iter().find(|f| f.is("from"))?;
-    crate::address::mailbox(f.value).map(|m| m.domain)
+    crate::address::mailbox_domain(f.value)
 }
 
 /// Verifies a whole message in one call, asking `lookup` for each DNS
