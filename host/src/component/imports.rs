@@ -130,9 +130,10 @@ impl waxseal::dkim::crypto::Host for HostState {
         digest: Vec<u8>,
         signature: Vec<u8>,
     ) -> wasmtime::Result<bool> {
-        // Native crypto (AWS-LC, decoded keys cached: the same answers
-        // as the core's, see verify_crypto). The key comes re-encoded by
-        // the component, which decoded the DNS record in the sandbox.
+        // The native backend (RSA on AWS-LC, Ed25519 by the core, decoded
+        // keys kept: the core's answers, see verify_crypto). The key comes
+        // re-encoded by the component, which decoded the DNS record in
+        // the sandbox.
         use waxseal_core::VerifyDigest as _;
         let alg = match algorithm {
             wit::SigningAlgorithm::RsaSha256 => waxseal_core::SigningAlgorithm::RsaSha256,

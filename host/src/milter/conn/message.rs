@@ -4,12 +4,12 @@
 
 use tracing::{info, warn};
 use waxseal_core::KeyAnswer;
-use waxseal_core::verify::{Driver, Lookups};
+use waxseal_core::verify::{Driver, Lookups, VerifySteps};
 use waxseal_milter_proto::Reply;
 
 use super::fields::{authentication_results_field, split_fields, summary};
 use super::{Class, Conn, Fed, Work, now};
-use crate::engine::{InputError, StepError};
+use crate::engine::{InputError, SignSession, StepError};
 use crate::milter::config::{Action, rule_specs};
 use crate::milter::decision::{Decision, Transaction, decide};
 
@@ -36,9 +36,11 @@ impl Conn {
         }
     }
 
-    /// Feeds the header block (and the empty line after it) to a session.
-    fn start_input<T>(feed: &mut dyn FnMut(&[u8]) -> Fed<T>, headers: &[u8]) -> Fed<Vec<T>> {
-        Ok(vec![feed(headers)?, feed(b"\r\n")?])
+    /// Feeds the header block (and the empty line after it) to a signing
+    /// session.
+    fn start_input(session: &mut SignSession, headers: &[u8]) -> Fed<()> {
+        StepError::flatten(session.update(headers))?;
+        StepError::flatten(session.update(b"\r\n"))
     }
 
     pub(super) async fn end_of_headers(&mut self) {
@@ -110,8 +112,7 @@ impl Conn {
                 };
                 let mut session = session;
                 let headers = std::mem::take(&mut m.headers);
-                let step =
-                    Self::start_input(&mut |d| StepError::flatten(session.update(d)), &headers);
+                let step = Self::start_input(&mut session, &headers);
                 m.headers = headers;
                 match step {
                     Ok(_) => {
@@ -139,10 +140,12 @@ impl Conn {
                 // hands out the key queries then
                 let mut session = Driver::new(session, Lookups::Keys);
                 let headers = std::mem::take(&mut m.headers);
-                let step = Self::start_input(&mut |d| session.feed(d), &headers);
+                // one call into the engine for the whole header block
+                let step = VerifySteps::update(session.get_mut(), &headers)
+                    .and_then(|()| session.feed(b"\r\n"));
                 m.headers = headers;
                 let names: Vec<String> = match step {
-                    Ok(queries) => queries.into_iter().flatten().map(|q| q.name).collect(),
+                    Ok(queries) => queries.into_iter().map(|q| q.name).collect(),
                     Err(StepError::Input(e)) => return self.verify_input_error(&qid, e),
                     Err(StepError::Engine(e)) => {
                         return self.fail(Class::InternalError, &format!("engine: {e:#}"));
