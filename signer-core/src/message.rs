@@ -20,6 +20,7 @@
 //! continuation (starting with SP or HTAB) is an error, as is a
 //! continuation line before the first field.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::error::Error;
@@ -121,6 +122,50 @@ pub(crate) fn resume_point(buf: &[u8], from: usize) -> usize {
     // Every earlier LF is followed by a complete, non-empty line; only the
     // line after the last LF ("", or "\r") may still turn out to be empty.
     memchr::memrchr(b'\n', &buf[from..]).map_or(from, |i| from + i)
+}
+
+/// The line-ending style of a message read in chunks, from its first LF
+/// (which may be the first byte of a chunk, its CR ending the previous
+/// one): a signature field goes on top in the same style. Every face that
+/// streams a message to sign keeps one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LineEnds {
+    bare_lf: Option<bool>,
+    last: Option<u8>,
+}
+
+impl LineEnds {
+    /// Looks at the next chunk.
+    pub fn see(&mut self, chunk: &[u8]) {
+        if self.bare_lf.is_none()
+            && let Some(i) = memchr::memchr(b'\n', chunk)
+        {
+            let before = if i == 0 {
+                self.last
+            } else {
+                Some(chunk[i - 1])
+            };
+            self.bare_lf = Some(before != Some(b'\r'));
+        }
+        if let Some(&b) = chunk.last() {
+            self.last = Some(b);
+        }
+    }
+
+    /// True when the first line ends in a bare LF.
+    pub fn bare_lf(&self) -> bool {
+        self.bare_lf == Some(true)
+    }
+
+    /// `text` (CRLF line ends, as the signer writes them) in the message's
+    /// style.
+    pub fn adapt(&self, text: String) -> String {
+        if self.bare_lf() {
+            text.replace("\r\n", "\n")
+        } else {
+            text
+        }
+    }
 }
 
 /// True when `data` has CRs and not one LF: line ends that are CR only,
@@ -241,6 +286,28 @@ mod tests {
     use super::*;
     #[allow(unused_imports)]
     use crate::test_prelude::*;
+
+    #[test]
+    fn line_ends_from_the_first_lf_however_the_message_is_cut() {
+        for (msg, bare) in [
+            (&b"From: a\r\nTo: b\n\r\nbody\n"[..], false),
+            (&b"From: a\nTo: b\r\n\nbody\r\n"[..], true),
+            (&b"\nFrom: a\r\n"[..], true),
+        ] {
+            for at in 0..=msg.len() {
+                let mut ends = LineEnds::default();
+                ends.see(&msg[..at]);
+                ends.see(&msg[at..]);
+                assert_eq!(ends.bare_lf(), bare, "cut at {at}");
+            }
+        }
+        let mut crlf = LineEnds::default();
+        crlf.see(b"a\r\n");
+        assert_eq!(crlf.adapt("X: 1\r\n\t2\r\n".into()), "X: 1\r\n\t2\r\n");
+        let mut lf = LineEnds::default();
+        lf.see(b"a\n");
+        assert_eq!(lf.adapt("X: 1\r\n\t2\r\n".into()), "X: 1\n\t2\n");
+    }
 
     #[test]
     fn crlf_and_lf_messages_split_alike() {

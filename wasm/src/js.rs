@@ -8,6 +8,7 @@
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
+use waxseal_core::message::LineEnds;
 use waxseal_core::verify::{Driver, KeyAnswer, Lookups, Query, QueryKind, VerifyPolicy};
 use waxseal_core::{Error, PendingSignature, PrivateKey, SignDigest, SigningAlgorithm};
 
@@ -220,8 +221,7 @@ pub fn dns_record(key: &[u8], options: JsValue) -> Result<JsValue, JsValue> {
 pub struct Signer {
     inner: waxseal_core::Signer<'static>,
     pending: Vec<PendingSignature>,
-    line_feed: Option<bool>,
-    last_byte: Option<u8>,
+    line_ends: LineEnds,
 }
 
 #[wasm_bindgen]
@@ -249,28 +249,13 @@ impl Signer {
         Ok(Signer {
             inner,
             pending: Vec::new(),
-            line_feed: None,
-            last_byte: None,
+            line_ends: LineEnds::default(),
         })
     }
 
     /// Feeds the next chunk of the message.
     pub fn update(&mut self, chunk: &[u8]) -> Result<(), JsValue> {
-        // The line ending style of the message, from its first LF (which
-        // may be the first byte of a chunk, its CR ending the last one).
-        if self.line_feed.is_none()
-            && let Some(i) = chunk.iter().position(|b| *b == b'\n')
-        {
-            let before = if i == 0 {
-                self.last_byte
-            } else {
-                Some(chunk[i - 1])
-            };
-            self.line_feed = Some(before != Some(b'\r'));
-        }
-        if let Some(&b) = chunk.last() {
-            self.last_byte = Some(b);
-        }
+        self.line_ends.see(chunk);
         self.inner.update(chunk).map_err(err)
     }
 
@@ -311,12 +296,7 @@ impl Signer {
     }
 
     fn join<'a>(&self, fields: impl Iterator<Item = &'a str>) -> String {
-        let all: String = fields.collect();
-        if self.line_feed == Some(true) {
-            all.replace("\r\n", "\n")
-        } else {
-            all
-        }
+        self.line_ends.adapt(fields.collect())
     }
 }
 

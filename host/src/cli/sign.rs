@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use waxseal_core::message::LineEnds;
 
 use super::{Cli, engine, load_key, now};
 use crate::component::read_some;
@@ -149,36 +150,6 @@ impl Spool {
     }
 }
 
-/// The line-ending style of a message, from its first line end: a
-/// signature goes on top in the same style.
-#[derive(Default)]
-pub(super) struct LineEnds {
-    bare_lf: Option<bool>,
-    last: Option<u8>,
-}
-
-impl LineEnds {
-    pub(super) fn see(&mut self, chunk: &[u8]) {
-        if self.bare_lf.is_none()
-            && let Some(i) = chunk.iter().position(|&b| b == b'\n')
-        {
-            let before = if i == 0 {
-                self.last
-            } else {
-                Some(chunk[i - 1])
-            };
-            self.bare_lf = Some(before != Some(b'\r'));
-        }
-        if let Some(&b) = chunk.last() {
-            self.last = Some(b);
-        }
-    }
-
-    fn bare_lf(&self) -> bool {
-        self.bare_lf == Some(true)
-    }
-}
-
 pub(super) fn sign(cli: &Cli, a: &SignArgs) -> Result<u8> {
     if a.key.len() != a.selector.len() {
         bail!(
@@ -255,11 +226,7 @@ pub(super) fn sign(cli: &Cli, a: &SignArgs) -> Result<u8> {
         bail!("the message is empty");
     }
     let headers = session.finish().map_err(engine_error)??;
-    let headers = if ends.bare_lf() {
-        headers.replace("\r\n", "\n")
-    } else {
-        headers
-    };
+    let headers = ends.adapt(headers);
     let mut out = std::io::stdout().lock();
     out.write_all(headers.as_bytes())?;
     if !a.header_only {
