@@ -127,10 +127,9 @@ impl NativeVerify {
 fn native_key(k: &PublicKey) -> Option<Arc<ParsedPublicKey>> {
     let alg: &'static dyn aws_lc_rs::signature::VerificationAlgorithm = match k.key_type() {
         KeyType::Rsa if k.bits() >= 1024 => &RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
-        // Ed25519: the core's check (curve25519-dalek, key decompressed
-        // once and kept) is faster than AWS-LC's, which decodes the key
-        // per call
-        KeyType::Ed25519 => return None,
+        // RSA under 1024 bits, and Ed25519: the core's check (for Ed25519
+        // curve25519-dalek, the key decompressed once and kept, is faster
+        // than AWS-LC, which decodes the key per call)
         _ => return None,
     };
     ParsedPublicKey::new(alg, k.record_data())
@@ -189,7 +188,7 @@ impl VerifyDigest for NativeVerify {
                     .is_ok()
                 })
             }
-            // checked by the core (see `native_key`)
+            // never here: the core checks Ed25519 (see `native_key`)
             SigningAlgorithm::Ed25519Sha256 => false,
         };
         if ok { Ok(()) } else { Err(Error::BadSignature) }
