@@ -25,9 +25,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceAny};
 use wasmtime::{Config, Engine, Store};
+use waxseal_core::verify::{Driver, Lookups};
 
 use crate::crypto::NativeKey;
-use waxseal_core::verify::{Driver, Lookups};
 
 pub mod imports;
 pub mod session;
@@ -194,14 +194,6 @@ impl<E> StepError<E> {
             Ok(t) => Ok(Ok(t)),
             Err(StepError::Input(e)) => Ok(Err(e)),
             Err(StepError::Engine(e)) => Err(e),
-        }
-    }
-
-    /// The input error converted.
-    pub fn map_input<F: From<E>>(self) -> StepError<F> {
-        match self {
-            StepError::Input(e) => StepError::Input(F::from(e)),
-            StepError::Engine(e) => StepError::Engine(e),
         }
     }
 }
