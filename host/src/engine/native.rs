@@ -155,9 +155,7 @@ impl NativeVerifier {
     /// The DNS names to look up, once the header block is complete (or
     /// refused); `None` before.
     pub fn queries(&self, lookups: Lookups) -> Option<Vec<Query>> {
-        self.v
-            .headers_complete()
-            .then(|| self.v.queries_for(lookups))
+        self.v.known_queries(lookups)
     }
 
     /// The answer to a key query.

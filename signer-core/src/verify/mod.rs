@@ -249,7 +249,7 @@ impl Verifier {
     /// answering them is optional). Empty until the header block is
     /// complete.
     pub fn queries(&self) -> Vec<Query> {
-        self.queries.iter().map(|(q, _)| q.clone()).collect()
+        self.queries_for(Lookups::All)
     }
 
     /// The queries of the kinds `lookups` names.
@@ -259,6 +259,12 @@ impl Verifier {
             .filter(|(q, _)| lookups.wants(q.kind))
             .map(|(q, _)| q.clone())
             .collect()
+    }
+
+    /// [`queries_for`](Self::queries_for) once the header block is
+    /// complete (or refused); `None` before, when they are not known yet.
+    pub fn known_queries(&self, lookups: Lookups) -> Option<Vec<Query>> {
+        self.headers_complete().then(|| self.queries_for(lookups))
     }
 
     /// The queries not answered yet.
