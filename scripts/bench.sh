@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Every benchmark of the project, each printing ratios measured side by side
 # in one run:
+#   - every DKIM implementation on the same messages: waxseal (native, the
+#     sandbox, the npm package), mail-auth, mailauth, dkimpy, Mail::DKIM,
+#     OpenDKIM's library and raw AWS-LC as the limit (bench/peers/run.py,
+#     after bench/peers/setup.sh installs or builds them): the README's table
 #   - the host: native vs wasmtime component vs mail-auth (aws-lc-rs), 2 KB and
 #     10 MB messages, peak memory (bench/, its own cargo workspace)
 #   - the npm package in Node: WebCrypto and WebAssembly paths vs mailauth
@@ -14,6 +18,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [ -f wasm/component/waxseal-host-crypto.wasm ] && export WAXSEAL_COMPONENT="$PWD/wasm/component/waxseal-host-crypto.wasm"
+echo "==== every implementation side by side (bench/peers/run.py)"
+bench/peers/setup.sh
+bench/peers/run.py
+echo
 echo "==== host: native, wasmtime, mail-auth"
 (cd bench && CARGO_TARGET_DIR="$PWD/../target" cargo run --release --quiet)
 echo

@@ -9,8 +9,8 @@
 #   tarball, the browser page (Chromium, axe-core) and the Cloudflare
 #   Workers (workerd), builds for wasm32-unknown-unknown, wasm32-wasip2 and a no-std
 #   target, cargo-deny, the component's allocator under Miri, the benchmark's
-#   regression guard (ratios, bench/baseline.tsv), and a short run of every
-#   fuzz target.
+#   regression guard (ratios, bench/baseline.tsv), a smoke run of the
+#   cross-peer benchmark (bench/peers), and a short run of every fuzz target.
 # Environment: FUZZ_SECONDS (default 20) per fuzz target.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -77,6 +77,13 @@ step "benchmark regression guard: ratios against bench/baseline.tsv"
 # fails when a ratio falls more than a generous margin below its baseline
 (cd bench && CARGO_TARGET_DIR="$PWD/../target" cargo run --release --locked --quiet -- \
    --guard baseline.tsv)
+
+step "cross-peer benchmark, smoke run (bench/peers)"
+# every contender of the README's table (waxseal's three faces, mail-auth,
+# mailauth, dkimpy, Mail::DKIM, OpenDKIM's library, raw AWS-LC) installs,
+# builds, signs, verifies and passes the cross-checks; no figure is kept
+bench/peers/setup.sh
+bench/peers/run.py --smoke
 
 step "fuzz smoke run"
 secs="${FUZZ_SECONDS:-20}"

@@ -20,6 +20,7 @@
 mod guard;
 mod peer;
 mod race;
+mod worker;
 
 use guard::guard;
 use peer::{MailAuthVerifier, mail_auth_signed};
@@ -250,6 +251,16 @@ fn main() {
             drop(sign(&engine, &s, &msg, 1, "ed"));
         }
         println!("{}", (host.instructions().unwrap() - before) / 100);
+        return;
+    }
+    // `--worker native|wasm|mail-auth|limit`: one contender of the
+    // cross-peer benchmark (bench/peers/run.py); `--peer-setup DIR`: its keys
+    if args.get(1).map(String::as_str) == Some("--worker") {
+        worker::worker(&args[2]);
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("--peer-setup") {
+        worker::peer_setup(std::path::Path::new(&args[2]));
         return;
     }
     if args.get(1).map(String::as_str) == Some("--guard") {

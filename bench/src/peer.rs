@@ -71,16 +71,24 @@ impl MailAuthVerifier {
     }
 
     pub(crate) fn verify(&self, signed: &[u8]) {
-        let msg = AuthenticatedMessage::parse(signed).unwrap();
+        self.check(signed).unwrap();
+    }
+
+    /// Verifies `signed`: every signature must pass.
+    pub(crate) fn check(&self, signed: &[u8]) -> Result<(), String> {
+        let msg = AuthenticatedMessage::parse(signed).ok_or("mail-auth: unparsable message")?;
         let out = self.rt.block_on(
             self.auth
                 .verify_dkim(Parameters::new(&msg).with_txt_cache(&self.cache)),
         );
-        assert!(
-            !out.is_empty() && out.iter().all(|o| *o.result() == DkimResult::Pass),
-            "mail-auth: {:?}",
-            out.iter().map(|o| o.result().clone()).collect::<Vec<_>>()
-        );
+        if !out.is_empty() && out.iter().all(|o| *o.result() == DkimResult::Pass) {
+            Ok(())
+        } else {
+            Err(format!(
+                "mail-auth: {:?}",
+                out.iter().map(|o| o.result().clone()).collect::<Vec<_>>()
+            ))
+        }
     }
 }
 
