@@ -114,6 +114,32 @@ fn long_body() -> impl Strategy<Value = Vec<u8>> {
     )
 }
 
+/// Long bodies of lines of text (base64 and prose) of any length, most
+/// ending in CRLF, now and then a bare LF or CR, WSP or a control byte:
+/// the line endings fall at every offset of the 32-byte blocks the body
+/// scan looks at, and at its edges.
+fn crlf_body() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        40 => Just(b'Q'),
+        4 => Just(b' '),
+        1 => Just(b'\t'),
+        1 => Just(0x01u8),
+        1 => Just(0xa0u8),
+    ];
+    let line = proptest::collection::vec(byte, 0..90);
+    let ending = prop_oneof![
+        12 => Just(&b"\r\n"[..]),
+        1 => Just(&b"\n"[..]),
+        1 => Just(&b"\r"[..]),
+        1 => Just(&b" \r\n"[..]),
+    ];
+    proptest::collection::vec((line, ending), 0..40).prop_map(|v| {
+        v.into_iter()
+            .flat_map(|(l, e)| l.into_iter().chain(e.iter().copied()))
+            .collect()
+    })
+}
+
 /// Bodies of whole lines, some clean, some not: exercises the fast path
 /// that copies runs of unchanged lines.
 fn line_body() -> impl Strategy<Value = Vec<u8>> {
@@ -156,6 +182,23 @@ proptest! {
     /// chunks of any size.
     #[test]
     fn long_bodies_match_reference(b in long_body(), size in 1usize..200) {
+        for alg in ALGS {
+            let want = reference(alg, &b);
+            prop_assert_eq!(canonicalize_body(alg, &b), want.clone());
+            let mut got = Vec::new();
+            let mut c = BodyCanonicalizer::new(alg);
+            for piece in b.chunks(size) {
+                c.update(piece, &mut |o: &[u8]| got.extend_from_slice(o));
+            }
+            c.finish(&mut |o: &[u8]| got.extend_from_slice(o));
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    /// Bodies of long lines (where the scan passes over line endings)
+    /// canonicalize as the reference does, whole and in chunks.
+    #[test]
+    fn line_endings_at_every_offset_match_reference(b in crlf_body(), size in 1usize..300) {
         for alg in ALGS {
             let want = reference(alg, &b);
             prop_assert_eq!(canonicalize_body(alg, &b), want.clone());

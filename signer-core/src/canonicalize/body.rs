@@ -161,7 +161,7 @@ impl BodyCanonicalizer {
     }
 
     /// Relaxed (3.4.4), in one pass over the chunk: from one run of text
-    /// to the next (found eight bytes at a time by [`text_run_end`]), with
+    /// to the next (found 32 bytes at a time by [`body_run_end`]), with
     /// the WSP runs and line endings between them. A run of text is copied
     /// together with the single SP or the one CRLF before it where the
     /// input has exactly those (see [`run_text`](Self::run_text)), so most
@@ -208,7 +208,7 @@ impl BodyCanonicalizer {
                     let s = i;
                     let mut e = i + 1;
                     loop {
-                        e = text_run_end(chunk, e);
+                        e = body_run_end(chunk, e);
                         // a line ending with text on both sides is its own
                         // canonical form: the run goes on (one run for a
                         // paragraph, not one per line)

@@ -97,6 +97,74 @@ pub(super) fn text_run_end(value: &[u8], mut i: usize) -> usize {
     }
 }
 
+/// [`text_run_end`] for a body (RFC 6376 3.4.4) from `i >= 1`: the same
+/// ends, except that a CRLF with text on both sides may be passed over (it
+/// is its own canonical form, and the caller joins such lines into one run
+/// anyway).
+///
+/// Design note: a body of long lines without WSP (base64 above all) is
+/// nearly all text, so the cost is the scan. It looks at 32 bytes at a time
+/// in portable code that the compiler turns into vector compares (SSE2 on
+/// x86-64, SIMD128 in WebAssembly, NEON): each byte is tested with the byte
+/// before and the two after, so a line's CRLF is no candidate when text
+/// follows it, and a base64 attachment goes through without stopping at
+/// every line. The candidates are a superset of the ends (as in
+/// [`text_run_end`], which checks them one by one).
+///
+/// Only where vector compares are part of the base instruction set: on
+/// baseline WebAssembly (the npm package) and small cores the same code
+/// would test one byte at a time, slower than [`text_run_end`]'s words.
+#[inline(always)]
+pub(super) fn body_run_end(value: &[u8], #[allow(unused_mut)] mut i: usize) -> usize {
+    debug_assert!(i >= 1);
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    // the window: the byte before the block, 32 bytes, the two after
+    while let Some(w) = value.get(i - 1..i + 34).and_then(|w| w.first_chunk::<35>()) {
+        let c = body_candidates(w);
+        if c != 0 {
+            i += c.trailing_zeros() as usize;
+            break;
+        }
+        i += 32;
+    }
+    // a block may end between the CR and the LF of a line ending it passed
+    // over: the line ending is looked at whole
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    if value[i - 1] == b'\r' && value.get(i) == Some(&b'\n') {
+        i -= 1;
+    }
+    text_run_end(value, i)
+}
+
+/// The first candidate among `w[1..33]` as a bit mask: bytes up to 0x20, but an
+/// SP followed by a byte above 0x20, and a CRLF (either of its bytes) that
+/// follows a CR or precedes a byte above 0x20 as text would.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline(always)]
+fn body_candidates(w: &[u8; 35]) -> u32 {
+    // byte by byte into an array: a shape the compiler vectorizes
+    let mut m = [0u8; 32];
+    for (k, m) in m.iter_mut().enumerate() {
+        let (p, b, n1, n2) = (w[k], w[k + 1], w[k + 2], w[k + 3]);
+        let sp_text = (b == b' ') & (n1 > b' ');
+        let cr_text = (b == b'\r') & (n1 == b'\n') & (n2 > b' ');
+        let lf_text = (b == b'\n') & (p == b'\r') & (n1 > b' ');
+        *m = u8::from((b <= b' ') & !sp_text & !cr_text & !lf_text);
+    }
+    let lo = u128::from_le_bytes(m[..16].try_into().unwrap_or_default());
+    let hi = u128::from_le_bytes(m[16..].try_into().unwrap_or_default());
+    if lo | hi == 0 {
+        return 0;
+    }
+    // one bit per byte, at the byte's position: only the lowest is wanted
+    let first = if lo != 0 {
+        lo.trailing_zeros() / 8
+    } else {
+        16 + hi.trailing_zeros() / 8
+    };
+    1 << first
+}
+
 /// [`text_run_end`]'s candidate search with WebAssembly SIMD (wasmtime
 /// runs it as SSE/AVX): 16 bytes per vector, two vectors per loop turn.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
