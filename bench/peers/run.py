@@ -12,9 +12,12 @@ Each contender is a worker process speaking a line protocol on stdin
 (README.md next to this file); the time of each batch of operations is taken
 inside the worker, so process start-up and the pipe are not counted. Every
 case (size x algorithm x operation) runs R rounds; in each round every
-contender runs a batch of about S seconds, in turn, in reverse order every
-other round, so that load changes on a shared machine hit all alike. A rate
-is the median round; a ratio is the median of the ratios within a round.
+contender runs a batch of about S seconds right next to a batch of waxseal
+native (before it, then after it, alternately; the contenders in reverse
+order every other round), so that each ratio compares batches a fraction of
+a second apart: the speed of a shared machine drifts over seconds. A rate is
+the median batch; a ratio is the median over rounds of the ratios of the
+two contenders' rates to native's next to each.
 
 Before timing, every contender's signature is verified by waxseal and by
 mail-auth, and every contender verifies waxseal's: a contender that fails
@@ -147,8 +150,8 @@ def versions(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--seconds", type=float, default=0.1, help="per batch")
+    ap.add_argument("--rounds", type=int, default=21)
+    ap.add_argument("--seconds", type=float, default=0.05, help="per batch")
     ap.add_argument("--sizes", default="2k,100k,10m")
     ap.add_argument("--smoke", action="store_true", help="one short round, no figures kept")
     ap.add_argument("--bench-bin", default=os.path.join(REPO, "target/release/waxseal-bench"))
@@ -275,26 +278,57 @@ def race(case, workers, kinds, files, tmp, args, broken, failures):
             failures.append("%s, %s %s %s: %s" % (w.name, op, size, alg, t))
             continue
         batch[w.name] = max(1, round(n * args.seconds / t))
-    runs = {name: [] for name in batch}
-    order = [w for w in workers if w.name in batch]
+    # the rounds: waxseal native runs next to each contender in turn (before
+    # it, then after it, alternately), so that each ratio compares batches
+    # a fraction of a second apart; the machine's speed drifts over seconds
+    ref = workers[0]
+    if ref.name not in batch:
+        return {"rates": {w.name: None for w in workers}, "ratio": lambda a, b: None}
+    rates = {name: [] for name in batch}
+    rel = {name: [] for name in batch}  # per round: rate / native's next to it
+    others = [w for w in workers[1:] if w.name in batch]
+    dead = set()
     for r in range(args.rounds):
-        for w in (order if r % 2 == 0 else order[::-1]):
-            if w.name not in runs or (runs[w.name] and runs[w.name][-1] is None):
+        ref_rates = []
+        for w in (others if r % 2 == 0 else others[::-1]):
+            if w.name in dead:
                 continue
-            ok, t = w.ask(cmd[w.name] % batch[w.name])
-            if not ok:
-                failures.append("%s, %s %s %s: %s" % (w.name, op, size, alg, t))
-                runs[w.name].append(None)
+            # native first in every other round for each contender: which
+            # of a pair runs first is measured to matter here
+            pair = (ref, w) if (r + others.index(w)) % 2 == 0 else (w, ref)
+            got = {}
+            for x in pair:
+                ok, t = x.ask(cmd[x.name] % batch[x.name])
+                if not ok:
+                    failures.append("%s, %s %s %s: %s" % (x.name, op, size, alg, t))
+                    break
+                got[x.name] = batch[x.name] / t
+            if len(got) < 2:
+                dead.add(w.name)
                 continue
-            runs[w.name].append(batch[w.name] / t)
-    runs = {k: v for k, v in runs.items() if v and None not in v}
-    rates = {w.name: (median(runs[w.name]) if w.name in runs else None) for w in workers}
+            rates[w.name].append(got[w.name])
+            ref_rates.append(got[ref.name])
+            rel[w.name].append((r, got[w.name] / got[ref.name]))
+        rates[ref.name] += ref_rates
+    if ref.name in dead or not rates[ref.name]:
+        return {"rates": {w.name: None for w in workers}, "ratio": lambda a, b: None}
+    medians = {w.name: (median(rates[w.name]) if rates.get(w.name) and w.name not in dead else None)
+               for w in workers}
 
     def ratio(a, b):
-        if a not in runs or b not in runs:
+        """a's rate over b's: the median over rounds of their rates relative
+        to waxseal native's next to each."""
+        if medians.get(a) is None or medians.get(b) is None:
             return None
-        return median([x / y for x, y in zip(runs[a], runs[b])])
-    return {"rates": rates, "ratio": ratio, "runs": runs}
+        ra = dict(rel[a]) if a != ref.name else None
+        rb = dict(rel[b]) if b != ref.name else None
+        rounds = [r for r in range(args.rounds)
+                  if (ra is None or r in ra) and (rb is None or r in rb)]
+        if not rounds:
+            return None
+        return median([(1.0 if ra is None else ra[r]) / (1.0 if rb is None else rb[r])
+                       for r in rounds])
+    return {"rates": medians, "ratio": ratio}
 
 
 def report(args, sizes, cases, results, names, kinds, failures, elapsed):
