@@ -90,8 +90,8 @@ pub use sign::{
 };
 pub use signature::DkimSignature;
 pub use verify::{
-    DkimResult, KeyAnswer, Reason, RustCrypto, SignatureResult, VerificationReport, Verifier,
-    VerifyDigest, VerifyPolicy, verify,
+    DkimResult, Keeping, KeyAnswer, Reason, RustCrypto, SignatureResult, VerificationReport,
+    Verifier, VerifyDigest, VerifyPolicy, verify,
 };
 
 #[cfg(test)]

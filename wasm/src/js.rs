@@ -10,7 +10,9 @@ use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use waxseal_core::message::LineEnds;
 use waxseal_core::verify::{Driver, KeyAnswer, Lookups, Query, QueryKind, VerifyPolicy};
-use waxseal_core::{Error, PendingSignature, PrivateKey, SignDigest, SigningAlgorithm};
+use waxseal_core::{
+    Error, Keeping, PendingSignature, PrivateKey, RustCrypto, SignDigest, SigningAlgorithm,
+};
 
 use crate::common::{self, SignSpec};
 
@@ -325,6 +327,13 @@ fn policy(o: &JsValue) -> Result<VerifyPolicy, JsValue> {
     Ok(p)
 }
 
+thread_local! {
+    /// The key records parsed and keys decoded by the verifications of this
+    /// module's lifetime (the last 16 of each): decoding an RSA key in
+    /// WebAssembly costs about as much as checking a signature with it.
+    static KEPT: Keeping<RustCrypto> = const { Keeping::new(RustCrypto) };
+}
+
 /// The streaming, sans-I/O verifier.
 #[wasm_bindgen]
 pub struct Verifier {
@@ -444,7 +453,9 @@ impl Verifier {
             .inner
             .take()
             .ok_or_else(|| err(Error::AlreadyFinished))?;
-        let report = v.into_inner().finish().map_err(err)?;
+        let report = KEPT
+            .with(|kept| v.into_inner().finish_with(kept))
+            .map_err(err)?;
         let results: Array = report
             .results
             .iter()

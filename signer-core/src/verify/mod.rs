@@ -66,7 +66,7 @@ mod driver;
 mod inputs;
 mod results;
 
-pub use backend::{RustCrypto, VerifyDigest};
+pub use backend::{Keeping, RustCrypto, VerifyDigest};
 use checks::{Check, check_signature_field, keep};
 pub use driver::{Driver, Lookup, Lookups, VerifySteps};
 pub use inputs::*;

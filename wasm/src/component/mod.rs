@@ -133,8 +133,17 @@ fn finish_verifier(v: waxseal_core::Verifier) -> Result<waxseal_core::Verificati
     #[cfg(feature = "host-crypto")]
     let r = v.finish_with(&HostVerify);
     #[cfg(not(feature = "host-crypto"))]
-    let r = v.finish();
+    let r = KEPT.with(|kept| v.finish_with(kept));
     r.map_err(error)
+}
+
+#[cfg(not(feature = "host-crypto"))]
+thread_local! {
+    /// The key records parsed and keys decoded by this instance (the last
+    /// 16 of each): an instance serves message after message, and decoding
+    /// an RSA key in WebAssembly costs about as much as checking with it.
+    static KEPT: waxseal_core::Keeping<waxseal_core::RustCrypto> =
+        const { waxseal_core::Keeping::new(waxseal_core::RustCrypto) };
 }
 
 /// A verifier that hashes where it is fastest: in the host when the world
