@@ -15,9 +15,12 @@ if ! dpkg-query -W -f='${Status}' libopendkim-dev 2>/dev/null | grep -q 'install
    ! command -v gcc >/dev/null; then
   [ "$(id -u)" = 0 ] || { log "error: libopendkim-dev and gcc are needed (run as root)"; exit 1; }
   log "apt-get install libopendkim-dev gcc"
-  DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=300 install \
-    --no-install-recommends libopendkim-dev gcc >/tmp/waxseal-bench-apt.log 2>&1 ||
-    { tail -n 20 /tmp/waxseal-bench-apt.log >&2; exit 1; }
+  apt=(apt-get -q -y -o DPkg::Lock::Timeout=300)
+  aptlog="$(mktemp)"
+  { DEBIAN_FRONTEND=noninteractive "${apt[@]}" update &&
+    DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends libopendkim-dev gcc
+  } >"$aptlog" 2>&1 || { tail -n 20 "$aptlog" >&2; rm -f "$aptlog"; exit 1; }
+  rm -f "$aptlog"
 fi
 mkdir -p target/bench-peers
 if [ ! -x target/bench-peers/opendkim_worker ] ||
