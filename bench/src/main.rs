@@ -254,14 +254,14 @@ fn main() {
         println!("{}", (host.instructions().unwrap() - before) / 100);
         return;
     }
-    // `--worker native|wasm|mail-auth|limit`: one contender of the
-    // cross-peer benchmark (bench/peers/run.py); `--peer-setup DIR`: its keys
     // `--canon`: body canonicalization + SHA-256 against SHA-256 alone, on
     // 10 MB of prose and of base64, relaxed and simple (issue 16's limit)
     if args.get(1).map(String::as_str) == Some("--canon") {
         canon::canon_race();
         return;
     }
+    // `--worker native|wasm|mail-auth|limit`: one contender of the
+    // cross-peer benchmark (bench/peers/run.py); `--peer-setup DIR`: its keys
     if args.get(1).map(String::as_str) == Some("--worker") {
         worker::worker(&args[2]);
         return;

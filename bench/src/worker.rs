@@ -1,5 +1,6 @@
-//! `--worker native|wasm|mail-auth|limit KEYDIR`: one contender of the
-//! cross-peer benchmark (`bench/peers/run.py`), driven over stdin with the
+//! `--worker native|wasm|mail-auth|limit`: one contender of the cross-peer
+//! benchmark (`bench/peers/run.py`; the keys are the bench's own, those
+//! `--peer-setup` writes for the other workers), driven over stdin with the
 //! line protocol every peer worker speaks (see `bench/peers/README.md`):
 //!
 //! - `sign rsa|ed FILE N`: sign FILE's message N times; answers `ok SECONDS`
@@ -64,23 +65,36 @@ trait Contender {
 struct Waxseal {
     engine: Engine,
     s: crate::Setup,
+    /// The signing options for RSA and Ed25519, made once (as mail-auth's
+    /// signers are).
+    specs: [SignSpec; 2],
 }
 
-impl Contender for Waxseal {
-    fn sign(&self, alg: &str, msg: &[u8]) -> Result<Vec<u8>, String> {
-        let key = usize::from(alg == "ed");
-        let spec = SignSpec {
+impl Waxseal {
+    fn new(engine: Engine) -> Self {
+        let spec = |key: usize, selector: &str| SignSpec {
             key,
             spec: waxseal_core::SignSpec {
                 domain: "example.com".into(),
-                selector: alg.into(),
+                selector: selector.into(),
                 headers: Some(HEADERS.iter().map(|h| h.to_string()).collect()),
                 ..Default::default()
             },
         };
+        Waxseal {
+            engine,
+            s: setup(),
+            specs: [spec(0, "rsa"), spec(1, "ed")],
+        }
+    }
+}
+
+impl Contender for Waxseal {
+    fn sign(&self, alg: &str, msg: &[u8]) -> Result<Vec<u8>, String> {
+        let spec = &self.specs[usize::from(alg == "ed")];
         let out = self
             .engine
-            .sign(msg, std::slice::from_ref(&spec), self.s.keys.clone())
+            .sign(msg, std::slice::from_ref(spec), self.s.keys.clone())
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
         Ok(out.into_bytes())
@@ -190,14 +204,8 @@ fn contender(kind: &str) -> Box<dyn Contender> {
             .unwrap()
     };
     match kind {
-        "native" => Box::new(Waxseal {
-            engine: Engine::Native,
-            s,
-        }),
-        "wasm" => Box::new(Waxseal {
-            engine: Engine::wasm(None, Limits::default()).unwrap(),
-            s,
-        }),
+        "native" => Box::new(Waxseal::new(Engine::Native)),
+        "wasm" => Box::new(Waxseal::new(Engine::wasm(None, Limits::default()).unwrap())),
         "mail-auth" => Box::new(MailAuth {
             rsa: DkimSigner::from_key(
                 RsaKey::<Sha256>::from_pkcs8_der(&der("rsa2048.pem")).unwrap(),

@@ -105,7 +105,7 @@ pub(super) fn text_run_end(value: &[u8], mut i: usize) -> usize {
 /// Design note: a body of long lines without WSP (base64 above all) is
 /// nearly all text, so the cost is the scan. It looks at 32 bytes at a time
 /// in portable code that the compiler turns into vector compares (SSE2 on
-/// x86-64, SIMD128 in WebAssembly, NEON): each byte is tested with the byte
+/// x86-64, NEON on aarch64): each byte is tested with the byte
 /// before and the two after, so a line's CRLF is no candidate when text
 /// follows it, and a base64 attachment goes through without stopping at
 /// every line. The candidates are a superset of the ends (as in
@@ -116,7 +116,10 @@ pub(super) fn text_run_end(value: &[u8], mut i: usize) -> usize {
 /// would test one byte at a time, slower than [`text_run_end`]'s words.
 #[inline(always)]
 pub(super) fn body_run_end(value: &[u8], #[allow(unused_mut)] mut i: usize) -> usize {
-    debug_assert!(i >= 1);
+    if i == 0 {
+        // no byte before: the caller always has one (the run's first)
+        return text_run_end(value, i);
+    }
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     // the window: the byte before the block, 32 bytes, the two after
     while let Some(w) = value.get(i - 1..i + 34).and_then(|w| w.first_chunk::<35>()) {
@@ -136,9 +139,10 @@ pub(super) fn body_run_end(value: &[u8], #[allow(unused_mut)] mut i: usize) -> u
     text_run_end(value, i)
 }
 
-/// The first candidate among `w[1..33]` as a bit mask: bytes up to 0x20, but an
-/// SP followed by a byte above 0x20, and a CRLF (either of its bytes) that
-/// follows a CR or precedes a byte above 0x20 as text would.
+/// The first candidate in the block `w[1..33]` (`w[0]` is the byte before
+/// it, `w[33..]` the two after) as a one-bit mask, or 0 if none: a byte up
+/// to 0x20, except an SP followed by a byte above 0x20, and either byte of
+/// a CRLF followed by a byte above 0x20.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[inline(always)]
 fn body_candidates(w: &[u8; 35]) -> u32 {
