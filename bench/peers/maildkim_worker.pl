@@ -4,9 +4,12 @@
 #
 # Speaks the workers' line protocol on stdin/stdout (README.md). Keys come
 # from KEYDIR (rsa.pem, ed.pem, records.json); records reach Mail::DKIM
-# through a resolver object (Mail::DKIM::DNS::resolver), no DNS is used.
+# through RecordResolver (tests/interop/drivers), no DNS is used.
 use strict;
 use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../../tests/interop/drivers";
+use RecordResolver;    # key records from a hash, as the interop tests give them
 use JSON::PP;
 use Net::DNS;
 use Time::HiRes qw(time);
@@ -20,38 +23,7 @@ use Crypt::OpenSSL::RSA;
 $| = 1;
 binmode STDOUT;
 
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<:raw', $path or die "cannot read $path: $!\n";
-    local $/;
-    my $data = <$fh>;
-    return $data // '';
-}
-
-package RecordResolver;    # the part of Net::DNS::Resolver that Mail::DKIM::DNS uses
-
-sub new { my ( $class, $records ) = @_; return bless { records => $records }, $class; }
-
-sub send {
-    my ( $self, $name, $type ) = @_;
-    my $key = lc $name;
-    $key =~ s/\.\z//;
-    my $value = $self->{records}{$key};
-    my $pkt   = Net::DNS::Packet->new( $name, $type // 'A', 'IN' );
-    $pkt->header->qr(1);
-    if ( uc( $type // '' ) eq 'TXT' && defined $value ) {
-        my @chunks = unpack '(a255)*', $value;    # <= 255 bytes per string
-        $pkt->push( answer => Net::DNS::RR->new( name => $name, type => 'TXT', txtdata => \@chunks ) );
-    }
-    else {
-        $pkt->header->rcode('NXDOMAIN');
-    }
-    return $pkt;
-}
-sub errorstring   { return 'NOERROR'; }
-sub udppacketsize { return 1232; }
-
-package main;
+*slurp = \&RecordResolver::slurp;
 
 my $dir = shift @ARGV or die "usage: maildkim_worker.pl KEYDIR\n";
 Mail::DKIM::DNS::resolver( RecordResolver->new( JSON::PP->new->decode( slurp("$dir/records.json") ) ) );

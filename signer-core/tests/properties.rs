@@ -161,6 +161,22 @@ fn line_body() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+/// `b` canonicalizes as the reference does, whole and in chunks of `size`.
+fn matches_reference(b: &[u8], size: usize) -> Result<(), TestCaseError> {
+    for alg in ALGS {
+        let want = reference(alg, b);
+        prop_assert_eq!(canonicalize_body(alg, b), want.clone());
+        let mut got = Vec::new();
+        let mut c = BodyCanonicalizer::new(alg);
+        for piece in b.chunks(size) {
+            c.update(piece, &mut |o: &[u8]| got.extend_from_slice(o));
+        }
+        c.finish(&mut |o: &[u8]| got.extend_from_slice(o));
+        prop_assert_eq!(got, want);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -182,34 +198,14 @@ proptest! {
     /// chunks of any size.
     #[test]
     fn long_bodies_match_reference(b in long_body(), size in 1usize..200) {
-        for alg in ALGS {
-            let want = reference(alg, &b);
-            prop_assert_eq!(canonicalize_body(alg, &b), want.clone());
-            let mut got = Vec::new();
-            let mut c = BodyCanonicalizer::new(alg);
-            for piece in b.chunks(size) {
-                c.update(piece, &mut |o: &[u8]| got.extend_from_slice(o));
-            }
-            c.finish(&mut |o: &[u8]| got.extend_from_slice(o));
-            prop_assert_eq!(got, want);
-        }
+        matches_reference(&b, size)?;
     }
 
     /// Bodies of long lines (where the scan passes over line endings)
     /// canonicalize as the reference does, whole and in chunks.
     #[test]
     fn line_endings_at_every_offset_match_reference(b in crlf_body(), size in 1usize..300) {
-        for alg in ALGS {
-            let want = reference(alg, &b);
-            prop_assert_eq!(canonicalize_body(alg, &b), want.clone());
-            let mut got = Vec::new();
-            let mut c = BodyCanonicalizer::new(alg);
-            for piece in b.chunks(size) {
-                c.update(piece, &mut |o: &[u8]| got.extend_from_slice(o));
-            }
-            c.finish(&mut |o: &[u8]| got.extend_from_slice(o));
-            prop_assert_eq!(got, want);
-        }
+        matches_reference(&b, size)?;
     }
 
     /// Splitting the body at every offset gives the same body hash.

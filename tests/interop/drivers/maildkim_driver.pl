@@ -4,9 +4,12 @@
 #   sign SPEC.json                      -> the DKIM-Signature field on stdout
 #   version
 # Keys come from KEYS.json ({"name": "TXT value" | null}) through a resolver object
-# installed with Mail::DKIM::DNS::resolver(); no DNS is used.
+# installed with Mail::DKIM::DNS::resolver() (RecordResolver.pm); no DNS is used.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::Bin;
+use RecordResolver;
 use JSON::PP;
 use Net::DNS;
 use Mail::DKIM;
@@ -19,42 +22,12 @@ use Crypt::OpenSSL::RSA;
 binmode STDOUT;
 my $JSON = JSON::PP->new->canonical(1)->utf8(1);
 
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<:raw', $path or die "cannot read $path: $!\n";
-    local $/;
-    my $data = <$fh>;
-    return $data // '';
-}
+*slurp = \&RecordResolver::slurp;
 
-package FileResolver;    # the part of Net::DNS::Resolver that Mail::DKIM::DNS uses
-
-sub new { my ( $class, $records ) = @_; return bless { records => $records }, $class; }
-
-sub send {
-    my ( $self, $name, $type ) = @_;
-    my $key = lc $name;
-    $key =~ s/\.\z//;
-    my $value = $self->{records}{$key};
-    my $pkt   = Net::DNS::Packet->new( $name, $type // 'A', 'IN' );
-    $pkt->header->qr(1);
-    if ( uc( $type // '' ) eq 'TXT' && defined $value ) {
-        my @chunks = $value eq '' ? ('') : unpack '(a255)*', $value;    # <= 255 per string
-        $pkt->push( answer => Net::DNS::RR->new( name => $name, type => 'TXT', txtdata => \@chunks ) );
-    }
-    else {
-        $pkt->header->rcode('NXDOMAIN');
-    }
-    return $pkt;
-}
-sub errorstring   { return 'NOERROR'; }
-sub udppacketsize { return 1232; }
-
-package main;
 
 sub verify {
     my ( $keys, $policy, @files ) = @_;
-    Mail::DKIM::DNS::resolver( FileResolver->new( $JSON->decode( slurp($keys) ) ) );
+    Mail::DKIM::DNS::resolver( RecordResolver->new( $JSON->decode( slurp($keys) ) ) );
     for my $file (@files) {
         my %out = ( file => $file, sigs => [], error => undef );
         eval {
