@@ -21,10 +21,9 @@ pub struct Mailbox {
 /// valid domain.
 pub fn mailbox(value: &[u8]) -> Option<Mailbox> {
     let clean = without_comments(value);
-    let addr = first_address(&clean);
-    let at = addr.iter().rposition(|b| *b == b'@')?;
-    let domain = domain_of(&addr[at + 1..])?;
-    let local = core::str::from_utf8(addr[..at].trim_ascii()).ok()?;
+    let (local, domain) = split_address(&clean)?;
+    let domain = domain_of(domain)?;
+    let local = core::str::from_utf8(local.trim_ascii()).ok()?;
     Some(Mailbox {
         local: String::from(local),
         domain,
@@ -34,9 +33,15 @@ pub fn mailbox(value: &[u8]) -> Option<Mailbox> {
 /// The domain of [`mailbox`], lower-cased, without the rest.
 pub fn mailbox_domain(value: &[u8]) -> Option<String> {
     let clean = without_comments(value);
-    let addr = first_address(&clean);
+    domain_of(split_address(&clean)?.1)
+}
+
+/// The first address of a value without comments, split at its last `@`:
+/// the local part and the domain as written.
+fn split_address(clean: &[u8]) -> Option<(&[u8], &[u8])> {
+    let addr = first_address(clean);
     let at = addr.iter().rposition(|b| *b == b'@')?;
-    domain_of(&addr[at + 1..])
+    Some((&addr[..at], &addr[at + 1..]))
 }
 
 /// A domain as written after the `@` (white space of a folded address

@@ -4,7 +4,9 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use waxseal_core::{Error as CoreError, KeyRecord, KeyType, PublicKey, SigningAlgorithm};
+use waxseal_core::{
+    Error as CoreError, Keeping, KeyRecord, KeyType, PublicKey, RustCrypto, SigningAlgorithm,
+};
 
 use super::waxseal;
 use super::wit;
@@ -25,13 +27,11 @@ struct Kept {
     encoded: Vec<u8>,
 }
 
-/// A key record's text and what parsing it gave.
-type KeptRecord = (Vec<u8>, Result<Arc<KeyRecord>, CoreError>);
-
 thread_local! {
     static KEYS: RefCell<Vec<Kept>> = const { RefCell::new(Vec::new()) };
-    /// Parsed key records, by their text.
-    static RECORDS: RefCell<Vec<KeptRecord>> = const { RefCell::new(Vec::new()) };
+    /// Parsed key records, by their text (the core's keeping backend; the
+    /// keys are kept here, with the encoding the host is given).
+    static RECORDS: Keeping<RustCrypto> = const { Keeping::new(RustCrypto) };
 }
 
 /// The verification backend of the `dkim-host-crypto` world; rsa-sha1,
@@ -40,17 +40,7 @@ pub(super) struct HostVerify;
 
 impl waxseal_core::VerifyDigest for HostVerify {
     fn parse_record(&self, txt: &[u8]) -> Result<Arc<KeyRecord>, CoreError> {
-        RECORDS.with_borrow_mut(|records| {
-            if let Some((_, r)) = records.iter().find(|(t, _)| t == txt) {
-                return r.clone();
-            }
-            let r = KeyRecord::parse(txt).map(Arc::new);
-            if records.len() >= KEPT_KEYS {
-                drop(records.remove(0));
-            }
-            records.push((txt.to_vec(), r.clone()));
-            r
-        })
+        RECORDS.with(|records| records.parse_record(txt))
     }
 
     fn decode_key(&self, key_type: KeyType, data: &[u8]) -> Result<PublicKey, CoreError> {

@@ -8,7 +8,7 @@ use waxseal_core::verify::{Driver, Lookups, VerifySteps};
 use waxseal_milter_proto::Reply;
 
 use super::fields::{authentication_results_field, split_fields, summary};
-use super::{Class, Conn, Fed, Work, now};
+use super::{Class, Conn, Work, now};
 use crate::engine::{InputError, SignSession, StepError};
 use crate::milter::config::{Action, rule_specs};
 use crate::milter::decision::{Decision, Transaction, decide};
@@ -38,7 +38,7 @@ impl Conn {
 
     /// Feeds the header block (and the empty line after it) to a signing
     /// session.
-    fn start_input(session: &mut SignSession, headers: &[u8]) -> Fed<()> {
+    fn start_input(session: &mut SignSession, headers: &[u8]) -> Result<(), StepError<InputError>> {
         StepError::flatten(session.update(headers))?;
         StepError::flatten(session.update(b"\r\n"))
     }

@@ -30,15 +30,12 @@ use waxseal_milter_proto::{self as proto, Command, Family, Reply, action, flag, 
 
 use super::config::Action;
 use super::{Shared, State};
-use crate::engine::{InputError, SignSession, StepError, VerifySession};
+use crate::engine::{SignSession, VerifySession};
 
 mod fields;
 mod message;
 
 use fields::authserv_id;
-
-/// What feeding an engine session gives.
-type Fed<T> = Result<T, StepError<InputError>>;
 
 /// A connection with no packet for this long is closed.
 const IDLE: Duration = Duration::from_secs(3600);
