@@ -16,6 +16,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 step() { printf '\n==== %s\n' "$*"; }
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# one build from scratch: incremental state would only cost disk and time
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 step "set-up"
 scripts/setup.sh
