@@ -33,7 +33,7 @@ if [ "$what" = npm ] || [ "$what" = all ]; then
   size "raw (wasm-bindgen)" "$out/wasm/waxseal_wasm_bg.wasm"
   "$WASM_OPT" -Oz --strip-debug --strip-producers \
     "$out/wasm/waxseal_wasm_bg.wasm" -o "$out/wasm/waxseal_wasm_bg.wasm"
-  cp wasm/js/api.js wasm/js/errors.js wasm/js/input.js wasm/js/node.js wasm/js/browser.js wasm/js/workerd.js wasm/js/index.d.ts \
+  cp wasm/js/api.js wasm/js/errors.js wasm/js/input.js wasm/js/platform.js wasm/js/node.js wasm/js/browser.js wasm/js/workerd.js wasm/js/index.d.ts \
      wasm/js/package.json wasm/js/README.md "$out/"
   size "npm package .wasm (wasm-opt -Oz)" "$out/wasm/waxseal_wasm_bg.wasm"
 fi

@@ -5,8 +5,9 @@
 //                                              tests/interop/setup.sh)
 //
 // Prints messages per second for: waxseal sign (WebCrypto path), waxseal
-// signSync (WebAssembly path), mailauth dkimSign; the same for verify; and
-// the ratios. Rounds alternate between the libraries so that load changes
+// signSync (WebAssembly path), mailauth dkimSign; waxseal verify (for RSA
+// also with WebCrypto in place of node:crypto, as in other runtimes),
+// mailauth dkimVerify; and the ratios. Rounds alternate between the libraries so that load changes
 // on a shared machine hit both alike; the median round is reported.
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -16,6 +17,9 @@ import { readFileSync } from 'node:fs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pkgDir = process.argv[2] ?? path.join(here, '../pkg');
 const w = await import(pathToFileURL(path.join(pkgDir, 'node.js')).href);
+// the package's platform module, as its Node entry set it
+const { platform } = await import(pathToFileURL(path.join(pkgDir, 'platform.js')).href);
+const nodeVerifyRsa = platform.verifyRsa;
 const peers = process.env.WAXSEAL_PEERS_HOME ?? path.join(process.env.HOME, '.cache/waxseal-peers');
 const require = createRequire(path.join(peers, 'node_modules/'));
 const { dkimSign } = require('mailauth/lib/dkim/sign');
@@ -64,12 +68,17 @@ for (const alg of ['ed25519', 'rsa']) {
   if (r1.results[0].result !== 'pass' || r2.results[0].status.result !== 'pass') {
     throw new Error(`cross-verification failed: ${r1.results[0].summary} / ${JSON.stringify(r2.results[0].status)}`);
   }
-  const runs = { webcrypto: [], wasm: [], mailauth: [], vWaxseal: [], vMailauth: [] };
+  const runs = { webcrypto: [], wasm: [], mailauth: [], vWaxseal: [], vWebCrypto: [], vMailauth: [] };
   for (let i = 0; i < ROUNDS; i++) {
     runs.webcrypto.push(await rate(() => w.sign(message, opts)));
     runs.wasm.push(await rate(() => w.signSync(message, opts)));
     runs.mailauth.push(await rate(() => dkimSign(message, maOpts)));
     runs.vWaxseal.push(await rate(() => w.verify(signedW, { resolveTxt, now: 1700000000 })));
+    if (alg === 'rsa') {
+      platform.verifyRsa = null;
+      runs.vWebCrypto.push(await rate(() => w.verify(signedW, { resolveTxt, now: 1700000000 })));
+      platform.verifyRsa = nodeVerifyRsa;
+    }
     runs.vMailauth.push(await rate(() => dkimVerify(signedW, { resolver: maResolver, curTime: new Date(1700000000 * 1000) })));
   }
   const m = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)]));
@@ -79,5 +88,8 @@ for (const alg of ['ed25519', 'rsa']) {
   console.log(`  sign   waxseal wasm      ${f(m.wasm)} msg/s = ${(m.wasm / m.mailauth).toFixed(2)}x mailauth`);
   console.log(`  sign   mailauth          ${f(m.mailauth)} msg/s`);
   console.log(`  verify waxseal           ${f(m.vWaxseal)} msg/s = ${(m.vWaxseal / m.vMailauth).toFixed(2)}x mailauth`);
+  if (alg === 'rsa') {
+    console.log(`  verify waxseal WebCrypto ${f(m.vWebCrypto)} msg/s = ${(m.vWebCrypto / m.vMailauth).toFixed(2)}x mailauth`);
+  }
   console.log(`  verify mailauth          ${f(m.vMailauth)} msg/s`);
 }

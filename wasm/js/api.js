@@ -6,10 +6,13 @@
 // `code`. The private-key operation runs on WebCrypto (crypto.subtle) when the
 // runtime has it (the async functions); the *Sync functions sign in
 // WebAssembly. Both give the same bytes: RSASSA-PKCS1-v1_5 and Ed25519 are
-// deterministic.
+// deterministic. `verify` checks RSA signatures natively too (node:crypto
+// in Node, else WebCrypto), and Ed25519 ones in WebAssembly (the core's
+// strict checks).
 
 import * as raw from './wasm/waxseal_wasm.js';
 import { WaxsealError, call, invalid } from './errors.js';
+import { platform } from './platform.js';
 import {
   bytesOf, checkKeys, encoder, keyMaterial, notFoundError, optBool, optCount, optString, optStrings,
   plain, plainRecords, reading, toBytes,
@@ -53,6 +56,41 @@ async function subtleSign(s, cryptoKey, data) {
     return new Uint8Array(await s.sign(name === 'Ed25519' ? { name } : name, cryptoKey, data));
   } catch (e) {
     throw new WaxsealError('ERR_CRYPTO', `WebCrypto could not sign: ${e && e.message}`, { cause: e });
+  }
+}
+
+// The outcomes of the verifier's RSA checks (`finishPending`), in order:
+// true or false, or null where WebAssembly is to decide.
+async function rsaOutcomes(checks) {
+  const native = platform.verifyRsa;
+  const outcomes = checks.map((c) => (c && native ? native(c) : null));
+  const s = checks.some((c, i) => c && outcomes[i] === null) ? subtle() : null;
+  return s ? Promise.all(checks.map((c, i) => outcomes[i] ?? subtleVerify(s, c))) : outcomes;
+}
+
+// Public keys imported for verification, by algorithm and key (the same
+// few keys sign most mail a receiver sees). Bounded, oldest out first.
+const verifying = new Map();
+
+// The outcome of one RSA check of the verifier's (true or false), or null
+// to leave it to WebAssembly: a check the verifier keeps (null: Ed25519,
+// small RSA keys), or a key or signature WebCrypto refuses.
+async function subtleVerify(s, check) {
+  const hash = check && { 'rsa-sha256': 'SHA-256', 'rsa-sha1': 'SHA-1' }[check.algorithm];
+  if (!hash) return null;
+  let p = verifying.get(check.keyId);
+  if (!p) {
+    p = s.importKey('spki', check.key, { name: 'RSASSA-PKCS1-v1_5', hash }, false, ['verify'])
+      .catch(() => null);
+    verifying.set(check.keyId, p);
+    if (verifying.size > IMPORTED_MAX) verifying.delete(verifying.keys().next().value);
+  }
+  const key = await p;
+  if (!key) return null;
+  try {
+    return await s.verify('RSASSA-PKCS1-v1_5', key, check.signature, check.data);
+  } catch {
+    return null;
   }
 }
 
@@ -475,7 +513,11 @@ export async function verify(message, options) {
     const answers = await Promise.all([...lookups].map(async ([name, p]) => [name, await p]));
     for (const [, answer] of answers) if (answer instanceof WaxsealError) throw answer;
     for (const [name, answer] of answers) call(() => v.answer(name, answer));
-    return call(() => v.finish(authservId));
+    // every check but the public-key operations runs in WebAssembly; the
+    // RSA ones then run natively: the runtime's own (platform.js), else
+    // WebCrypto, where the runtime has either
+    const outcomes = await rsaOutcomes(call(() => v.finishPending()));
+    return call(() => v.settle(outcomes, authservId));
   } finally {
     v.free();
   }

@@ -9,9 +9,11 @@
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use waxseal_core::message::LineEnds;
-use waxseal_core::verify::{Driver, KeyAnswer, Lookups, Query, QueryKind, VerifyPolicy};
+use waxseal_core::verify::{
+    Deferred, Driver, KeyAnswer, Lookups, Query, QueryKind, VerificationReport, VerifyPolicy,
+};
 use waxseal_core::{
-    Error, Keeping, PendingSignature, PrivateKey, RustCrypto, SignDigest, SigningAlgorithm,
+    Error, Keeping, KeyType, PendingSignature, PrivateKey, RustCrypto, SignDigest, SigningAlgorithm,
 };
 
 use crate::common::{self, SignSpec};
@@ -338,6 +340,8 @@ thread_local! {
 #[wasm_bindgen]
 pub struct Verifier {
     inner: Option<Driver<waxseal_core::Verifier>>,
+    /// After `finishPending`: the public-key checks `settle` waits for.
+    deferred: Option<Deferred>,
 }
 
 #[wasm_bindgen]
@@ -363,6 +367,7 @@ impl Verifier {
         };
         Ok(Verifier {
             inner: Some(Driver::new(v, lookups)),
+            deferred: None,
         })
     }
 
@@ -446,99 +451,151 @@ impl Verifier {
         Ok(())
     }
 
-    /// Evaluates every signature: `{ results: [...], authenticationResults,
-    /// authenticationResultsField, policy }`.
-    pub fn finish(&mut self, authserv_id: &str) -> Result<JsValue, JsValue> {
+    /// Ends the message and runs every check but the public-key
+    /// operations, which it returns, one entry per check, for WebCrypto:
+    /// `{ algorithm, keyId, key, data, signature }`, with the key as a DER
+    /// SubjectPublicKeyInfo, `keyId` naming it, and `data` the signed
+    /// header data (RFC 6376 3.7); or `null` for a check WebAssembly does
+    /// itself (Ed25519, for the core's strict checks, and RSA keys under
+    /// 1024 bits, which WebCrypto implementations refuse or treat
+    /// differently). `settle` takes their outcomes.
+    #[wasm_bindgen(js_name = finishPending)]
+    pub fn finish_pending(&mut self) -> Result<Array, JsValue> {
         let v = self
             .inner
             .take()
             .ok_or_else(|| err(Error::AlreadyFinished))?;
-        let report = KEPT
-            .with(|kept| v.into_inner().finish_with(kept))
+        let deferred = KEPT
+            .with(|kept| v.into_inner().finish_deferred(kept))
             .map_err(err)?;
-        let results: Array = report
-            .results
+        let checks = deferred
+            .checks()
             .iter()
-            .map(|r| {
+            .map(|c| {
+                if c.key.key_type() != KeyType::Rsa || c.key.bits() < 1024 {
+                    return JsValue::NULL;
+                }
                 let o = Object::new();
-                set(&o, "result", r.result.as_str());
-                if let Some(reason) = &r.reason {
-                    set(&o, "reason", reason.to_string());
-                    set(&o, "reasonCode", reason.code());
-                }
-                let l = &r.labels;
-                for (k, v) in [
-                    ("domain", &l.domain),
-                    ("selector", &l.selector),
-                    ("algorithm", &l.algorithm),
-                    ("identity", &l.identity),
-                ] {
-                    if let Some(v) = v {
-                        set(&o, k, v.as_str());
-                    }
-                }
-                set(&o, "testing", r.testing);
-                if let Some(b) = r.key_bits {
-                    set(&o, "keyBits", b as u32);
-                }
-                set(&o, "unsignedBodyBytes", r.unsigned_body_bytes as f64);
-                set(&o, "summary", r.to_string());
-                if let Some(sig) = &r.signature {
-                    let h: Array = sig
-                        .signed_headers
-                        .iter()
-                        .map(|n| JsValue::from_str(n.as_ref()))
-                        .collect();
-                    set(&o, "signedHeaders", h);
-                    set(&o, "canonicalization", sig.canonicalization.to_string());
-                    set(&o, "bodyHash", waxseal_core::base64::encode(&sig.body_hash));
-                }
-                if let Some(d) = &r.diagnostics {
-                    let diag = Object::new();
-                    set(
-                        &diag,
-                        "canonicalHeaders",
-                        Uint8Array::from(&d.canonical_headers[..]),
-                    );
-                    set(
-                        &diag,
-                        "canonicalBody",
-                        Uint8Array::from(&d.canonical_body[..]),
-                    );
-                    set(&diag, "bodyTruncated", d.body_truncated);
-                    set(
-                        &diag,
-                        "computedBodyHash",
-                        waxseal_core::base64::encode(&d.computed_body_hash),
-                    );
-                    set(&o, "diagnostics", diag);
-                }
+                let spki = c.key.to_spki_der();
+                set(&o, "algorithm", c.algorithm.as_str());
+                set(
+                    &o,
+                    "keyId",
+                    format!(
+                        "{}:{}",
+                        c.algorithm.as_str(),
+                        waxseal_core::base64::encode(&spki)
+                    ),
+                );
+                set(&o, "key", Uint8Array::from(&spki[..]));
+                set(&o, "data", Uint8Array::from(&c.data[..]));
+                set(&o, "signature", Uint8Array::from(&c.signature[..]));
                 JsValue::from(o)
             })
             .collect();
-        let o = Object::new();
-        set(&o, "results", results);
-        set(
-            &o,
-            "authenticationResults",
-            report.authentication_results(authserv_id),
-        );
-        set(
-            &o,
-            "authenticationResultsField",
-            report.authentication_results_field(authserv_id),
-        );
-        if let Some(d) = &report.policy.from_domain {
-            set(&o, "fromDomain", d.as_str());
-        }
-        if let Some(Ok(d)) = &report.policy.dmarc {
-            set(&o, "dmarc", d.to_txt());
-        }
-        if let Some(Ok(l)) = &report.policy.legacy {
-            set(&o, "legacyPolicy", l.to_txt());
-        }
-        Ok(o.into())
+        self.deferred = Some(deferred);
+        Ok(checks)
     }
+
+    /// Evaluates every signature, given the outcome of each check of
+    /// `finishPending` (`true`, `false`, or anything else to have
+    /// WebAssembly check it): `{ results: [...], authenticationResults,
+    /// authenticationResultsField, policy }`.
+    pub fn settle(&mut self, outcomes: Array, authserv_id: &str) -> Result<JsValue, JsValue> {
+        let deferred = self
+            .deferred
+            .take()
+            .ok_or_else(|| err(Error::AlreadyFinished))?;
+        let outcomes: Vec<Option<bool>> = outcomes.iter().map(|o| o.as_bool()).collect();
+        let report = KEPT.with(|kept| deferred.settle(&outcomes, kept));
+        Ok(report_object(&report, authserv_id))
+    }
+}
+
+/// A verification report as JavaScript.
+fn report_object(report: &VerificationReport, authserv_id: &str) -> JsValue {
+    let results: Array = report
+        .results
+        .iter()
+        .map(|r| {
+            let o = Object::new();
+            set(&o, "result", r.result.as_str());
+            if let Some(reason) = &r.reason {
+                set(&o, "reason", reason.to_string());
+                set(&o, "reasonCode", reason.code());
+            }
+            let l = &r.labels;
+            for (k, v) in [
+                ("domain", &l.domain),
+                ("selector", &l.selector),
+                ("algorithm", &l.algorithm),
+                ("identity", &l.identity),
+            ] {
+                if let Some(v) = v {
+                    set(&o, k, v.as_str());
+                }
+            }
+            set(&o, "testing", r.testing);
+            if let Some(b) = r.key_bits {
+                set(&o, "keyBits", b as u32);
+            }
+            set(&o, "unsignedBodyBytes", r.unsigned_body_bytes as f64);
+            set(&o, "summary", r.to_string());
+            if let Some(sig) = &r.signature {
+                let h: Array = sig
+                    .signed_headers
+                    .iter()
+                    .map(|n| JsValue::from_str(n.as_ref()))
+                    .collect();
+                set(&o, "signedHeaders", h);
+                set(&o, "canonicalization", sig.canonicalization.to_string());
+                set(&o, "bodyHash", waxseal_core::base64::encode(&sig.body_hash));
+            }
+            if let Some(d) = &r.diagnostics {
+                let diag = Object::new();
+                set(
+                    &diag,
+                    "canonicalHeaders",
+                    Uint8Array::from(&d.canonical_headers[..]),
+                );
+                set(
+                    &diag,
+                    "canonicalBody",
+                    Uint8Array::from(&d.canonical_body[..]),
+                );
+                set(&diag, "bodyTruncated", d.body_truncated);
+                set(
+                    &diag,
+                    "computedBodyHash",
+                    waxseal_core::base64::encode(&d.computed_body_hash),
+                );
+                set(&o, "diagnostics", diag);
+            }
+            JsValue::from(o)
+        })
+        .collect();
+    let o = Object::new();
+    set(&o, "results", results);
+    set(
+        &o,
+        "authenticationResults",
+        report.authentication_results(authserv_id),
+    );
+    set(
+        &o,
+        "authenticationResultsField",
+        report.authentication_results_field(authserv_id),
+    );
+    if let Some(d) = &report.policy.from_domain {
+        set(&o, "fromDomain", d.as_str());
+    }
+    if let Some(Ok(d)) = &report.policy.dmarc {
+        set(&o, "dmarc", d.to_txt());
+    }
+    if let Some(Ok(l)) = &report.policy.legacy {
+        set(&o, "legacyPolicy", l.to_txt());
+    }
+    o.into()
 }
 
 /// Queries as JavaScript: `[{ name, kind }]`.

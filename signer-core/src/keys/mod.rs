@@ -249,6 +249,33 @@ mod tests {
         assert_eq!(passes, 1, "only the real signature passes");
     }
 
+    /// The SubjectPublicKeyInfo handed to WebCrypto: the published one, or
+    /// one encoded from a bare PKCS#1 key (RFC 8017 A.1.1) or an Ed25519
+    /// key; each decodes to the same key.
+    #[test]
+    fn spki_der_of_every_published_form() {
+        let rsa = PrivateKey::parse(RFC8463_RSA.as_bytes())
+            .unwrap()
+            .public_key();
+        let spki = rsa.to_record_data();
+        let published = PublicKey::from_record_data(KeyType::Rsa, &spki).unwrap();
+        assert_eq!(published.to_spki_der(), spki);
+        // the bare PKCS#1 key: the SubjectPublicKeyInfo's BIT STRING
+        use rsa::pkcs8::der::Decode as _;
+        let info = rsa::pkcs8::SubjectPublicKeyInfoRef::from_der(&spki).unwrap();
+        let pkcs1 = info.subject_public_key.as_bytes().unwrap();
+        let bare = PublicKey::from_record_data(KeyType::Rsa, pkcs1).unwrap();
+        assert_eq!(bare.record_data(), pkcs1);
+        assert_eq!(bare.to_spki_der(), spki);
+        let ed = PublicKey::from_record_data(
+            KeyType::Ed25519,
+            &base64::decode(RFC8463_ED_PUB_B64.as_bytes()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(PublicKey::from_spki_der(&ed.to_spki_der()).unwrap(), ed);
+        assert_eq!(ed.to_spki_der().len(), 44);
+    }
+
     #[test]
     fn rfc8463_a1_keys_load_and_match_a2_records() {
         let ed = PrivateKey::from_ed25519_seed_base64(RFC8463_ED_SEED_B64).unwrap();

@@ -69,6 +69,25 @@ pub const ED25519_SMALL_ORDER: [[u8; 32]; 8] = {
     t
 };
 
+/// An Ed25519 SubjectPublicKeyInfo before its 32 key bytes (RFC 8410 4):
+/// SEQUENCE, AlgorithmIdentifier id-Ed25519 (1.3.101.112), BIT STRING.
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+/// The contents of the DER SEQUENCE `der` starts with (empty when it does
+/// not start with one, or its length is not in short or 1-2 byte long
+/// form).
+fn der_sequence_body(der: &[u8]) -> &[u8] {
+    let header = match der {
+        [0x30, n, ..] if *n < 0x80 => 2,
+        [0x30, 0x81, ..] => 3,
+        [0x30, 0x82, ..] => 4,
+        _ => return &[],
+    };
+    der.get(header..).unwrap_or_default()
+}
+
 impl PublicKey {
     pub(super) fn from_inner(inner: PublicInner) -> Self {
         let data = match &inner {
@@ -88,11 +107,7 @@ impl PublicKey {
     /// RSA, or Ed25519 as RFC 8410 4 encodes it (a fixed 12-byte prefix,
     /// then the 32-byte key).
     pub fn from_spki_der(der: &[u8]) -> Result<Self, Error> {
-        // SEQUENCE, AlgorithmIdentifier id-Ed25519 (1.3.101.112), BIT STRING
-        const ED25519_SPKI: [u8; 12] = [
-            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-        ];
-        match der.strip_prefix(&ED25519_SPKI[..]) {
+        match der.strip_prefix(&ED25519_SPKI_PREFIX[..]) {
             Some(key) if key.len() == 32 => Self::from_record_data(KeyType::Ed25519, key),
             _ => Self::from_record_data(KeyType::Rsa, der),
         }
@@ -208,6 +223,29 @@ impl PublicKey {
     /// [`to_record_data`](Self::to_record_data) for keys made here.
     pub fn record_data(&self) -> &[u8] {
         &self.data
+    }
+
+    /// The key as a DER SubjectPublicKeyInfo (RFC 5280 4.1.2.7; RFC 8410
+    /// for Ed25519), what WebCrypto's `importKey("spki", ...)` takes: the
+    /// published data when it is one, else encoded here.
+    pub fn to_spki_der(&self) -> Vec<u8> {
+        match &*self.inner {
+            // a SubjectPublicKeyInfo is a SEQUENCE that starts with a
+            // SEQUENCE (the algorithm); a bare PKCS#1 key starts with an
+            // INTEGER (the modulus)
+            PublicInner::Rsa(_) if der_sequence_body(&self.data).first() == Some(&0x30) => {
+                self.data.to_vec()
+            }
+            PublicInner::Rsa(k) => k
+                .to_public_key_der()
+                .map(|d| d.as_bytes().to_vec())
+                .unwrap_or_default(),
+            PublicInner::Ed25519(k) => {
+                let mut der = ED25519_SPKI_PREFIX.to_vec();
+                der.extend_from_slice(k.as_bytes());
+                der
+            }
+        }
     }
 
     /// RSA or Ed25519.

@@ -40,6 +40,23 @@ pub trait VerifyDigest {
         digest: &[u8],
         signature: &[u8],
     ) -> Result<(), Error>;
+
+    /// Checks `signature` over `data`, the header data a signer signs
+    /// (RFC 6376 3.7), whose hash under `alg` is `digest`: for a backend
+    /// whose crypto hashes the data itself (WebCrypto's RSA takes the data,
+    /// never a digest). The verifier calls this one; the default checks
+    /// the digest with [`verify_digest`](Self::verify_digest).
+    fn verify_data(
+        &self,
+        alg: SigningAlgorithm,
+        key: &PublicKey,
+        data: &[u8],
+        digest: &[u8],
+        signature: &[u8],
+    ) -> Result<(), Error> {
+        let _ = data;
+        self.verify_digest(alg, key, digest, signature)
+    }
 }
 
 /// The pure-Rust crypto backend (`rsa` 0.10, `ed25519-dalek`).
@@ -133,6 +150,17 @@ impl<B: VerifyDigest> VerifyDigest for Keeping<B> {
         signature: &[u8],
     ) -> Result<(), Error> {
         self.inner.verify_digest(alg, key, digest, signature)
+    }
+
+    fn verify_data(
+        &self,
+        alg: SigningAlgorithm,
+        key: &PublicKey,
+        data: &[u8],
+        digest: &[u8],
+        signature: &[u8],
+    ) -> Result<(), Error> {
+        self.inner.verify_data(alg, key, data, digest, signature)
     }
 }
 

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use crate::error::Error;
-use crate::hash::{BodyHash, Sha256Factory};
+use crate::hash::{BodyHash, Digest, Sha256Factory};
 use crate::keys::{KeyType, SigningAlgorithm};
 use crate::message::HeaderField;
 use crate::sign::{header_hash_input, select_headers};
@@ -87,13 +87,14 @@ impl Check<'_, '_> {
             return r.set(Reason::KeyNotFound);
         }
         // Several records at one name are undefined (3.6.2.2); the first
-        // few are tried and the best outcome kept. The header hash does not
-        // depend on the record: it is computed once, when first needed.
-        let mut digest = None;
+        // few are tried and the best outcome kept. The header data and its
+        // hash do not depend on the record: they are computed once, when
+        // first needed.
+        let mut signed = None;
         let mut best: Option<(u8, SignatureResult)> = None;
         for rec in records.iter().take(MAX_KEY_RECORDS) {
             let mut attempt = r.clone();
-            self.with_record(sig, rec, body, crypto, &mut digest, &mut attempt);
+            self.with_record(sig, rec, body, crypto, &mut signed, &mut attempt);
             let rank = match attempt.result {
                 DkimResult::Pass => 0,
                 DkimResult::Policy => 1,
@@ -115,7 +116,7 @@ impl Check<'_, '_> {
         txt: &[u8],
         body: Option<BodyHash>,
         crypto: &dyn VerifyDigest,
-        digest: &mut Option<crate::hash::Digest>,
+        signed: &mut Option<(Vec<u8>, Digest)>,
         r: &mut SignatureResult,
     ) {
         let record = match crypto.parse_record(txt) {
@@ -162,17 +163,18 @@ impl Check<'_, '_> {
         if body.digest.as_bytes() != sig.body_hash.as_slice() {
             return r.set(Reason::BodyHashMismatch);
         }
-        let digest = *digest.get_or_insert_with(|| {
+        let (data, digest) = signed.get_or_insert_with(|| {
             let selected = select_headers(self.fields, &sig.signed_headers);
             let input = header_hash_input(
                 sig.canonicalization.header,
                 &selected,
                 &self.unsigned_field(),
             );
-            sig.algorithm.hash().digest_with(&input, self.sha256)
+            let digest = sig.algorithm.hash().digest_with(&input, self.sha256);
+            (input, digest)
         });
         if crypto
-            .verify_digest(sig.algorithm, &key, digest.as_bytes(), &sig.signature)
+            .verify_data(sig.algorithm, &key, data, digest.as_bytes(), &sig.signature)
             .is_err()
         {
             return r.set(Reason::BadSignature);

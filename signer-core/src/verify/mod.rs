@@ -63,12 +63,14 @@ pub mod auth_results;
 mod backend;
 mod checks;
 mod driver;
+mod finish;
 mod inputs;
 mod results;
 
 pub use backend::{Keeping, RustCrypto, VerifyDigest};
 use checks::{Check, check_signature_field, keep};
 pub use driver::{Driver, Lookup, Lookups, VerifySteps};
+pub use finish::{Deferred, PendingCheck};
 pub use inputs::*;
 pub use results::*;
 
@@ -392,106 +394,6 @@ impl Verifier {
             self.add_query(DmarcRecord::record_name(&dom), QueryKind::Dmarc);
         }
         Ok(())
-    }
-
-    /// Ends the message and evaluates every signature with the pure-Rust
-    /// crypto backend.
-    pub fn finish(self) -> Result<VerificationReport, Error> {
-        self.finish_with(&RustCrypto)
-    }
-
-    /// Ends the message and evaluates every signature, with `crypto` doing
-    /// the public-key operation.
-    pub fn finish_with(mut self, crypto: &dyn VerifyDigest) -> Result<VerificationReport, Error> {
-        self.finish_headers()?;
-        match self.phase {
-            Phase::Body => {}
-            Phase::Refused => {
-                self.phase = Phase::Done;
-                let mut r = SignatureResult::new(SignatureLabels::default());
-                r.set(Reason::HeaderTooLarge {
-                    limit: self.policy.max_header_bytes,
-                });
-                return Ok(VerificationReport {
-                    results: alloc::vec![r],
-                    policy: PolicyInfo::default(),
-                });
-            }
-            Phase::Headers { .. } | Phase::Done => return Err(Error::AlreadyFinished),
-        }
-        self.phase = Phase::Done;
-        let hashes = core::mem::take(&mut self.hashes).finish();
-        let limit = self.diag_limit.unwrap_or(0);
-        let mut bodies: Vec<(
-            crate::canonicalize::CanonicalizationAlgorithm,
-            Vec<u8>,
-            bool,
-        )> = Vec::new();
-        for (mut canon, mut out, mut truncated) in core::mem::take(&mut self.diag) {
-            canon.finish(&mut |b: &[u8]| keep(&mut out, &mut truncated, limit, b));
-            bodies.push((canon.algorithm(), out, truncated));
-        }
-        let block = &self.buf[..self.header_len];
-        let fields: Vec<HeaderField<'_>> = self.spans.iter().map(|s| s.field(block)).collect();
-        let mut results = Vec::with_capacity(self.sigs.len());
-        for st in core::mem::take(&mut self.sigs) {
-            let mut r = SignatureResult::new(st.labels);
-            match st.parsed {
-                Err(reason) => r.set(reason),
-                Ok((sig, b_region)) => {
-                    let answer = st.query.and_then(|q| self.queries[q].1.as_ref());
-                    let body = st.body_slot.map(|s| hashes[s]);
-                    let ctx = Check {
-                        policy: &self.policy,
-                        now: self.now,
-                        fields: &fields,
-                        field: &fields[st.field],
-                        b_region,
-                        sha256: self.sha256,
-                    };
-                    ctx.evaluate(&sig, answer, body, crypto, &mut r);
-                    if self.diag_limit.is_some() {
-                        let selected = select_headers(&fields, &sig.signed_headers);
-                        let unsigned = ctx.unsigned_field();
-                        let body_diag = bodies.iter().find(|b| b.0 == sig.canonicalization.body);
-                        r.diagnostics = Some(Diagnostics {
-                            canonical_headers: header_hash_input(
-                                sig.canonicalization.header,
-                                &selected,
-                                &unsigned,
-                            ),
-                            canonical_body: body_diag.map(|b| b.1.clone()).unwrap_or_default(),
-                            body_truncated: body_diag.is_some_and(|b| b.2),
-                            computed_body_hash: body
-                                .map(|b| b.digest.as_bytes().to_vec())
-                                .unwrap_or_default(),
-                        });
-                    }
-                    r.signature = Some(sig);
-                }
-            }
-            results.push(r);
-        }
-        let mut policy = PolicyInfo {
-            from_domain: self.from_domain.clone(),
-            ..PolicyInfo::default()
-        };
-        for (q, a) in &self.queries {
-            let Some(a) = a else { continue };
-            let first = a.records().into_iter().next();
-            match q.kind {
-                QueryKind::LegacyPolicy => policy.legacy = first.map(|r| LegacyPolicy::parse(&r)),
-                QueryKind::Dmarc => {
-                    policy.dmarc = a
-                        .records()
-                        .into_iter()
-                        .find(|r| r.starts_with(b"v=DMARC1"))
-                        .map(|r| DmarcRecord::parse(&r))
-                }
-                QueryKind::Key => {}
-            }
-        }
-        Ok(VerificationReport { results, policy })
     }
 }
 
