@@ -36,6 +36,9 @@ if [ "$what" = npm ] || [ "$what" = all ]; then
   cp wasm/js/api.js wasm/js/errors.js wasm/js/input.js wasm/js/platform.js wasm/js/node.js wasm/js/browser.js wasm/js/workerd.js wasm/js/index.d.ts \
      wasm/js/package.json wasm/js/README.md "$out/"
   size "npm package .wasm (wasm-opt -Oz)" "$out/wasm/waxseal_wasm_bg.wasm"
+  # the README's budget for what a page downloads: 200 KB gzipped
+  gz="$(gzip -9 -c "$out/wasm/waxseal_wasm_bg.wasm" | wc -c)"
+  [ "$gz" -le 200000 ] || { log "the npm package's .wasm is $gz bytes gzipped, over the 200 KB budget"; exit 1; }
 fi
 
 if [ "$what" = component ] || [ "$what" = all ]; then
