@@ -282,8 +282,9 @@ fn main() {
         verify_race(&Engine::Native, &wasm, &setup());
         return;
     }
-    // `--loop-verify native|wasm|mail-auth rsa|ed SECONDS`: verification
-    // only, for profilers
+    // `--loop-verify native|wasm|mail-auth rsa|ed SECONDS [COMPONENT]`:
+    // verification only, for profilers (COMPONENT: a component build other
+    // than the embedded one, e.g. one with its names kept)
     if args.get(1).map(String::as_str) == Some("--loop-verify") {
         let s = setup();
         let k = usize::from(args[3] == "ed");
@@ -298,7 +299,8 @@ fn main() {
                 let engine = if e == "native" {
                     Engine::Native
                 } else {
-                    Engine::wasm(None, Limits::default()).unwrap()
+                    let component = args.get(5).map(std::path::Path::new);
+                    Engine::wasm(component, Limits::default()).unwrap()
                 };
                 rate(secs, || verify(&engine, &s, &signed))
             }

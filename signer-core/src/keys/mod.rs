@@ -429,6 +429,20 @@ mod tests {
             load("rsa2048-pkcs1.pem").unwrap().public_key()
         );
         assert_eq!(load("ed25519.pem").unwrap().key_type(), KeyType::Ed25519);
+        // the size a public key keeps is its modulus's, however it came
+        for (f, bits) in [
+            ("rsa1024.pem", 1024),
+            ("rsa2048.pem", 2048),
+            ("rsa4096.pem", 4096),
+            ("ed25519.pem", 256),
+        ] {
+            let private = load(f).unwrap();
+            let public = private.public_key();
+            let published =
+                PublicKey::from_record_data(public.key_type(), &public.to_record_data()).unwrap();
+            let sizes = (private.bits(), public.bits(), published.bits());
+            assert_eq!(sizes, (bits, bits, bits), "{f}");
+        }
         assert_eq!(
             load("rsa512-too-small.pem").unwrap_err(),
             Error::UnsupportedKeySize { bits: 512 }

@@ -28,7 +28,13 @@ pub struct PublicKey {
     inner: Arc<PublicInner>,
     /// The `p=` data this key came from (or its canonical encoding).
     data: Arc<[u8]>,
+    /// The size, found once: a big integer's bit width is a constant-time
+    /// scan of every limb, which every check asks for (`bits`).
+    bits: usize,
 }
+
+/// An Ed25519 key's size, as `bits` reports it.
+const ED25519_BITS: usize = 256;
 
 impl PartialEq for PublicKey {
     fn eq(&self, other: &Self) -> bool {
@@ -97,9 +103,14 @@ impl PublicKey {
                 .unwrap_or_default(),
             PublicInner::Ed25519(k) => k.to_bytes().to_vec(),
         };
+        let bits = match &inner {
+            PublicInner::Rsa(k) => rsa_modulus_bits(k),
+            PublicInner::Ed25519(_) => ED25519_BITS,
+        };
         PublicKey {
             inner: Arc::new(inner),
             data: data.into(),
+            bits,
         }
     }
 
@@ -199,6 +210,7 @@ impl PublicKey {
                 Ok(PublicKey {
                     inner: Arc::new(PublicInner::Rsa(Box::new(key))),
                     data: data.into(),
+                    bits,
                 })
             }
             KeyType::Ed25519 => {
@@ -207,6 +219,7 @@ impl PublicKey {
                 Ok(PublicKey {
                     inner: Arc::new(PublicInner::Ed25519(key)),
                     data: data.into(),
+                    bits: ED25519_BITS,
                 })
             }
         }
@@ -268,10 +281,7 @@ impl PublicKey {
 
     /// Key size in bits: the RSA modulus size, or 256 for Ed25519.
     pub fn bits(&self) -> usize {
-        match &*self.inner {
-            PublicInner::Rsa(k) => rsa_modulus_bits(k),
-            PublicInner::Ed25519(_) => 256,
-        }
+        self.bits
     }
 
     /// What every verification backend checks before the public-key

@@ -107,6 +107,22 @@ impl<B> Keeping<B> {
     }
 }
 
+/// Whether `a` and `b` are the same bytes, compared eight at a time: the
+/// caches of key records and keys compare some hundreds of bytes per
+/// signature, and in WebAssembly the libc's `memcmp` (which `==` on byte
+/// slices calls) goes a byte at a time. Not constant-time: for public
+/// data only.
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    // chunks_exact(8) gives 8-byte chunks only: the fallback never runs
+    let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
+    let (a_words, b_words) = (a.chunks_exact(8), b.chunks_exact(8));
+    a_words.remainder() == b_words.remainder()
+        && a_words.zip(b_words).all(|(x, y)| word(x) == word(y))
+}
+
 /// Puts `entry` last, dropping the oldest when `kept` is full.
 fn keep<T>(kept: &mut Vec<T>, entry: T) {
     if kept.len() >= KEPT {
@@ -117,7 +133,12 @@ fn keep<T>(kept: &mut Vec<T>, entry: T) {
 
 impl<B: VerifyDigest> VerifyDigest for Keeping<B> {
     fn parse_record(&self, txt: &[u8]) -> Result<Arc<KeyRecord>, Error> {
-        if let Some((_, r)) = self.records.borrow().iter().find(|(t, _)| t == txt) {
+        if let Some((_, r)) = self
+            .records
+            .borrow()
+            .iter()
+            .find(|(t, _)| same_bytes(t, txt))
+        {
             return r.clone();
         }
         let r = self.inner.parse_record(txt);
@@ -130,7 +151,7 @@ impl<B: VerifyDigest> VerifyDigest for Keeping<B> {
             .keys
             .borrow()
             .iter()
-            .find(|(t, d, _)| *t == key_type && d == data)
+            .find(|(t, d, _)| *t == key_type && same_bytes(d, data))
         {
             return k.clone();
         }
@@ -170,6 +191,23 @@ mod tests {
     use super::*;
     use crate::verify::{DkimResult, KeyAnswer, VerificationReport, Verifier, VerifyPolicy};
     use core::cell::Cell;
+
+    #[test]
+    fn same_bytes_is_slice_equality() {
+        let base: Vec<u8> = (0..40u8).collect();
+        for len in 0..base.len() {
+            let a = &base[..len];
+            // equal bytes at another address (not only the same slice)
+            let copy = a.to_vec();
+            assert!(same_bytes(a, a) && same_bytes(a, copy.as_slice()), "{len}");
+            assert!(!same_bytes(a, &base[..len + 1]), "{len}");
+            for i in 0..len {
+                let mut b = a.to_vec();
+                b[i] ^= 0x80;
+                assert!(!same_bytes(a, &b), "{len} {i}");
+            }
+        }
+    }
 
     const A3: &[u8] = include_bytes!("../../tests/vectors/rfc8463/a3-signed.eml");
     const A3_ED: &str = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";

@@ -67,7 +67,7 @@ mod finish;
 mod inputs;
 mod results;
 
-pub use backend::{Keeping, RustCrypto, VerifyDigest};
+pub use backend::{Keeping, RustCrypto, VerifyDigest, same_bytes};
 use checks::{Check, check_signature_field, keep};
 pub use driver::{Driver, Lookup, Lookups, VerifySteps};
 pub use finish::{Deferred, PendingCheck};

@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use waxseal_core::verify::same_bytes;
 use waxseal_core::{
     Error as CoreError, Keeping, KeyRecord, KeyType, PublicKey, RustCrypto, SigningAlgorithm,
 };
@@ -47,7 +48,7 @@ impl waxseal_core::VerifyDigest for HostVerify {
         KEYS.with_borrow_mut(|keys| {
             if let Some(k) = keys
                 .iter()
-                .find(|k| k.key_type == key_type && k.data == data)
+                .find(|k| k.key_type == key_type && same_bytes(&k.data, data))
             {
                 return k.key.clone();
             }
@@ -91,9 +92,13 @@ impl waxseal_core::VerifyDigest for HostVerify {
         };
         key.check_digest_input(alg, digest)?;
         let valid = KEYS.with_borrow(|keys| {
-            let kept = keys
-                .iter()
-                .find(|k| k.key_type == key.key_type() && k.data == key.record_data());
+            // `key` is most often the one `decode_key` kept (a clone: the
+            // same data, at the same address)
+            let data = key.record_data();
+            let kept = keys.iter().find(|k| match &k.key {
+                Ok(kept) if core::ptr::eq(kept.record_data(), data) => true,
+                _ => k.key_type == key.key_type() && same_bytes(&k.data, data),
+            });
             match kept {
                 Some(k) => waxseal::dkim::crypto::verify(wit_alg, &k.encoded, digest, signature),
                 None => {
