@@ -22,6 +22,10 @@ two contenders' rates to native's next to each.
 Before timing, every contender's signature is verified by waxseal and by
 mail-auth, and every contender verifies waxseal's: a contender that fails
 a check is reported with its error and left out of that case.
+
+Then each contender's peak memory (VmHWM) in fresh worker processes: one
+Ed25519 signing, or one verification, of a 2 KB message and of a large one
+(--memory-mb, 100 by default; 4 in a smoke run).
 """
 import argparse
 import datetime
@@ -157,9 +161,12 @@ def main():
     ap.add_argument("--bench-bin", default=os.path.join(REPO, "target/release/waxseal-bench"))
     ap.add_argument("--opendkim-worker", default=os.path.join(REPO, "target/bench-peers/opendkim_worker"))
     ap.add_argument("--pkg", default=os.path.join(REPO, "wasm/pkg"))
+    ap.add_argument("--memory-mb", type=int, default=100,
+                    help="the large message of the peak-memory measure (0: none)")
     args = ap.parse_args()
     if args.smoke:
         args.rounds, args.seconds = 1, 0.01
+        args.memory_mb = min(args.memory_mb, 4)
     sizes = [s for s in args.sizes.split(",") if s]
     for s in sizes:
         if s not in SIZES:
@@ -234,12 +241,17 @@ def run(args, sizes, tmp):
     finally:
         for w in workers:
             w.close()
+    memory = peak_memory(args, table, env, tmp, failures) if args.memory_mb else None
 
     report(args, sizes, cases, results, [w.name for w in workers], kinds, failures, elapsed)
+    if memory:
+        report_memory(args, memory)
     if args.smoke:
         # every contender must have worked on every case it takes part in
         missing = [(c, n) for c, r in results.items() for n in r["rates"] if r["rates"][n] is None
                    and not (kinds[n] == "limit" and c[2] == "dual")]
+        missing += [("memory %s" % op, n) for n, m in (memory or {}).items()
+                    for op in ("sign", "verify") if m.get(op) is None]
         if missing or failures:
             print("smoke: FAILED: %s" % "; ".join(failures or ["%s: %s" % m for m in missing]))
             return 1
@@ -329,6 +341,77 @@ def race(case, workers, kinds, files, tmp, args, broken, failures):
         return median([(1.0 if ra is None else ra[r]) / (1.0 if rb is None else rb[r])
                        for r in rounds])
     return {"rates": medians, "ratio": ratio}
+
+
+def vm_hwm_kb(pid):
+    """A process's peak resident memory (VmHWM), in KiB."""
+    with open("/proc/%d/status" % pid) as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM for %d" % pid)
+
+
+def peak_memory(args, table, env, tmp, failures):
+    """Each contender's peak resident memory, in a fresh process each time,
+    after one Ed25519 signing (and one verification) of the 2 KB message
+    and of a large one: what a message's size costs. The worker holds the
+    message it was given in memory, as every library here takes it."""
+    big = os.path.join(tmp, "memory.eml")
+    with open(big, "wb") as fh:
+        fh.write(message(args.memory_mb << 20, seed=2))
+    small = os.path.join(tmp, "memory-2k.eml")
+    with open(small, "wb") as fh:
+        fh.write(message(2048))
+    files = {"small": small, "big": big}
+    native = Worker("waxseal native", table[0][1], env)
+    try:
+        for k, path in list(files.items()):
+            ok, err = native.ask("signout ed %s %s.signed" % (path, path))
+            if not ok:
+                raise SystemExit("waxseal could not sign the %s message: %s" % (k, err))
+    finally:
+        native.close()
+    out = {}
+    for name, argv, kind in table:
+        if kind == "limit":
+            continue
+        out[name] = {}
+        for op in ("sign", "verify"):
+            kb = {}
+            for k, path in files.items():
+                w = Worker(name, argv, env)
+                try:
+                    cmd = "sign ed %s 1" % path if op == "sign" else "verify %s.signed 1" % path
+                    ok, err = w.ask(cmd)
+                    if ok:
+                        kb[k] = vm_hwm_kb(w.p.pid)
+                    else:
+                        failures.append("%s, memory %s %s: %s" % (name, op, k, err))
+                finally:
+                    w.close()
+            out[name][op] = (kb["small"], kb["big"]) if len(kb) == 2 else None
+    return out
+
+
+def report_memory(args, memory):
+    mb = lambda kb: "%.1f MB" % (kb / 1024)
+    print("\nPeak resident memory of each contender's worker process (a fresh one each "
+          "time; the worker holds the message it is given), after one Ed25519 signing or "
+          "verification of a 2 KB message and of a %d MB one; the difference is what "
+          "the large message cost beyond its own copy in the worker:\n" % args.memory_mb)
+    print("| contender | sign 2 KB | sign %d MB | difference | verify 2 KB | verify %d MB | difference |"
+          % (args.memory_mb, args.memory_mb))
+    print("|---|---|---|---|---|---|---|")
+    for name, m in memory.items():
+        row = [name]
+        for op in ("sign", "verify"):
+            if m.get(op) is None:
+                row += ["-", "-", "-"]
+                continue
+            small, big = m[op]
+            row += [mb(small), mb(big), "%+.1f MB" % ((big - small) / 1024 - args.memory_mb)]
+        print("| " + " | ".join(row) + " |")
 
 
 def report(args, sizes, cases, results, names, kinds, failures, elapsed):
