@@ -266,6 +266,20 @@ function normalize(options) {
   });
 }
 
+// What goes into WebAssembly at a time. The core streams (the body is
+// never held), but a chunk handed over whole is first copied into
+// WebAssembly's memory, which grows to hold it and never shrinks: a 100 MB
+// message given whole would leave the module 100 MB larger for good.
+const FEED = 1 << 20;
+
+function* pieces(bytes) {
+  if (bytes.length <= FEED) {
+    yield bytes;
+    return;
+  }
+  for (let i = 0; i < bytes.length; i += FEED) yield bytes.subarray(i, i + FEED);
+}
+
 /**
  * A streaming signer: `update(chunk)` any number of times, then `finish()`
  * (WebCrypto) or `finishSync()` (WebAssembly); both return the
@@ -282,7 +296,7 @@ export class Signer {
 
   update(chunk) {
     if (!this.#raw) throw new WaxsealError('ERR_STATE', 'the signer is finished');
-    call(() => this.#raw.update(toBytes(chunk, 'chunk')));
+    for (const piece of pieces(toBytes(chunk, 'chunk'))) call(() => this.#raw.update(piece));
     return this;
   }
 
@@ -499,15 +513,14 @@ export async function verify(message, options) {
     if (chunks) {
       try {
         for await (const chunk of chunks) {
-          const b = toBytes(chunk, 'chunk');
-          startLookups(call(() => v.update(b)));
+          for (const piece of pieces(toBytes(chunk, 'chunk'))) startLookups(call(() => v.update(piece)));
         }
       } catch (e) {
         if (e instanceof WaxsealError) throw e;
         throw new WaxsealError('ERR_STREAM', `reading the message failed: ${e && e.message !== undefined ? e.message : String(e)}`, { cause: e });
       }
     } else {
-      startLookups(call(() => v.update(bytes)));
+      for (const piece of pieces(bytes)) startLookups(call(() => v.update(piece)));
     }
     startLookups(call(() => v.end()));
     const answers = await Promise.all([...lookups].map(async ([name, p]) => [name, await p]));

@@ -280,3 +280,26 @@ test('verify a stream: a failing stream is ERR_STREAM, a malformed one stops rea
   await assert.rejects(verify((async function* () { yield 42; })(), { resolveTxt }),
     (e) => e instanceof WaxsealError && e.code === 'ERR_INVALID_OPTION');
 });
+
+test('a large message given whole goes into WebAssembly in pieces: its memory does not grow by the message', async () => {
+  // the module's exports, from the copy the package's entry initialized
+  const { initSync } = await import(new URL('./wasm/waxseal_wasm.js', import.meta.resolve('waxseal')).href);
+  const { memory } = initSync({ module: new Uint8Array() });
+  const opts = { domain: 'example.com', selector: 'ed', privateKey: ed, timestamp: T };
+  const resolveTxt = resolverFor([['ed', ed]]);
+  // warm: what any message makes the module allocate
+  await verify(await signMessage(MSG, opts), { resolveTxt, now: T + 1 });
+  const before = memory.buffer.byteLength;
+  const big = Buffer.concat([Buffer.from(MSG), Buffer.alloc(48 << 20, 'Lunch?\r\n')]);
+  const signed = await signMessage(big, opts);
+  const whole = await verify(signed, { resolveTxt, now: T + 1 });
+  assert.equal(whole.results[0].result, 'pass', whole.results[0].summary);
+  // a stream whose one chunk is the whole message, and the Signer likewise
+  const once = (async function* () { yield signed; })();
+  assert.equal((await verify(once, { resolveTxt, now: T + 1 })).results[0].result, 'pass');
+  const header = await new Signer(opts).update(big).finish();
+  const again = await verify(Buffer.concat([Buffer.from(header), big]), { resolveTxt, now: T + 1 });
+  assert.equal(again.results[0].result, 'pass');
+  const grown = memory.buffer.byteLength - before;
+  assert.ok(grown < 8 << 20, `WebAssembly memory grew by ${grown} bytes for a 48 MB message`);
+});
