@@ -96,16 +96,14 @@ fn der_sequence_body(der: &[u8]) -> &[u8] {
 
 impl PublicKey {
     pub(super) fn from_inner(inner: PublicInner) -> Self {
-        let data = match &inner {
-            PublicInner::Rsa(k) => k
-                .to_public_key_der()
-                .map(|d| d.as_bytes().to_vec())
-                .unwrap_or_default(),
-            PublicInner::Ed25519(k) => k.to_bytes().to_vec(),
-        };
-        let bits = match &inner {
-            PublicInner::Rsa(k) => rsa_modulus_bits(k),
-            PublicInner::Ed25519(_) => ED25519_BITS,
+        let (data, bits) = match &inner {
+            PublicInner::Rsa(k) => (
+                k.to_public_key_der()
+                    .map(|d| d.as_bytes().to_vec())
+                    .unwrap_or_default(),
+                rsa_modulus_bits(k),
+            ),
+            PublicInner::Ed25519(k) => (k.to_bytes().to_vec(), ED25519_BITS),
         };
         PublicKey {
             inner: Arc::new(inner),
