@@ -12,7 +12,7 @@
 
 import * as raw from './wasm/waxseal_wasm.js';
 import { WaxsealError, call, invalid } from './errors.js';
-import { platform } from './platform.js';
+import { platform, remember } from './platform.js';
 import {
   bytesOf, checkKeys, encoder, keyMaterial, notFoundError, optBool, optCount, optString, optStrings,
   plain, plainRecords, reading, toBytes,
@@ -37,17 +37,13 @@ const imported = new Map();
 const IMPORTED_MAX = 32;
 
 function importKey(s, id, info) {
-  let p = imported.get(id);
-  if (!p) {
+  return remember(imported, id, IMPORTED_MAX, () => {
     const algorithm = info.algorithm === 'rsa'
       ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
       : { name: 'Ed25519' };
     // null: this runtime cannot use the key (then WebAssembly signs)
-    p = s.importKey('pkcs8', info.pkcs8, algorithm, false, ['sign']).catch(() => null);
-    imported.set(id, p);
-    if (imported.size > IMPORTED_MAX) imported.delete(imported.keys().next().value);
-  }
-  return p;
+    return s.importKey('pkcs8', info.pkcs8, algorithm, false, ['sign']).catch(() => null);
+  });
 }
 
 async function subtleSign(s, cryptoKey, data) {
@@ -75,17 +71,14 @@ const verifying = new Map();
 // The outcome of one RSA check of the verifier's (true or false), or null
 // to leave it to WebAssembly: a check the verifier keeps (null: Ed25519,
 // small RSA keys), or a key or signature WebCrypto refuses.
+const VERIFY_HASHES = { 'rsa-sha256': 'SHA-256', 'rsa-sha1': 'SHA-1' };
+
 async function subtleVerify(s, check) {
-  const hash = check && { 'rsa-sha256': 'SHA-256', 'rsa-sha1': 'SHA-1' }[check.algorithm];
+  const hash = check && VERIFY_HASHES[check.algorithm];
   if (!hash) return null;
-  let p = verifying.get(check.keyId);
-  if (!p) {
-    p = s.importKey('spki', check.key, { name: 'RSASSA-PKCS1-v1_5', hash }, false, ['verify'])
-      .catch(() => null);
-    verifying.set(check.keyId, p);
-    if (verifying.size > IMPORTED_MAX) verifying.delete(verifying.keys().next().value);
-  }
-  const key = await p;
+  const key = await remember(verifying, check.keyId, IMPORTED_MAX, () =>
+    s.importKey('spki', check.key, { name: 'RSASSA-PKCS1-v1_5', hash }, false, ['verify'])
+      .catch(() => null));
   if (!key) return null;
   try {
     return await s.verify('RSASSA-PKCS1-v1_5', key, check.signature, check.data);

@@ -2,7 +2,7 @@
 // checks RSA signatures with node:crypto (platform.js says why).
 import { createPublicKey, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { platform } from './platform.js';
+import { platform, remember } from './platform.js';
 import { initSync } from './wasm/waxseal_wasm.js';
 
 initSync({ module: readFileSync(new URL('./wasm/waxseal_wasm_bg.wasm', import.meta.url)) });
@@ -16,17 +16,14 @@ const HASHES = { 'rsa-sha256': 'sha256', 'rsa-sha1': 'sha1' };
 platform.verifyRsa = (check) => {
   const hash = HASHES[check.algorithm];
   if (!hash) return null;
-  let key = keys.get(check.keyId);
-  if (key === undefined) {
+  const key = remember(keys, check.keyId, KEYS_MAX, () => {
     try {
-      key = createPublicKey({ key: check.key, format: 'der', type: 'spki' });
-      if (key.asymmetricKeyType !== 'rsa') key = null;
+      const k = createPublicKey({ key: check.key, format: 'der', type: 'spki' });
+      return k.asymmetricKeyType === 'rsa' ? k : null;
     } catch {
-      key = null;
+      return null;
     }
-    keys.set(check.keyId, key);
-    if (keys.size > KEYS_MAX) keys.delete(keys.keys().next().value);
-  }
+  });
   if (!key) return null;
   try {
     return verify(hash, check.data, key, check.signature);
