@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, warn};
 use waxseal_core::KeyAnswer;
@@ -34,6 +34,7 @@ use crate::engine::{SignSession, VerifySession};
 
 mod fields;
 mod message;
+mod packets;
 
 use fields::authserv_id;
 
@@ -177,7 +178,7 @@ struct Conn {
 
 /// A connection from the MTA.
 pub(super) trait MtaStream: AsyncRead + AsyncWrite + Unpin + Send {
-    /// After each packet read: acknowledge at once (TCP).
+    /// After each read from the socket: acknowledge at once (TCP).
     ///
     /// Design note: Postfix sends a macro packet, which gets no reply,
     /// before most commands, as a separate write. With Nagle's algorithm on
@@ -213,23 +214,22 @@ pub(super) async fn serve<S: MtaStream>(mut stream: S, shared: Arc<Shared>, peer
         msg: None,
         out: Vec::new(),
     };
-    let mut buf = Vec::new();
+    let mut packets = packets::Packets::new();
     loop {
         if c.msg.is_none() && *shutdown.borrow() {
             debug!("{peer}: closing for shutdown");
             break;
         }
         let read = tokio::select! {
-            r = tokio::time::timeout(IDLE, read_packet(&mut stream, &mut buf, max_packet)) => r,
+            r = tokio::time::timeout(IDLE, packets.next(&mut stream, max_packet)) => r,
             _ = shutdown.changed(), if c.msg.is_none() => continue,
         };
-        stream.ack_now();
         let packet = match read {
             Err(_) => {
                 debug!("{peer}: idle for {} s, closing", IDLE.as_secs());
                 break;
             }
-            Ok(Ok(Some(()))) => &buf[..],
+            Ok(Ok(Some(p))) => p,
             Ok(Ok(None)) => break,
             Ok(Err(e)) => {
                 warn!("{peer}: {e:#}; closing the connection");
@@ -261,26 +261,6 @@ pub(super) async fn serve<S: MtaStream>(mut stream: S, shared: Arc<Shared>, peer
         }
     }
     let _ = stream.shutdown().await;
-}
-
-/// Reads one packet into `buf` (command byte and data). `None` at a clean
-/// end of the stream.
-async fn read_packet<R: AsyncRead + Unpin>(
-    rd: &mut R,
-    buf: &mut Vec<u8>,
-    max: usize,
-) -> Result<Option<()>> {
-    let mut len = [0u8; 4];
-    match rd.read_exact(&mut len).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e.into()),
-    }
-    let n = proto::read_len(len, max)?;
-    buf.clear();
-    buf.resize(n, 0);
-    rd.read_exact(buf).await?;
-    Ok(Some(()))
 }
 
 /// A macro name without its braces: `{auth_authen}` and `auth_authen`
