@@ -43,6 +43,8 @@ def main(keydir):
         return files[path]
 
     def sign(alg, msg):
+        if alg == "dual":  # one key per call in dkimpy's API
+            return sign("rsa", msg) + sign("ed", msg)
         return dkim.sign(msg, alg.encode(), b"example.com", keys[alg],
                          canonicalize=(b"relaxed", b"relaxed"), signature_algorithm=algs[alg],
                          include_headers=HEADERS, linesep=b"\r\n")

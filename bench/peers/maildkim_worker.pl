@@ -35,28 +35,33 @@ my %algs = ( rsa => 'rsa-sha256', ed => 'ed25519-sha256' );
 my %files;
 sub load { my ($p) = @_; $files{$p} //= slurp($p); return $files{$p}; }
 
+# `dual`: one signer with both signatures (one pass), the RSA one first
 sub sign_one {
     my ( $alg, $msg ) = @_;
-    my $key    = $keys{$alg} or die "unknown algorithm $alg\n";
+    my @algs = $alg eq 'dual' ? qw(rsa ed) : ($alg);
+    for (@algs) { $keys{$_} or die "unknown algorithm $_\n"; }
     my $policy = sub {
         my $signer = shift;
-        $signer->add_signature(
-            Mail::DKIM::Signature->new(
-                Algorithm => $algs{$alg},
-                Method    => 'relaxed/relaxed',
-                Headers   => 'From:To:Subject:Date:Message-ID',
-                Domain    => 'example.com',
-                Selector  => $alg,
-                Key       => $key,
-            )
-        );
+        for my $a (@algs) {
+            $signer->add_signature(
+                Mail::DKIM::Signature->new(
+                    Algorithm => $algs{$a},
+                    Method    => 'relaxed/relaxed',
+                    Headers   => 'From:To:Subject:Date:Message-ID',
+                    Domain    => 'example.com',
+                    Selector  => $a,
+                    Key       => $keys{$a},
+                )
+            );
+        }
         return;
     };
-    my $signer = Mail::DKIM::Signer->new( Policy => $policy, Key => $key );
+    my $signer = Mail::DKIM::Signer->new( Policy => $policy, Key => $keys{ $algs[0] } );
     $signer->PRINT($msg);
     $signer->CLOSE;
-    my $sig = $signer->signature or die "no signature made\n";
-    return $sig->as_string . "\015\012";
+    my @sigs = $signer->signatures;
+    die "no signature made\n" unless @sigs == @algs;
+    return join '', map { $_->as_string . "\015\012" } @sigs;
 }
 
 sub verify_one {

@@ -39,7 +39,9 @@ let verify;
 if (face === 'waxseal') {
   const pkg = pkgArg ?? path.join(here, '../../wasm/pkg');
   const w = await import(pathToFileURL(path.join(pkg, 'node.js')).href);
-  sign = async (alg, msg) => w.sign(msg, { domain: 'example.com', selector: alg, privateKey: keys[alg], headers: HEADERS });
+  const options = (alg) => ({ domain: 'example.com', selector: alg, privateKey: keys[alg], headers: HEADERS });
+  // `dual`: both keys in one pass, the RSA signature first
+  sign = async (alg, msg) => w.sign(msg, alg === 'dual' ? [options('rsa'), options('ed')] : options(alg));
   const resolveTxt = async (name) => txt(name);
   verify = async (msg) => {
     const r = await w.verify(msg, { resolveTxt });
@@ -52,9 +54,10 @@ if (face === 'waxseal') {
   const { dkimSign } = require('mailauth/lib/dkim/sign');
   const { dkimVerify } = require('mailauth/lib/dkim/verify');
   const algs = { rsa: 'rsa-sha256', ed: 'ed25519-sha256' };
+  const data = (alg) => ({ signingDomain: 'example.com', selector: alg, privateKey: keys[alg], algorithm: algs[alg], canonicalization: 'relaxed/relaxed' });
   sign = async (alg, msg) => {
     const r = await dkimSign(msg, {
-      signatureData: [{ signingDomain: 'example.com', selector: alg, privateKey: keys[alg], algorithm: algs[alg], canonicalization: 'relaxed/relaxed' }],
+      signatureData: alg === 'dual' ? [data('rsa'), data('ed')] : [data(alg)],
       signHeaderKeys: HEADERS,
     });
     if (r.errors?.length) throw new Error(r.errors[0].message);

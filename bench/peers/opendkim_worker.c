@@ -62,38 +62,57 @@ static const char *load(const char *path, size_t *len) {
 	return data;
 }
 
-/* Signs msg; on success writes "DKIM-Signature: ...\r\n" into out. */
-static const char *sign_one(int ed, const char *msg, size_t len, char *out, size_t outlen) {
-	DKIM_STAT st;
-	DKIM *d = dkim_sign(lib, (const unsigned char *)"bench", NULL, keys[ed],
-	                    (const unsigned char *)(ed ? "ed" : "rsa"),
-	                    (const unsigned char *)"example.com", DKIM_CANON_RELAXED,
-	                    DKIM_CANON_RELAXED, ed ? DKIM_SIGN_ED25519SHA256 : DKIM_SIGN_RSASHA256,
-	                    -1, &st);
-	if (d == NULL) return "dkim_sign failed";
-	const char *err = NULL;
-	if (dkim_chunk(d, (u_char *)msg, len) != DKIM_STAT_OK || dkim_chunk(d, NULL, 0) != DKIM_STAT_OK)
-		err = "dkim_chunk failed";
-	else if (dkim_eom(d, NULL) != DKIM_STAT_OK)
-		err = "dkim_eom failed";
-	else if (out != NULL) {
-		static const char name[] = "DKIM-Signature: ";
-		size_t n = strlen(name);
-		memcpy(out, name, n);
-		if (dkim_getsighdr(d, (u_char *)out + n, outlen - n - 2, n) != DKIM_STAT_OK)
-			err = "dkim_getsighdr failed";
-		else {
-			/* folded with LF: make it CRLF, the message's line ends */
-			char tmp[8192], *o = tmp;
-			for (const char *p = out; *p != '\0' && o < tmp + sizeof tmp - 3; p++) {
-				if (*p == '\n' && (p == out || p[-1] != '\r')) *o++ = '\r';
-				*o++ = *p;
-			}
-			*o++ = '\r', *o++ = '\n', *o = '\0';
-			snprintf(out, outlen, "%s", tmp);
-		}
+/* Appends d's signature field, "DKIM-Signature: ...\r\n", at out + *used,
+ * its folded lines ending in CRLF, the message's line ends. */
+static const char *append_field(DKIM *d, char *out, size_t outlen, size_t *used) {
+	static const char name[] = "DKIM-Signature: ";
+	char raw[8192];
+	size_t n = strlen(name), o = *used;
+	memcpy(raw, name, n);
+	if (dkim_getsighdr(d, (u_char *)raw + n, sizeof raw - n, n) != DKIM_STAT_OK)
+		return "dkim_getsighdr failed";
+	for (const char *p = raw; *p != '\0'; p++) {
+		if (o + 3 >= outlen) return "signature too long";
+		if (*p == '\n' && (p == raw || p[-1] != '\r')) out[o++] = '\r';
+		out[o++] = *p;
 	}
-	dkim_free(d);
+	if (o + 3 >= outlen) return "signature too long";
+	out[o++] = '\r', out[o++] = '\n', out[o] = '\0';
+	*used = o;
+	return NULL;
+}
+
+/* Signs msg with "rsa", "ed" or "dual" (both keys, one signing handle
+ * each, as the opendkim filter signs with several keys); on success,
+ * if out is not NULL, writes the signature field(s) into it, RSA first. */
+static const char *sign_one(const char *alg, const char *msg, size_t len, char *out, size_t outlen) {
+	int which[2], n = 0;
+	if (strcmp(alg, "rsa") == 0 || strcmp(alg, "dual") == 0) which[n++] = 0;
+	if (strcmp(alg, "ed") == 0 || strcmp(alg, "dual") == 0) which[n++] = 1;
+	if (n == 0) return "unknown algorithm";
+	DKIM *d[2] = {NULL, NULL};
+	const char *err = NULL;
+	for (int i = 0; err == NULL && i < n; i++) {
+		DKIM_STAT st;
+		int ed = which[i];
+		d[i] = dkim_sign(lib, (const unsigned char *)"bench", NULL, keys[ed],
+		                 (const unsigned char *)(ed ? "ed" : "rsa"),
+		                 (const unsigned char *)"example.com", DKIM_CANON_RELAXED,
+		                 DKIM_CANON_RELAXED, ed ? DKIM_SIGN_ED25519SHA256 : DKIM_SIGN_RSASHA256,
+		                 -1, &st);
+		if (d[i] == NULL) err = "dkim_sign failed";
+	}
+	for (int i = 0; err == NULL && i < n; i++) {
+		if (dkim_chunk(d[i], (u_char *)msg, len) != DKIM_STAT_OK || dkim_chunk(d[i], NULL, 0) != DKIM_STAT_OK)
+			err = "dkim_chunk failed";
+		else if (dkim_eom(d[i], NULL) != DKIM_STAT_OK)
+			err = "dkim_eom failed";
+	}
+	size_t used = 0;
+	for (int i = 0; err == NULL && out != NULL && i < n; i++)
+		err = append_field(d[i], out, outlen, &used);
+	for (int i = 0; i < n; i++)
+		if (d[i] != NULL) dkim_free(d[i]);
 	return err;
 }
 
@@ -149,12 +168,12 @@ int main(int argc, char **argv) {
 			if ((msg = load(b, &len)) == NULL) err = "cannot read the message";
 			double start = now();
 			for (long i = 0; err == NULL && i < n; i++)
-				err = sign_one(strcmp(a, "ed") == 0, msg, len, NULL, 0);
+				err = sign_one(a, msg, len, NULL, 0);
 			secs = now() - start;
 		} else if (sscanf(line, "signout %4095s %4095s %4095s", a, b, c) == 3) {
-			static char sig[8192];
+			static char sig[16384];
 			if ((msg = load(b, &len)) == NULL) err = "cannot read the message";
-			else if ((err = sign_one(strcmp(a, "ed") == 0, msg, len, sig, sizeof sig)) == NULL) {
+			else if ((err = sign_one(a, msg, len, sig, sizeof sig)) == NULL) {
 				FILE *f = fopen(c, "wb");
 				if (f == NULL || fputs(sig, f) < 0 || fwrite(msg, 1, len, f) != len) err = "cannot write";
 				if (f != NULL && fclose(f) != 0) err = "cannot write";
