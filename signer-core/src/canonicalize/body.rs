@@ -161,7 +161,7 @@ impl BodyCanonicalizer {
     }
 
     /// Relaxed (3.4.4), in one pass over the chunk: from one run of text
-    /// to the next (found 32 bytes at a time by [`body_run_end`]), with
+    /// to the next (found many bytes at a time by [`body_run_end`]), with
     /// the WSP runs and line endings between them. A run of text is copied
     /// together with the single SP or the one CRLF before it where the
     /// input has exactly those (see [`run_text`](Self::run_text)), so most

@@ -103,13 +103,14 @@ pub(super) fn text_run_end(value: &[u8], mut i: usize) -> usize {
 /// anyway).
 ///
 /// Design note: a body of long lines without WSP (base64 above all) is
-/// nearly all text, so the cost is the scan. It looks at 32 bytes at a time
-/// in portable code that the compiler turns into vector compares (SSE2 on
-/// x86-64, NEON on aarch64): each byte is tested with the byte
-/// before and the two after, so a line's CRLF is no candidate when text
-/// follows it, and a base64 attachment goes through without stopping at
-/// every line. The candidates are a superset of the ends (as in
-/// [`text_run_end`], which checks them one by one).
+/// nearly all text, so the cost is the scan. It looks at many bytes at a
+/// time with vector compares: 64 on x86-64 (SSE2, module `sse2`), 32 on
+/// aarch64 in portable code that the compiler turns into NEON compares.
+/// Each byte is tested with the byte before and the two after, so a
+/// line's CRLF is no candidate when text follows it, and a base64
+/// attachment goes through without stopping at every line. The candidates
+/// are a superset of the ends (as in [`text_run_end`], which checks them
+/// one by one).
 ///
 /// Only where vector compares are part of the base instruction set: on
 /// baseline WebAssembly (the npm package) and small cores the same code
@@ -120,8 +121,18 @@ pub(super) fn body_run_end(value: &[u8], #[allow(unused_mut)] mut i: usize) -> u
         // no byte before: the caller always has one (the run's first)
         return text_run_end(value, i);
     }
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    // the window: the byte before the block, 64 bytes, the two after
+    #[cfg(target_arch = "x86_64")]
+    while let Some(w) = value.get(i - 1..i + 66).and_then(|w| w.first_chunk::<67>()) {
+        let c = sse2::body_candidates(w);
+        if c != 0 {
+            i += c.trailing_zeros() as usize;
+            break;
+        }
+        i += 64;
+    }
     // the window: the byte before the block, 32 bytes, the two after
+    #[cfg(target_arch = "aarch64")]
     while let Some(w) = value.get(i - 1..i + 34).and_then(|w| w.first_chunk::<35>()) {
         let c = body_candidates(w);
         if c != 0 {
@@ -139,11 +150,11 @@ pub(super) fn body_run_end(value: &[u8], #[allow(unused_mut)] mut i: usize) -> u
     text_run_end(value, i)
 }
 
-/// The first candidate in the block `w[1..33]` (`w[0]` is the byte before
-/// it, `w[33..]` the two after) as a one-bit mask, or 0 if none: a byte up
+/// aarch64: the first candidate in the block `w[1..33]` (`w[0]` is the byte
+/// before it, `w[33..]` the two after) as a one-bit mask, or 0 if none: a byte up
 /// to 0x20, except an SP followed by a byte above 0x20, and either byte of
 /// a CRLF followed by a byte above 0x20.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cfg(target_arch = "aarch64")]
 #[inline(always)]
 fn body_candidates(w: &[u8; 35]) -> u32 {
     // byte by byte into an array: a shape the compiler vectorizes
@@ -167,6 +178,59 @@ fn body_candidates(w: &[u8; 35]) -> u32 {
         16 + hi.trailing_zeros() / 8
     };
     1 << first
+}
+
+/// [`body_run_end`]'s candidate search on x86-64, with SSE2 (part of
+/// the base instruction set): 64 bytes per loop turn.
+///
+/// Design note: each byte is tested four times (up to 0x20, SP, CR, LF)
+/// and each test becomes a 64-bit mask (a compare and a byte-mask move
+/// per 16 bytes); what follows or precedes a byte is then a shift of a
+/// mask rather than another compare on shifted bytes. Half the vector
+/// work of the portable test (aarch64's), and relaxed canonicalization of
+/// base64 went from about 8.3 to 12.8 GB/s (`waxseal-bench --canon`).
+/// safe_arch makes the intrinsics safe functions: this crate forbids
+/// unsafe code, and SSE2 is part of every x86-64.
+#[cfg(target_arch = "x86_64")]
+mod sse2 {
+    use safe_arch::{
+        cmp_eq_mask_i8_m128i, load_unaligned_m128i, m128i, min_u8_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i,
+    };
+
+    /// The candidates in `w[1..65]` (`w[0]` is the byte before, `w[65..]`
+    /// the two after), one bit per byte: a byte up to 0x20, except an SP
+    /// followed by a byte above 0x20, and either byte of a CRLF followed
+    /// by a byte above 0x20.
+    #[inline(always)]
+    pub(super) fn body_candidates(w: &[u8; 67]) -> u64 {
+        let (sp, cr, lf) = (
+            set_splat_i8_m128i(b' ' as i8),
+            set_splat_i8_m128i(b'\r' as i8),
+            set_splat_i8_m128i(b'\n' as i8),
+        );
+        let (mut low, mut is_sp, mut is_cr, mut is_lf) = (0u64, 0u64, 0u64, 0u64);
+        for k in 0..4 {
+            let bytes = w[1 + 16 * k..]
+                .first_chunk::<16>()
+                .copied()
+                .unwrap_or_default();
+            let v = load_unaligned_m128i(&bytes);
+            let bits = |m: m128i| u64::from(move_mask_i8_m128i(m) as u16) << (16 * k);
+            // unsigned v <= 0x20: min(v, 0x20) == v
+            low |= bits(cmp_eq_mask_i8_m128i(min_u8_m128i(v, sp), v));
+            is_sp |= bits(cmp_eq_mask_i8_m128i(v, sp));
+            is_cr |= bits(cmp_eq_mask_i8_m128i(v, cr));
+            is_lf |= bits(cmp_eq_mask_i8_m128i(v, lf));
+        }
+        let bit = |c: bool, at: u32| u64::from(c) << at;
+        // of the byte after each one, of the one two after, of the one before
+        let text_1 = (!low >> 1) | bit(w[65] > b' ', 63);
+        let text_2 = (!low >> 2) | bit(w[65] > b' ', 62) | bit(w[66] > b' ', 63);
+        let lf_1 = (is_lf >> 1) | bit(w[65] == b'\n', 63);
+        let cr_before = (is_cr << 1) | u64::from(w[0] == b'\r');
+        low & !(is_sp & text_1) & !(is_cr & lf_1 & text_2) & !(is_lf & cr_before & text_1)
+    }
 }
 
 /// [`text_run_end`]'s candidate search with WebAssembly SIMD (wasmtime
