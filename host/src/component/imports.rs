@@ -130,8 +130,8 @@ impl waxseal::dkim::crypto::Host for HostState {
         digest: Vec<u8>,
         signature: Vec<u8>,
     ) -> wasmtime::Result<bool> {
-        // The native backend (RSA on AWS-LC, Ed25519 by the core, decoded
-        // keys kept: the core's answers, see verify_crypto). The key comes
+        // The native backend (AWS-LC, decoded keys kept: the core's
+        // answers, see verify_crypto). The key comes
         // re-encoded by the component, which decoded the DNS record in
         // the sandbox.
         use waxseal_core::VerifyDigest as _;

@@ -249,6 +249,40 @@ mod tests {
         assert_eq!(passes, 1, "only the real signature passes");
     }
 
+    /// An Ed25519 key whose y is p or more (either sign bit) is no key
+    /// (RFC 8032 5.1.3, step 1); y = p - 1 and every smaller y are read.
+    #[test]
+    fn ed25519_keys_with_y_of_p_or_more_are_refused() {
+        // p = 2^255 - 19, little-endian
+        let mut p = [0xffu8; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        for j in 0..19u8 {
+            for sign in [0, 0x80] {
+                let mut y = p;
+                y[0] += j;
+                y[31] |= sign;
+                assert_eq!(
+                    PublicKey::from_record_data(KeyType::Ed25519, &y),
+                    Err(Error::InvalidPublicKey),
+                    "y = p + {j}, sign {sign}"
+                );
+            }
+        }
+        // y = p - 1 (the point of order 2) decodes
+        let mut below = p;
+        below[0] = 0xec;
+        assert!(PublicKey::from_record_data(KeyType::Ed25519, &below).is_ok());
+        // below p with a low byte over p's: decoded as curve25519-dalek
+        // decodes it (a point or not), never refused as non-canonical
+        let mut y = p;
+        y[30] = 0xfe;
+        y[0] = 0xff;
+        let ours = PublicKey::from_record_data(KeyType::Ed25519, &y);
+        let dalek = ed25519_dalek::VerifyingKey::from_bytes(&y);
+        assert_eq!(ours.is_ok(), dalek.is_ok());
+    }
+
     /// The SubjectPublicKeyInfo handed to WebCrypto: the published one, or
     /// one encoded from a bare PKCS#1 key (RFC 8017 A.1.1) or an Ed25519
     /// key; each decodes to the same key.

@@ -75,6 +75,14 @@ pub const ED25519_SMALL_ORDER: [[u8; 32]; 8] = {
     t
 };
 
+/// Whether an encoded Ed25519 point's y coordinate (the low 255 bits,
+/// little-endian) is below p = 2^255 - 19 (RFC 8032 5.1.3, step 1).
+fn ed25519_y_is_canonical(b: &[u8; 32]) -> bool {
+    // y >= p only when the bits above the lowest byte are all ones and the
+    // lowest byte is 0xed (p's) or more
+    !(b[31] & 0x7f == 0x7f && b[1..31].iter().all(|&x| x == 0xff) && b[0] >= 0xed)
+}
+
 /// An Ed25519 SubjectPublicKeyInfo before its 32 key bytes (RFC 8410 4):
 /// SEQUENCE, AlgorithmIdentifier id-Ed25519 (1.3.101.112), BIT STRING.
 const ED25519_SPKI_PREFIX: [u8; 12] = [
@@ -213,6 +221,13 @@ impl PublicKey {
             }
             KeyType::Ed25519 => {
                 let bytes = <&[u8; 32]>::try_from(data).map_err(|_| Error::InvalidPublicKey)?;
+                // RFC 8032 5.1.3, step 1: a y coordinate of p or more is no
+                // encoding (curve25519-dalek would reduce it; AWS-LC, which
+                // the host verifies with, may not): refused here, so every
+                // backend sees the same keys
+                if !ed25519_y_is_canonical(bytes) {
+                    return Err(Error::InvalidPublicKey);
+                }
                 let key = VerifyingKey::from_bytes(bytes).map_err(|_| Error::InvalidPublicKey)?;
                 Ok(PublicKey {
                     inner: Arc::new(PublicInner::Ed25519(key)),
