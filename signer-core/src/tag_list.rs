@@ -25,6 +25,27 @@ use core::ops::Range;
 
 use crate::error::Error;
 
+/// Whether two short names (tag names, header field names) are the same
+/// bytes, compared inline. `==` on strings calls `memcmp`, which in
+/// WebAssembly is a function call and a byte loop for every candidate of
+/// the right length: a signature's tags are looked up and checked for
+/// duplicates some hundred times, mostly one- and two-letter names.
+#[inline]
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// One `name=value` pair of a tag list, borrowing from the parsed input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tag<'a> {
@@ -211,7 +232,7 @@ impl<'a> TagList<'a> {
         if tags.len() <= 32 {
             let mut found: Option<&Tag<'_>> = None;
             for (j, t) in tags.iter().enumerate().skip(1) {
-                if tags[..j].iter().any(|p| p.name == t.name)
+                if tags[..j].iter().any(|p| same_name(p.name, t.name))
                     && found.is_none_or(|f| t.name < f.name)
                 {
                     found = Some(t);
@@ -238,7 +259,7 @@ impl<'a> TagList<'a> {
 
     /// The tag with this exact (case-sensitive) name.
     pub fn get(&self, name: &str) -> Option<&Tag<'a>> {
-        self.tags.iter().find(|t| t.name == name)
+        self.tags.iter().find(|t| same_name(t.name, name))
     }
 
     /// All tags in the order they appeared.
@@ -288,6 +309,27 @@ mod tests {
     use super::*;
     #[allow(unused_imports)]
     use crate::test_prelude::*;
+
+    #[test]
+    fn same_name_is_string_equality() {
+        let names = [
+            "",
+            "a",
+            "b",
+            "bh",
+            "ba",
+            "b=",
+            "From",
+            "from",
+            "Fro",
+            "Message-ID",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(same_name(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn eight_valchars_equals_the_byte_test() {

@@ -79,7 +79,10 @@ const COMMON_NAMES: [&str; 38] = [
 
 /// One `h=` entry as written (the spelling is kept).
 fn header_name(n: &str) -> HeaderName {
-    match COMMON_NAMES.iter().find(|c| **c == n) {
+    match COMMON_NAMES
+        .iter()
+        .find(|c| crate::tag_list::same_name(c, n))
+    {
         Some(c) => HeaderName::Borrowed(c),
         None => HeaderName::Owned(n.to_string()),
     }
