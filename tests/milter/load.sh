@@ -17,7 +17,8 @@
 #   - and checks that every message sent through the milter was delivered
 #     exactly once and that its signatures verify (the npm package).
 # Run by scripts/bench.sh. Environment: ROUNDS (default 4), MESSAGES per
-# round and side (default 1250), SESSIONS (default 200), MILTER_SOCKET
+# round and side (default 1250), SESSIONS (default 200), SIZE (every
+# message of the rounds this many bytes instead of the mix), MILTER_SOCKET
 # (inet, the default, or unix: how Postfix reaches the milter),
 # SIGN_DOMAIN (default example.com; another domain makes a milter that
 # signs nothing, which shows what any milter costs Postfix). Needs root.
@@ -30,6 +31,7 @@ fail() { log "FAILED: $*"; exit 1; }
 ROUNDS=${ROUNDS:-4}
 MESSAGES=${MESSAGES:-1250}
 SESSIONS=${SESSIONS:-200}
+SIZE=${SIZE:-}
 MILTER_PORT=12030
 # MILTER_SOCKET=inet (default) or unix: how Postfix reaches the milter
 MILTER_SOCKET=${MILTER_SOCKET:-inet}
@@ -128,9 +130,9 @@ cpu_start=$(cputicks)
 for r in $(seq 1 "$ROUNDS"); do
   # alternate which side goes first, so neither always meets a warmer machine
   if [ $((r % 2)) = 1 ]; then
-    run plain 12587 "$r"; run milter 13587 "$r"
+    run plain 12587 "$r" ${SIZE:+--size "$SIZE"}; run milter 13587 "$r" ${SIZE:+--size "$SIZE"}
   else
-    run milter 13587 "$r"; run plain 12587 "$r"
+    run milter 13587 "$r" ${SIZE:+--size "$SIZE"}; run plain 12587 "$r" ${SIZE:+--size "$SIZE"}
   fi
   log "round $r of $ROUNDS done"
 done
@@ -174,7 +176,8 @@ for line in verified.splitlines():
 sent = sum(r["accepted"] for r in milter) + json.load(open(f"{t}/milter-big.json"))["accepted"] \
     + sum(json.load(open(f"{t}/milter-lat{r}.json"))["accepted"] for r in (1, 2, 3))
 print(f"milter under load: {len(milter)} rounds of {milter[0]['sent']} messages each side, "
-      f"{os.environ.get('SESSIONS', '200')} concurrent SMTP sessions, sizes 2 KB-1 MB, then one of 50 MB")
+      f"{os.environ.get('SESSIONS', '200')} concurrent SMTP sessions, "
+      f"{'every message ' + os.environ['SIZE'] + ' bytes' if os.environ.get('SIZE') else 'sizes 2 KB-1 MB'}, then one of 50 MB")
 print(f"  messages/s accepted  without milter {statistics.median(rate(plain)):8.1f}   "
       f"with milter {statistics.median(rate(milter)):8.1f}   ratio {statistics.median(ratios):.2f}x "
       f"(rounds {', '.join(f'{x:.2f}' for x in ratios)}; target >= 0.80x)")
@@ -190,7 +193,7 @@ mcpu = lambda side: statistics.median(
 print(f"  CPU time per message, the whole machine (client, Postfix, sink, milter): "
       f"without milter {mcpu('plain'):.2f} ms, with {mcpu('milter'):.2f} ms; "
       f"the milter itself {cpu_s * 1000 / sum(r['accepted'] for r in milter):.2f} ms")
-print(f"  milter peak memory   after the 2 KB-1 MB rounds {small_peak / 1024:.1f} MB, "
+print(f"  milter peak memory   after the rounds {small_peak / 1024:.1f} MB, "
       f"after the 50 MB message {big_peak / 1024:.1f} MB ({(big_peak - small_peak) / 1024:+.1f} MB)")
 print(f"  delivered through the milter: {total} distinct of {sent} accepted; "
       f"{bad} duplicated, unsigned or not verifying")
