@@ -159,8 +159,13 @@ impl Client {
 
     /// Postfix's offer: version 6, every action and protocol flag.
     fn negotiate(&mut self) -> (u32, u32) {
+        self.negotiate_offer(0x1f_ffff)
+    }
+
+    /// Version 6, every action, and the protocol flags `offer`.
+    fn negotiate_offer(&mut self, offer: u32) -> (u32, u32) {
         let mut d = Vec::new();
-        for w in [6u32, 0x1ff, 0x1f_ffff] {
+        for w in [6u32, 0x1ff, offer] {
             d.extend_from_slice(&w.to_be_bytes());
         }
         self.send(b'O', &d);
@@ -416,6 +421,76 @@ fn signs_for_authenticated_senders_message_after_message() {
     let replies = c.body(BODY);
     assert_eq!(replies.iter().filter(|r| r.0 == b'i').count(), 2);
     c.send(b'Q', b"");
+}
+
+/// Sendmail's way (8.17): the queue id with MAIL only, no macros with the
+/// header stages, no ABORT after a message answered at end-of-headers or
+/// after a signed one, 1 MiB packets when offered, and QUIT_NC followed by
+/// CONNECT under the same negotiation.
+#[test]
+fn a_sendmail_session() {
+    let mut m = start("[trust]\nnetworks = []\n[verify]\nenabled = false\n");
+    let mut c = Client::connect(&m);
+    let (_, protocol) = c.negotiate_offer(0x1f_ffff | flag::MDS_1M);
+    assert!(protocol & flag::MDS_1M != 0, "1 MiB packets taken");
+    c.connect_from("192.0.2.9");
+    let headers = |c: &mut Client, fields: &[(&str, &[u8])]| {
+        for (name, value) in fields {
+            let mut d = name.as_bytes().to_vec();
+            d.push(0);
+            d.extend_from_slice(value);
+            d.push(0);
+            c.send(b'L', &d);
+        }
+        c.send(b'N', b"");
+        c.recv().0
+    };
+    let fields = signed_fields();
+    // signed, with a body chunk of Sendmail's largest size, no ABORT after
+    c.mail(Some("alice@example.com"), "S1");
+    assert_eq!(headers(&mut c, &fields), b'c');
+    let mut body = BODY.to_vec();
+    body.resize(1024 * 1024 - 1, b'x');
+    c.send(b'B', &body);
+    c.send(b'E', b"");
+    let mut inserts = 0;
+    loop {
+        let (code, _) = c.recv();
+        if code == b'i' {
+            inserts += 1;
+            continue;
+        }
+        assert_eq!(code, b'c');
+        break;
+    }
+    assert_eq!(inserts, 2);
+    // authenticated, no key for the From domain: accepted at end-of-headers
+    c.mail(Some("bob@other.org"), "S2");
+    let other: Vec<(&str, &[u8])> = vec![("From", b" bob@other.org"), ("Subject", b" hi")];
+    assert_eq!(headers(&mut c, &other), b'a');
+    // the next MAIL, without a login and without an ABORT before it: the
+    // last message's login does not carry over, so it is not signed
+    c.mail(None, "S3");
+    assert_eq!(
+        headers(&mut c, &fields),
+        b'a',
+        "unauthenticated: not signed"
+    );
+    // a new SMTP connection on the same milter connection
+    c.send(b'K', b"");
+    c.connect_from("192.0.2.10");
+    c.mail(Some("alice@example.com"), "S4");
+    assert_eq!(headers(&mut c, &fields), b'c');
+    let replies = c.body(BODY);
+    assert_eq!(replies.iter().filter(|r| r.0 == b'i').count(), 2);
+    // a message answered at end-of-headers is over: a stop closes the
+    // connection at once, not after the grace period
+    c.mail(Some("bob@other.org"), "S5");
+    assert_eq!(headers(&mut c, &other), b'a');
+    m.stop.send(true).unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(c.s.read(&mut buf).unwrap(), 0, "closed for the stop");
+    m.thread.take().unwrap().join().unwrap();
 }
 
 #[test]

@@ -30,6 +30,20 @@
 //!   it means "forget the message", never "the connection is over".
 //! - Header changes are only honoured in reply to end-of-message, before
 //!   the final reply.
+//!
+//! ## Where Sendmail (8.17) differs
+//!
+//! - It sends `ABORT` only while it thinks the filter is inside a message:
+//!   after a final reply (accept, reject, tempfail) at end-of-headers, or a
+//!   transaction that ends before DATA, the next thing may be the next
+//!   message's MAIL-stage macros. Each such macro packet starts a message.
+//! - The queue id `i` comes with MAIL only (Postfix sends it again with the
+//!   header stages).
+//! - With `Milter.maxdatasize` set it adds [`flag::MDS_256K`] or
+//!   [`flag::MDS_1M`] to its offer and uses the larger packets only when
+//!   the filter echoes the flag.
+//! - `QUIT_NC` (quit, a new connection follows; libmilter's state table)
+//!   is followed by `CONNECT`, with the negotiation kept.
 #![forbid(unsafe_code)]
 
 /// The protocol version this crate speaks.
@@ -107,6 +121,12 @@ pub mod flag {
     pub const NR_BODY: u32 = 0x0008_0000;
     /// Header values keep their leading space, both ways.
     pub const HEADER_LEADING_SPACE: u32 = 0x0010_0000;
+    /// Packets of up to 256 KiB (Sendmail offers it when its
+    /// `Milter.maxdatasize` is 256K; a filter that does not echo it gets
+    /// 64 KiB and a warning in Sendmail's log).
+    pub const MDS_256K: u32 = 0x1000_0000;
+    /// Packets of up to 1 MiB (`Milter.maxdatasize` 1M).
+    pub const MDS_1M: u32 = 0x2000_0000;
 }
 
 /// The stages a negotiation reply can name macros for (`SMFIM_*`).

@@ -49,7 +49,9 @@ const OPTIONAL: u32 = action::CHANGE_HEADERS | action::SET_MACRO_LISTS;
 /// What it asks the MTA to leave out or not wait for: no HELO, RCPT, DATA
 /// or unknown commands; no reply to CONNECT, MAIL, each header or each
 /// body chunk (each reply is a round trip, and the MTA waits for it);
-/// header values exactly as on the wire (the leading space kept).
+/// header values exactly as on the wire (the leading space kept); and,
+/// from Sendmail, packets up to 1 MiB (the reader's limit) when it offers
+/// them.
 ///
 /// Design note: a message that is neither signed nor verified is accepted
 /// at end-of-headers, so the MTA sends neither its body nor its end (more
@@ -63,7 +65,9 @@ const WANTED: u32 = flag::NO_HELO
     | flag::NR_MAIL
     | flag::NR_HEADER
     | flag::NR_BODY
-    | flag::HEADER_LEADING_SPACE;
+    | flag::HEADER_LEADING_SPACE
+    | flag::MDS_256K
+    | flag::MDS_1M;
 
 /// The macros asked for per stage: `{daemon_name}` with the connection,
 /// the SASL login with MAIL (remembered for the message; Postfix sends it
@@ -326,6 +330,15 @@ impl Conn {
                 return Ok(true);
             }
             Command::Macros { stage, pairs } => {
+                // A stage's packet replaces what came before it: a new
+                // connection's macros, or a new message's, which Sendmail
+                // sends without an ABORT after a message it was answered
+                // for at end-of-headers.
+                match stage {
+                    b'C' => self.conn_macros.clear(),
+                    b'M' => self.end_message(),
+                    _ => {}
+                }
                 let map = match stage {
                     b'C' | b'H' => &mut self.conn_macros,
                     _ => &mut self.msg_macros,
@@ -360,6 +373,17 @@ impl Conn {
                     self.start_message();
                 }
                 self.end_of_headers().await;
+                // Answered for good (accepted without a body, or failed):
+                // the MTA sends nothing more of this message, and Sendmail
+                // not even an ABORT; its permit and header block go now,
+                // not at the next message.
+                if self
+                    .msg
+                    .as_ref()
+                    .is_some_and(|m| matches!(m.work, Work::Done))
+                {
+                    self.msg = None;
+                }
                 return Ok(true);
             }
             Command::Body(chunk) => {
@@ -383,11 +407,12 @@ impl Conn {
             }
             Command::Quit => return Ok(false),
             Command::QuitNewConnection => {
+                // The next SMTP connection follows on this one: CONNECT
+                // comes next, under the same negotiation (libmilter's
+                // state table).
                 self.end_message();
                 self.conn_macros.clear();
                 self.client = None;
-                self.negotiated = false;
-                self.protocol = 0;
                 return Ok(true);
             }
             Command::Helo(_) | Command::Rcpt(_) | Command::Data | Command::Unknown(_) => {}
