@@ -493,6 +493,36 @@ fn a_sendmail_session() {
     m.thread.take().unwrap().join().unwrap();
 }
 
+/// A quiet spell longer than the sandbox deadline: the next message gets
+/// an instance that waited in the pool all that time and drops the last
+/// message's prepared options in it (its timestamp differs), which needs a
+/// fresh deadline like every other call (it was a tempfail, "wasm trap:
+/// interrupt", for the first message after each pause).
+#[test]
+fn a_pause_longer_than_the_sandbox_deadline() {
+    let m = start(
+        "[trust]\nnetworks = []\n[verify]\nenabled = false\n[limits]\nsandbox_deadline = 1\n",
+    );
+    let mut c = Client::connect(&m);
+    c.negotiate();
+    c.connect_from("192.0.2.9");
+    for (i, pause) in [0u64, 1_600].into_iter().enumerate() {
+        std::thread::sleep(Duration::from_millis(pause));
+        let qid = format!("P{i}");
+        c.mail(Some("alice@example.com"), &qid);
+        assert_eq!(c.headers(&signed_fields(), &qid), b'c');
+        let replies = c.body(BODY);
+        let last = replies.last().unwrap();
+        assert_eq!(
+            (last.0, replies.iter().filter(|r| r.0 == b'i').count()),
+            (b'c', 2),
+            "message {i}: {}",
+            String::from_utf8_lossy(&last.1)
+        );
+        c.abort();
+    }
+}
+
 #[test]
 fn trusted_networks_and_no_key_tempfail() {
     let m = start(

@@ -323,7 +323,9 @@ impl ComponentHost {
         }
     }
 
-    /// A fresh deadline for the next call into the sandbox.
+    /// A fresh deadline for the next call into the sandbox. Every call
+    /// needs one, a resource's drop included: the deadline counts from
+    /// the last arming, and an instance can wait in the pool for minutes.
     fn arm(&self, store: &mut Store<HostState>) {
         let limits = &self.shared.limits;
         let ticks = (limits.deadline.as_millis() / TICK.as_millis()).max(1) as u64;
@@ -400,11 +402,14 @@ impl ComponentHost {
             return Ok(Ok(p.resource));
         }
         let algorithms = key_algorithms(options, keys).collect();
+        // Dropping a resource runs its destructor in the sandbox: armed
+        // first, or an instance that waited in the pool longer than the
+        // deadline traps here.
+        self.arm(&mut inst.store);
         if let Some(old) = inst.prepared.take() {
             old.resource.resource_drop(&mut inst.store)?;
         }
         let signing = inst.bindings.waxseal_dkim_signing();
-        self.arm(&mut inst.store);
         Ok(
             match signing.prepared().call_create(&mut inst.store, options)? {
                 Ok(resource) => {

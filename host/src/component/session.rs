@@ -367,7 +367,12 @@ impl Drop for SandboxVerifier {
         // pooled (a finished one was dropped by `finish`)
         if self.live
             && let Some(inst) = self.lease.inst.as_mut()
-            && self.res.resource_drop(&mut inst.store).is_err()
+            && {
+                // the drop runs in the sandbox: a fresh deadline (the last
+                // call may be long past, e.g. a slow MTA)
+                self.lease.host.arm(&mut inst.store);
+                self.res.resource_drop(&mut inst.store).is_err()
+            }
         {
             self.lease.inst = None;
         }
