@@ -5,7 +5,7 @@
 #   interop with dkimpy / Mail::DKIM / mailauth / OpenDKIM; the shared
 #   vectors in Node, Chromium, workerd, Deno and the component in wasmtime;
 #   the waxseal command with a loopback DNS server; the milter with a raw-frame
-#   client and in a real Postfix with SASL), the npm package from its
+#   client and in a real Postfix and Sendmail with SASL), the npm package from its
 #   tarball, the browser page (Chromium, axe-core) and the Cloudflare
 #   Workers (workerd), builds for wasm32-unknown-unknown, wasm32-wasip2 and a no-std
 #   target, cargo-deny, the component's allocator under Miri, the benchmark's
@@ -47,7 +47,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 step "cargo test"
 cargo test --workspace --locked
 
-step "the milter in a real Postfix with SASL on loopback (tests/milter/e2e.sh)"
+step "the milter in a real Postfix and a real Sendmail with SASL on loopback (tests/milter/e2e.sh)"
 WAXSEAL_BIN="$PWD/target/debug/waxseal" tests/milter/e2e.sh
 
 step "the npm package as a user installs it (wasm/test.sh)"

@@ -26,18 +26,14 @@ PROG=postfix.sh
 PACKAGES=(postfix sasl2-bin libsasl2-modules swaks)
 POSTFIX=/usr/sbin/postfix
 MASTER=/usr/lib/postfix/sbin/master
-SMTP_SINK=/usr/sbin/smtp-sink
 SENDMAIL=/usr/sbin/sendmail
 MARKER=.waxseal-postfix          # marks a DIR this script may wipe and reuse
-SINK_USER=nobody                 # smtp-sink drops root for this user
 SASL_USERS=(alice@example.com bob@other.org)
+# shellcheck source=tests/milter/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() { log "$*"; exit 1; }
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
 need_root() { [ "$(id -u)" = 0 ] || die "$1 needs root (Postfix's start-up and sendmail's postdrop do)"; }
-abs_dir() { mkdir -p "$1" && (cd "$1" && pwd -P); }
-is_port() { [[ "$1" =~ ^[0-9]+$ ]] && [ "$1" -ge 1024 ] && [ "$1" -le 65535 ]; }
 
 # ---------------------------------------------------------------- install --
 
@@ -76,25 +72,6 @@ cmd_install() {
 
 # ------------------------------------------------------------ process info --
 
-# port_listening PORT: true when something listens on 127.0.0.1:PORT or
-# 0.0.0.0:PORT (reads /proc/net/tcp: no connection is made, so a listening
-# smtpd logs nothing and a milter is not contacted)
-port_listening() {
-  local hex
-  hex=$(printf '%04X' "$1")
-  awk -v a="0100007F:$hex" -v b="00000000:$hex" \
-    'NR > 1 && ($2 == a || $2 == b) && $4 == "0A" { found = 1 } END { exit !found }' /proc/net/tcp
-}
-
-wait_listening() {  # wait_listening PORT SECONDS
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do
-    port_listening "$1" && return 0
-    sleep 0.1
-  done
-  return 1
-}
-
 # master_pid DIR: the pid of this instance's master(8), if it runs. Checked
 # against /proc: the binary is Postfix's master and its working directory is
 # this instance's queue (master chdirs there), so a stale pid file can never
@@ -106,18 +83,6 @@ master_pid() {
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$MASTER" ] || return 1
   [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$1/queue" ] || return 1
-  echo "$pid"
-}
-
-# sink_pid DIR: the pid of this instance's smtp-sink, if it runs (the pid
-# recorded by `start`, still an smtp-sink dumping into DIR/sink/)
-sink_pid() {
-  local pid
-  [ -r "$1/sink.pid" ] || return 1
-  pid=$(cat "$1/sink.pid")
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$SMTP_SINK" ] || return 1
-  tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "$1/sink/%Y%m%d-%H%M%S." || return 1
   echo "$pid"
 }
 
@@ -358,24 +323,16 @@ cmd_start() {
   for p in "$SMTP_PORT" "$SUBMISSION_PORT" "$SINK_PORT"; do
     port_listening "$p" && die "port $p on 127.0.0.1 is already in use"
   done
-  # The daemons run as postfix: every directory above DIR must let them pass.
-  # (DIR itself, e.g. from mktemp -d, is given o+x; its parents must have it.)
-  [ $(( 0$(stat -c %a "$d") & 1 )) = 1 ] || chmod o+x "$d"
-  local up=$d
-  while [ "$up" != / ]; do
-    [ $(( 0$(stat -c %a "$up") & 1 )) = 1 ] ||
-      die "$up is not searchable by others: the postfix user cannot reach $d"
-    up=$(dirname "$up")
-  done
+  # The daemons run as postfix, smtp-sink as nobody: DIR must let them pass.
+  open_to_others "$d" "the postfix user"
 
   # A fresh instance every time: old queue, sink and log are dropped.
   rm -rf "${d:?}/etc" "$d/queue" "$d/data" "$d/sink" "$d/maillog" \
     "$d/start.log" "$d/sink.log" "$d/sink.pid" "$d/instance.env"
   touch "$d/$MARKER"
-  mkdir -p "$d/etc" "$d/queue" "$d/data" "$d/sink"
+  mkdir -p "$d/etc" "$d/queue" "$d/data"
   chown postfix: "$d/data"
   chmod 700 "$d/data"
-  chown "$SINK_USER" "$d/sink"
   write_main_cf "$d"
   write_master_cf "$d"
   write_sasl "$d"
@@ -387,16 +344,8 @@ cmd_start() {
   } >"$d/instance.env"
   touch "$d/maillog"
 
-  # The next hop: smtp-sink, IPv4 loopback only, running as $SINK_USER,
-  # writing each message to DIR/sink/YYYYmmdd-HHMMSS.<random hex>
-  # (format: see `extract` and README.md).
-  (cd "$d" && exec "$SMTP_SINK" -4 -u "$SINK_USER" -h sink.waxseal.test \
-    -d "$d/sink/%Y%m%d-%H%M%S." "inet:127.0.0.1:$SINK_PORT" 64 \
-    </dev/null >"$d/sink.log" 2>&1) &
-  echo $! >"$d/sink.pid"
-  disown
-  if ! wait_listening "$SINK_PORT" 5 || ! sink_pid "$d" >/dev/null; then
-    cat "$d/sink.log" >&2
+  # The next hop: smtp-sink, writing each message to DIR/sink/.
+  if ! start_sink "$d" "$SINK_PORT"; then
     cmd_stop "$d"
     die "smtp-sink did not start"
   fi
@@ -445,15 +394,7 @@ cmd_stop() {
     log "leftover Postfix process $pid: SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
   done
-  if pid=$(sink_pid "$d"); then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 30; i++)); do
-      sink_pid "$d" >/dev/null || break
-      sleep 0.1
-    done
-    if sink_pid "$d" >/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  fi
-  rm -f "$d/sink.pid"
+  stop_sink "$d"
 }
 
 # ----------------------------------------------------------------- status --
@@ -519,7 +460,10 @@ swaks_send() {
     --timeout 60 --data "@$wire" --no-data-fixup "$@" 2>&1) || rc=$?
   rm -f "$wire"
   if [ "$rc" = 0 ]; then
-    sed -n 's/^ *<- *250 .*queued as \([0-9A-Za-z]*\).*/\1/p' <<<"$out"
+    # Postfix: "250 2.0.0 Ok: queued as ID"; Sendmail: "250 2.0.0 ID
+    # Message accepted for delivery"
+    sed -n -e 's/^ *<- *250 .*queued as \([0-9A-Za-z]*\).*/\1/p' \
+      -e 's/^ *<- *250 [0-9.]* \([0-9A-Za-z]*\) Message accepted for delivery.*/\1/p' <<<"$out"
   else
     printf '%s\n' "$out" >&2
     log "swaks exit status $rc (message not accepted)"

@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# A real, private Sendmail (Debian 12's 8.17 package, unpacked, not installed) with Cyrus SASL
+# (sasldb) on loopback and a milter, for testing the milter in the other
+# MTA. Every message it accepts is relayed to smtp-sink, which stores each
+# one as its own file, as postfix.sh does, so postfix.sh's `submit`,
+# `inbound`, `wait` and `extract` work on a Sendmail DIR too.
+# See README.md beside this file. Needs root (Sendmail's start-up does).
+#
+#   sendmail.sh install
+#   sendmail.sh start DIR [--smtp-port P] [--submission-port P] [--sink-port P]
+#                         [--milter inet:127.0.0.1:PORT]
+#   sendmail.sh stop  DIR
+#
+# Environment (read by `start`, kept in DIR/instance.env): SMTP_PORT
+# (12025), SUBMISSION_PORT (12587), SINK_PORT (12026), MILTER (empty: no
+# milter), SASL_PASSWORD (wax-test-1).
+set -euo pipefail
+
+PROG=sendmail.sh
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=tests/milter/lib.sh
+. "$HERE/lib.sh"
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
+need_root() { [ "$(id -u)" = 0 ] || die "$1 needs root (Sendmail's start-up does)"; }
+
+# Debian's sendmail-bin conflicts with postfix (both are the system MTA), so
+# the packages are unpacked into a cache, never installed: the system keeps
+# its Postfix, and nothing of this Sendmail is on the system's paths.
+CACHE=${WAXSEAL_SENDMAIL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/waxseal-sendmail}
+UNPACKED=$CACHE/root
+BIN=$UNPACKED/usr/libexec/sendmail/sendmail
+CF_DIR=$UNPACKED/usr/share/sendmail/cf
+MARKER=.waxseal-sendmail         # marks a DIR this script may wipe and reuse
+SASL_USERS=(alice@example.com bob@other.org)
+SYSTEM_SASLDB=/etc/sasldb2       # Cyrus SASL's default, made by sasl2-bin
+
+# ---------------------------------------------------------------- install --
+
+cmd_install() {
+  # smtp-sink, swaks, saslpasswd2 and the SASL modules come with Postfix's
+  "$HERE/postfix.sh" install
+  # Sendmail's libraries (libwrap0 is the one a Postfix machine lacks), and
+  # m4 for its configuration
+  local p status missing=()
+  for p in libwrap0 liblockfile1 libnsl2 libdb5.3 libldap-2.5-0 libsasl2-2 m4; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    need_root install
+    log "apt-get install ${missing[*]}"
+    local apt=(apt-get -y -qq -o DPkg::Lock::Timeout=600)
+    if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+      "${apt[@]}" update >/dev/null || true
+      DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends "${missing[@]}" >/dev/null ||
+        die "apt-get install ${missing[*]} failed"
+    fi
+  fi
+  if [ -x "$BIN" ] && [ -r "$CF_DIR/m4/cf.m4" ]; then return 0; fi
+  log "unpacking Debian's sendmail into $UNPACKED"
+  local tmp
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/waxseal-sendmail-debs.XXXXXX")
+  chmod 755 "$tmp"   # apt's download runs as _apt
+  if ! (cd "$tmp" && apt-get download -qq sendmail-bin sendmail-base sendmail-cf >/dev/null 2>&1); then
+    apt-get -qq update >/dev/null || true
+    (cd "$tmp" && apt-get download -qq sendmail-bin sendmail-base sendmail-cf >/dev/null) ||
+      { rm -rf "$tmp"; die "apt-get download sendmail-bin sendmail-base sendmail-cf failed"; }
+  fi
+  rm -rf "$UNPACKED.new"
+  mkdir -p "$UNPACKED.new"
+  local deb
+  for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$UNPACKED.new"; done
+  dpkg-deb -f "$tmp"/sendmail-bin_*.deb Version >"$UNPACKED.new/.version"
+  rm -rf "$tmp"
+  [ -x "$UNPACKED.new/usr/libexec/sendmail/sendmail" ] || die "no sendmail binary in the packages"
+  rm -rf "$UNPACKED"
+  mv "$UNPACKED.new" "$UNPACKED"
+}
+
+# ------------------------------------------------------------ process info --
+
+# our_sendmail_pids DIR: every process of this instance (the daemon and its
+# children: sessions, deliveries, queue runs), known by the binary and the
+# working directory (Sendmail works in its queue directory)
+our_sendmail_pids() {
+  local p
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/exe" 2>/dev/null)" = "$BIN" ] || continue
+    [ "$(readlink "$p/cwd" 2>/dev/null)" = "$1/queue" ] && echo "${p#/proc/}"
+  done
+  return 0
+}
+
+# daemon_pid DIR: the pid of this instance's daemon, if it runs
+daemon_pid() {
+  local pid
+  [ -r "$1/sendmail.pid" ] || return 1
+  pid=$(head -n 1 "$1/sendmail.pid")
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  our_sendmail_pids "$1" | grep -qx "$pid" || return 1
+  echo "$pid"
+}
+
+# ------------------------------------------------------------------ start --
+
+write_mc() {  # write_mc DIR: the m4 source of DIR/etc/sendmail.cf
+  local d=$1
+  cat >"$d/etc/sendmail.mc" <<EOF
+divert(-1)
+# Private test instance written by waxseal tests/milter/sendmail.sh.
+# Only loopback, only high ports; all mail goes to smtp-sink.
+divert(0)dnl
+VERSIONID(\`waxseal test instance')dnl
+OSTYPE(\`linux')dnl
+dnl Fixed names, so nothing depends on the machine's hostname or on DNS.
+define(\`confDOMAIN_NAME', \`sm.waxseal.test')dnl
+define(\`confDONT_PROBE_INTERFACES', \`True')dnl
+define(\`confSERVICE_SWITCH_FILE', \`$d/etc/service.switch')dnl
+define(\`confHOSTS_FILE', \`$d/etc/hosts')dnl
+define(\`confTO_IDENT', \`0')dnl
+dnl Every file of its own, under DIR.
+define(\`QUEUE_DIR', \`$d/queue')dnl
+define(\`confPID_FILE', \`$d/sendmail.pid')dnl
+define(\`STATUS_FILE', \`$d/etc/statistics')dnl
+define(\`ALIAS_FILE', \`$d/etc/aliases')dnl
+define(\`HELP_FILE', \`$d/etc/helpfile')dnl
+dnl A header block over 64 KiB passes (the default limit is 32 KiB).
+define(\`confMAX_HEADERS_LENGTH', \`262144')dnl
+dnl Every message to smtp-sink (brackets: no MX lookup).
+define(\`SMART_HOST', \`[127.0.0.1]')dnl
+define(\`RELAY_MAILER_ARGS', \`TCP \$h $SINK_PORT')dnl
+define(\`ESMTP_MAILER_ARGS', \`TCP \$h $SINK_PORT')dnl
+define(\`SMTP_MAILER_ARGS', \`TCP \$h $SINK_PORT')dnl
+dnl Any loopback client may relay (only loopback can connect at all).
+FEATURE(\`promiscuous_relay')dnl
+FEATURE(\`accept_unresolvable_domains')dnl
+FEATURE(\`nocanonify')dnl
+dnl The MTA port, and the submission port (SASL, PLAIN and LOGIN without TLS
+dnl on loopback) named MSA: {daemon_name} tells a milter which one.
+FEATURE(\`no_default_msa')dnl
+DAEMON_OPTIONS(\`Port=$SMTP_PORT, Addr=127.0.0.1, Name=MTA')dnl
+DAEMON_OPTIONS(\`Port=$SUBMISSION_PORT, Addr=127.0.0.1, Name=MSA, M=Ea')dnl
+define(\`confAUTH_MECHANISMS', \`PLAIN LOGIN')dnl
+TRUST_AUTH_MECH(\`PLAIN LOGIN')dnl
+EOF
+  if [ -n "$MILTER" ]; then
+    # F=T: tempfail while the milter is unreachable (as in the README)
+    cat >>"$d/etc/sendmail.mc" <<EOF
+INPUT_MAIL_FILTER(\`waxseal', \`S=inet:${MILTER##*:}@127.0.0.1, F=T, T=S:30s;R:30s;E:5m')dnl
+EOF
+  fi
+  echo "MAILER(\`smtp')dnl" >>"$d/etc/sendmail.mc"
+}
+
+write_files() {  # write_files DIR: what sendmail.cf names, and SASL users
+  local d=$1 u
+  # the names Sendmail looks up at start (its own, localhost) come from here
+  printf '127.0.0.1 sm.waxseal.test localhost\n::1 sm.waxseal.test localhost\n' >"$d/etc/hosts"
+  # no DNS server but loopback's, where none listens on port 53
+  printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$d/etc/resolv.conf"
+  printf 'hosts files\naliases files\n' >"$d/etc/service.switch"
+  : >"$d/etc/aliases"
+  : >"$d/etc/statistics"
+  cp "$UNPACKED/etc/mail/helpfile" "$d/etc/helpfile"
+  for u in "${SASL_USERS[@]}"; do
+    printf '%s' "$SASL_PASSWORD" |
+      saslpasswd2 -p -c -f "$d/etc/sasldb2" -u "${u#*@}" "${u%@*}"
+  done
+  chmod 600 "$d/etc/sasldb2"
+}
+
+cmd_start() {
+  need_root start
+  [ $# -ge 1 ] || usage
+  local d
+  d=$(abs_dir "$1"); shift
+  SMTP_PORT=${SMTP_PORT:-12025}
+  SUBMISSION_PORT=${SUBMISSION_PORT:-12587}
+  SINK_PORT=${SINK_PORT:-12026}
+  MILTER=${MILTER:-}
+  SASL_PASSWORD=${SASL_PASSWORD:-wax-test-1}
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --smtp-port) SMTP_PORT=$2; shift 2 ;;
+      --submission-port) SUBMISSION_PORT=$2; shift 2 ;;
+      --sink-port) SINK_PORT=$2; shift 2 ;;
+      --milter) MILTER=$2; shift 2 ;;
+      *) die "start: unknown option $1" ;;
+    esac
+  done
+  local p
+  for p in "$SMTP_PORT" "$SUBMISSION_PORT" "$SINK_PORT"; do
+    is_port "$p" || die "bad port '$p' (want 1024-65535)"
+  done
+  case "$MILTER" in ''|inet:127.0.0.1:*) ;;
+    *) die "MILTER must be inet:127.0.0.1:PORT (loopback only)" ;; esac
+  [ -x "$BIN" ] || die "no sendmail in $UNPACKED (run: $PROG install)"
+  [ -f "$SYSTEM_SASLDB" ] || die "$SYSTEM_SASLDB is missing (sasl2-bin makes it; run: $PROG install)"
+  if [ -n "$(ls -A "$d")" ] && [ ! -e "$d/$MARKER" ]; then
+    die "$d is not empty and was not made by $PROG: refusing to use it"
+  fi
+  if daemon_pid "$d" >/dev/null || sink_pid "$d" >/dev/null; then
+    die "$d: instance already running (run: $PROG stop $d)"
+  fi
+  for p in "$SMTP_PORT" "$SUBMISSION_PORT" "$SINK_PORT"; do
+    port_listening "$p" && die "port $p on 127.0.0.1 is already in use"
+  done
+
+  # smtp-sink runs as nobody
+  open_to_others "$d" "smtp-sink ($SINK_USER)"
+
+  rm -rf "${d:?}/etc" "$d/queue" "$d/sink" "$d/maillog" "$d/sink.log" \
+    "$d/sink.pid" "$d/sendmail.pid" "$d/instance.env"
+  touch "$d/$MARKER"
+  mkdir -p "$d/etc" "$d/queue"
+  chmod 700 "$d/queue"
+  write_mc "$d"
+  m4 -D_CF_DIR_="$CF_DIR/" "$CF_DIR/m4/cf.m4" "$d/etc/sendmail.mc" \
+    >"$d/etc/sendmail.cf" 2>"$d/etc/m4.log" || { cat "$d/etc/m4.log" >&2; die "m4 failed"; }
+  write_files "$d"
+  {
+    printf 'SMTP_PORT=%q\nSUBMISSION_PORT=%q\nSINK_PORT=%q\n' \
+      "$SMTP_PORT" "$SUBMISSION_PORT" "$SINK_PORT"
+    printf 'MILTER=%q\nSASL_PASSWORD=%q\n' "$MILTER" "$SASL_PASSWORD"
+  } >"$d/instance.env"
+
+  start_sink "$d" "$SINK_PORT" || { cmd_stop "$d"; die "smtp-sink did not start"; }
+
+  # Sendmail reads some files before its configuration, at fixed paths:
+  # the machine's hostname, resolved through /etc/hosts (or DNS), and
+  # Cyrus SASL's /etc/sasldb2. It runs in a mount and UTS namespace of its
+  # own where those are this instance's files and its name is
+  # sm.waxseal.test: the system's files are untouched, and no lookup
+  # leaves loopback. It logs only to syslog, which the test machine may not
+  # run; -X writes every SMTP session to DIR/maillog instead.
+  unshare --mount --uts --propagation private /bin/sh -c '
+    set -e
+    mount --bind "$1/etc/hosts" /etc/hosts
+    mount --bind "$1/etc/resolv.conf" /etc/resolv.conf
+    mount --bind "$1/etc/sasldb2" "$3"
+    hostname sm.waxseal.test
+    exec "$2" -C "$1/etc/sendmail.cf" -bD -q2s -X "$1/maillog"
+  ' sh "$d" "$BIN" "$SYSTEM_SASLDB" </dev/null >"$d/start.log" 2>&1 &
+  disown
+  if ! wait_listening "$SMTP_PORT" 10 || ! wait_listening "$SUBMISSION_PORT" 5; then
+    cat "$d/start.log" >&2
+    cmd_stop "$d"
+    die "sendmail did not start"
+  fi
+  log "running in $d: smtp 127.0.0.1:$SMTP_PORT, submission 127.0.0.1:$SUBMISSION_PORT," \
+    "sink 127.0.0.1:$SINK_PORT, milter ${MILTER:-none}"
+}
+
+# ------------------------------------------------------------------- stop --
+
+cmd_stop() {
+  [ $# -eq 1 ] || usage
+  local d pid i
+  [ -d "$1" ] || return 0
+  d=$(cd "$1" && pwd -P)
+  if pid=$(daemon_pid "$d"); then
+    kill -TERM "$pid" 2>/dev/null || true
+  fi
+  # The daemon ends its children on SIGTERM; a delivery or queue run that
+  # lingers is ended here.
+  for ((i = 0; i < 50; i++)); do
+    [ -z "$(our_sendmail_pids "$d")" ] && break
+    sleep 0.1
+  done
+  for pid in $(our_sendmail_pids "$d"); do
+    log "leftover Sendmail process $pid: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  stop_sink "$d"
+}
+
+# ------------------------------------------------------------------- main --
+
+[ $# -ge 1 ] || usage
+sub=$1; shift
+case "$sub" in
+  install) cmd_install "$@" ;;
+  start) cmd_start "$@" ;;
+  stop) cmd_stop "$@" ;;
+  -h|--help|help) usage ;;
+  *) log "unknown subcommand: $sub"; usage ;;
+esac
