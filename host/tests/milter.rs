@@ -425,11 +425,12 @@ fn signs_for_authenticated_senders_message_after_message() {
 
 /// Sendmail's way (8.17): the queue id with MAIL only, no macros with the
 /// header stages, no ABORT after a message answered at end-of-headers or
-/// after a signed one, 1 MiB packets when offered, and QUIT_NC followed by
-/// CONNECT under the same negotiation.
+/// after a signed one, 1 MiB packets when offered, QUIT_NC followed by
+/// CONNECT under the same negotiation, IPv6 client addresses with their
+/// `IPv6:` prefix.
 #[test]
 fn a_sendmail_session() {
-    let mut m = start("[trust]\nnetworks = []\n[verify]\nenabled = false\n");
+    let mut m = start("[trust]\nnetworks = [\"2001:db8::/32\"]\n[verify]\nenabled = false\n");
     let mut c = Client::connect(&m);
     let (_, protocol) = c.negotiate_offer(0x1f_ffff | flag::MDS_1M);
     assert!(protocol & flag::MDS_1M != 0, "1 MiB packets taken");
@@ -476,10 +477,11 @@ fn a_sendmail_session() {
         b'a',
         "unauthenticated: not signed"
     );
-    // a new SMTP connection on the same milter connection
+    // a new SMTP connection on the same milter connection, from a trusted
+    // IPv6 network (Sendmail writes the address with an `IPv6:` prefix)
     c.send(b'K', b"");
-    c.connect_from("192.0.2.10");
-    c.mail(Some("alice@example.com"), "S4");
+    c.connect_from("IPv6:2001:db8::25");
+    c.mail(None, "S4");
     assert_eq!(headers(&mut c, &fields), b'c');
     let replies = c.body(BODY);
     assert_eq!(replies.iter().filter(|r| r.0 == b'i').count(), 2);
