@@ -18,7 +18,8 @@
 #   - the same milter in a real Sendmail (tests/milter/sendmail.sh): an
 #     authenticated sender's mail signed (8-bit Subject, a header block over
 #     64 KiB) and verified by the four verifiers, an unauthenticated
-#     client's not, a forged Authentication-Results replaced.
+#     client's not, a forged Authentication-Results replaced, and mail from
+#     a port whose {daemon_name} the config trusts signed.
 # Stops everything it started. Needs root (apt-get, Postfix). Run by
 # scripts/test-all.sh; WAXSEAL_BIN picks the binary (default: builds
 # target/debug/waxseal).
@@ -78,7 +79,7 @@ dnsmasq --keep-in-foreground --no-daemon --listen-address=127.0.0.1 --bind-inter
 DNS_PID=$!
 
 # ------------------------------------------------------------------ config
-write_config() {  # write_config KEYS...
+write_config() {  # write_config KEYS... (DAEMON_NAMES: a TOML list's items)
   local keys
   keys=$(printf '"%s", ' "$@")
   cat >"$T/waxseal.toml" <<EOF
@@ -89,6 +90,7 @@ authserv_id = "mx.waxseal.test"
 # sendmail(1) mail comes from 127.0.0.1; the test's SMTP clients connect
 # from 127.0.0.2, which is not trusted
 networks = ["127.0.0.1/32"]
+daemon_names = [${DAEMON_NAMES:-}]
 
 [verify]
 resolver = "127.0.0.1:$DNS_PORT"
@@ -334,15 +336,21 @@ for i in $(seq 1 40); do
 done
 [ "$(count_sink)" = 60 ] || fail "$(count_sink) messages in the sink, expected 60"
 
+reload() {  # SIGHUP, and wait until the milter has logged one more reload
+  local before
+  before=$(grep -c "reloaded:" "$T/milter.log" || true)
+  kill -HUP "$MILTER_PID"
+  for _ in $(seq 50); do
+    [ "$(grep -c "reloaded:" "$T/milter.log" || true)" -gt "$before" ] && return 0
+    sleep 0.1
+  done
+  fail "no reload logged"
+}
+
 log "9. the same milter in Sendmail"
 # both keys again, as for messages 1-6
 write_config rsa2026 ed2026
-reloads=$(grep -c "reloaded:" "$T/milter.log" || true)
-kill -HUP "$MILTER_PID"
-for _ in $(seq 50); do
-  [ "$(grep -c "reloaded:" "$T/milter.log" || true)" -gt "$reloads" ] && break
-  sleep 0.1
-done
+reload
 "$SM" start "$T/sm" --smtp-port "$SM_SMTP_PORT" --submission-port "$SM_SUBMISSION_PORT" \
   --sink-port "$SM_SINK_PORT" --milter "inet:127.0.0.1:$MILTER_PORT" >/dev/null
 # postfix.sh's submit, inbound and wait work on a Sendmail instance too
@@ -376,8 +384,18 @@ done
 [ "$(grep -a -A3 '^Authentication-Results: mx.waxseal.test' "$T/out/sm6.eml" | grep -o 'dkim=pass' | wc -l)" = 2 ] ||
   fail "Sendmail message 6: our result is not two passes"
 peers_verify "$T/out/sm1.eml" "$T/out/long-sm2.eml"
+
+log "10. Sendmail's {daemon_name}: its MTA port named as trusted"
+DAEMON_NAMES='"MTA"' write_config rsa2026 ed2026
+reload
+message "$T/m7.eml" "alice@example.com" "through a trusted daemon"
+"$PF" inbound "$T/sm" "$T/m7.eml" --from alice@example.com --to bob@other.org >/dev/null || fail "Sendmail inbound 7"
+"$PF" wait "$T/sm" 5 60 >/dev/null || fail "Sendmail message 7 not delivered"
+delivered "through a trusted daemon" "$T/sm" >"$T/out/sm7.eml" || fail "Sendmail message 7 not found"
+[ "$(sigs "$T/out/sm7.eml")" = 2 ] || fail "Sendmail message 7 (daemon MTA) has $(sigs "$T/out/sm7.eml") signatures"
+grep -q "signed example.com s=rsa2026+ed2026 (daemon MTA)" "$T/milter.log" || fail "no signing for the daemon name logged"
 for f in sm1 long-sm2; do
   "$W" verify "$T/out/$f.eml" --key-dir "$T/dns" >/dev/null || fail "waxseal verify $f"
 done
 
-log "ok: 60 messages through Postfix and 4 through Sendmail with the milter; all checks passed"
+log "ok: 60 messages through Postfix and 5 through Sendmail with the milter; all checks passed"
