@@ -525,6 +525,43 @@ fn a_pause_longer_than_the_sandbox_deadline() {
     }
 }
 
+/// Key lookups nobody answers: end-of-message waits `dns_timeout` for
+/// them, telling the MTA every 4 s that it is still at it (a progress
+/// reply: Sendmail waits only 10 s for each reply by default), then the
+/// message gets `dkim=temperror` (the DNS-error action, accept).
+#[test]
+fn slow_key_lookups_get_progress_replies() {
+    // a DNS server that never answers
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let m = start(&format!(
+        "[trust]\nnetworks = []\n[verify]\nresolver = \"{}\"\ndns_timeout = 5\n",
+        silent.local_addr().unwrap()
+    ));
+    let mut c = Client::connect(&m);
+    c.negotiate();
+    c.connect_from("198.51.100.7");
+    c.mail(None, "W1");
+    let fields: Vec<(&str, &[u8])> = vec![
+        (
+            "DKIM-Signature",
+            b" v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=slow;\n\th=from:subject; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=dGVzdA==",
+        ),
+        ("From", b" alice@example.com"),
+        ("Subject", b" slow"),
+    ];
+    assert_eq!(c.headers(&fields, "W1"), b'c', "verified");
+    let started = std::time::Instant::now();
+    let replies = c.body(BODY);
+    let codes: Vec<u8> = replies.iter().map(|r| r.0).collect();
+    assert!(started.elapsed() >= Duration::from_secs(4), "{codes:?}");
+    assert_eq!(codes.first(), Some(&b'p'), "progress first: {codes:?}");
+    assert_eq!(codes.last(), Some(&b'c'), "{codes:?}");
+    let field = replies.iter().find(|r| r.0 == b'i').expect("our result");
+    let text = String::from_utf8_lossy(&field.1);
+    assert!(text.contains("dkim=temperror"), "{text}");
+    drop(silent);
+}
+
 #[test]
 fn trusted_networks_and_no_key_tempfail() {
     let m = start(

@@ -41,6 +41,13 @@ use fields::authserv_id;
 /// A connection with no packet for this long is closed.
 const IDLE: Duration = Duration::from_secs(3600);
 
+/// While end-of-message waits (for key lookups, up to `dns_timeout`), the
+/// MTA is told this often that the filter is still at it (`SMFIR_PROGRESS`):
+/// Sendmail waits 10 s for each reply by default (`T=R:`), and a progress
+/// reply starts that wait again. Postfix and Sendmail both read it at
+/// end-of-message.
+const PROGRESS: Duration = Duration::from_secs(4);
+
 /// Actions waxseal needs: adding header fields.
 const NEEDED: u32 = action::ADD_HEADERS;
 /// Actions it uses when offered: deleting forged Authentication-Results,
@@ -247,7 +254,12 @@ pub(super) async fn serve<S: MtaStream>(mut stream: S, shared: Arc<Shared>, peer
                 break;
             }
         };
-        match c.handle(&cmd).await {
+        let handled = if matches!(cmd, Command::EndOfMessage(_)) {
+            with_progress(c.handle(&cmd), &mut stream).await
+        } else {
+            c.handle(&cmd).await
+        };
+        match handled {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
@@ -265,6 +277,30 @@ pub(super) async fn serve<S: MtaStream>(mut stream: S, shared: Arc<Shared>, peer
         }
     }
     let _ = stream.shutdown().await;
+}
+
+/// Runs `work` (the answer to end-of-message), sending the MTA a progress
+/// reply every [`PROGRESS`] until it is done. The final replies follow in
+/// the connection's buffer, after any progress.
+async fn with_progress<S, T>(work: impl Future<Output = T>, stream: &mut S) -> T
+where
+    S: AsyncWrite + Unpin,
+{
+    let mut work = std::pin::pin!(work);
+    let start = tokio::time::Instant::now() + PROGRESS;
+    let mut tick = tokio::time::interval_at(start, PROGRESS);
+    let mut progress = Vec::new();
+    Reply::Progress.encode(&mut progress);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = tick.tick() => {
+                // a broken connection shows when the final replies are
+                // written
+                let _ = stream.write_all(&progress).await;
+            }
+        }
+    }
 }
 
 /// A macro name without its braces: `{auth_authen}` and `auth_authen`
