@@ -3,7 +3,9 @@
 //! Postfix opens one connection per SMTP session and sends, per message:
 //! the MAIL macros and MAIL, each header field, end-of-headers, the body
 //! in chunks, end-of-message, then ABORT (even after a message it
-//! delivered). The decision (sign, verify, pass) is made at end-of-headers
+//! delivered); Sendmail sends no ABORT after a message the filter answered
+//! at end-of-headers, so each MAIL-stage macro packet starts a new
+//! message. The decision (sign, verify, pass) is made at end-of-headers
 //! ([`decide`]); a message that is neither signed nor verified is accepted
 //! there, so Postfix sends no body. The header block and body stream
 //! through an engine session (the sandbox by default), so memory per
