@@ -30,6 +30,57 @@ wait_listening() {  # wait_listening PORT SECONDS
   return 1
 }
 
+# pids_in QUEUE PATTERN: the processes whose binary matches the glob
+# PATTERN and whose working directory is QUEUE (an MTA's daemons work in
+# their queue directory, which tells one instance's from another's)
+pids_in() {
+  local p exe
+  for p in /proc/[0-9]*; do
+    exe=$(readlink "$p/exe" 2>/dev/null) || continue
+    # shellcheck disable=SC2254 # PATTERN is a glob on purpose
+    case "$exe" in $2) ;; *) continue ;; esac
+    [ "$(readlink "$p/cwd" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"
+  done
+  return 0
+}
+
+# reap DIR WHAT TENTHS PIDS: waits up to TENTHS tenths of a second for the
+# processes the function PIDS lists for DIR to end, then SIGKILLs any left.
+reap() {
+  local d=$1 what=$2 tenths=$3 pids=$4 i pid
+  for ((i = 0; i < tenths; i++)); do
+    [ -z "$("$pids" "$d")" ] && break
+    sleep 0.1
+  done
+  for pid in $("$pids" "$d"); do
+    log "leftover $what process $pid: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
+# preflight DIR MARKER RUNNING PORT...: before an instance starts in DIR:
+# the ports are valid, distinct and free; DIR is empty or was set up by
+# this script before (MARKER is in it: only such a DIR is ever wiped); and
+# the function RUNNING, given DIR, finds no instance running there.
+preflight() {
+  local d=$1 marker=$2 running=$3 p
+  shift 3
+  for p in "$@"; do
+    is_port "$p" || die "bad port '$p' (want 1024-65535)"
+  done
+  [ "$(printf '%s\n' "$@" | sort -u | wc -l)" = $# ] || die "the ports must differ: $*"
+  if [ -n "$(ls -A "$d")" ] && [ ! -e "$d/$marker" ]; then
+    die "$d is not empty and was not made by $PROG: refusing to use it"
+  fi
+  if "$running" "$d" >/dev/null || sink_pid "$d" >/dev/null; then
+    die "$d: instance already running (run: $PROG stop $d)"
+  fi
+  for p in "$@"; do
+    port_listening "$p" && die "port $p on 127.0.0.1 is already in use"
+  done
+  return 0
+}
+
 # open_to_others DIR WHO: lets unprivileged users (Postfix's daemons,
 # smtp-sink) pass through DIR: DIR itself, e.g. from mktemp -d, is given
 # o+x; its parents must have it already.

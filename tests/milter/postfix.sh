@@ -88,15 +88,7 @@ master_pid() {
 
 # our_postfix_pids DIR: every Postfix daemon of this instance still alive
 # (Postfix daemons run from /usr/lib/postfix/sbin with the queue as cwd)
-our_postfix_pids() {
-  local p exe
-  for p in /proc/[0-9]*; do
-    exe=$(readlink "$p/exe" 2>/dev/null) || continue
-    case "$exe" in /usr/lib/postfix/sbin/*) ;; *) continue ;; esac
-    [ "$(readlink "$p/cwd" 2>/dev/null)" = "$1/queue" ] && echo "${p#/proc/}"
-  done
-  return 0
-}
+our_postfix_pids() { pids_in "$1/queue" '/usr/lib/postfix/sbin/*'; }
 
 load_instance() {  # load_instance DIR: the settings `start` recorded
   [ -f "$1/instance.env" ] || die "$1: no instance here (run: $PROG start $1)"
@@ -302,27 +294,11 @@ cmd_start() {
       *) die "start: unknown option $1" ;;
     esac
   done
-  local p
-  for p in "$SMTP_PORT" "$SUBMISSION_PORT" "$SINK_PORT"; do
-    is_port "$p" || die "bad port '$p' (want 1024-65535)"
-  done
-  [ "$(printf '%s\n' "$SMTP_PORT" "$SUBMISSION_PORT" "$SINK_PORT" | sort -u | wc -l)" = 3 ] ||
-    die "SMTP_PORT, SUBMISSION_PORT and SINK_PORT must differ"
   case "$MILTER_DEFAULT_ACTION" in accept|reject|tempfail|quarantine) ;;
     *) die "bad MILTER_DEFAULT_ACTION '$MILTER_DEFAULT_ACTION'" ;; esac
   case "$MILTER" in ''|inet:127.0.0.1:*|inet:localhost:*|unix:/*) ;;
     *) die "MILTER must be inet:127.0.0.1:PORT or unix:/path (loopback only)" ;; esac
-
-  # Only ever wipe a DIR that is empty or that this script set up before.
-  if [ -n "$(ls -A "$d")" ] && [ ! -e "$d/$MARKER" ]; then
-    die "$d is not empty and was not made by $PROG: refusing to use it"
-  fi
-  if master_pid "$d" >/dev/null || sink_pid "$d" >/dev/null; then
-    die "$d: instance already running (run: $PROG stop $d)"
-  fi
-  for p in "$SMTP_PORT" "$SUBMISSION_PORT" "$SINK_PORT"; do
-    port_listening "$p" && die "port $p on 127.0.0.1 is already in use"
-  done
+  preflight "$d" "$MARKER" master_pid "$SMTP_PORT" "$SUBMISSION_PORT" "$SINK_PORT"
   # The daemons run as postfix, smtp-sink as nobody: DIR must let them pass.
   open_to_others "$d" "the postfix user"
 
@@ -386,14 +362,7 @@ cmd_stop() {
   fi
   # Daemons notice master's exit on their own within a moment; any that
   # linger (still working in this queue) are ended here.
-  for ((i = 0; i < 30; i++)); do
-    [ -z "$(our_postfix_pids "$d")" ] && break
-    sleep 0.1
-  done
-  for pid in $(our_postfix_pids "$d"); do
-    log "leftover Postfix process $pid: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  done
+  reap "$d" Postfix 30 our_postfix_pids
   stop_sink "$d"
 }
 

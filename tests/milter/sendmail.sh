@@ -82,14 +82,7 @@ cmd_install() {
 # our_sendmail_pids DIR: every process of this instance (the daemon and its
 # children: sessions, deliveries, queue runs), known by the binary and the
 # working directory (Sendmail works in its queue directory)
-our_sendmail_pids() {
-  local p
-  for p in /proc/[0-9]*; do
-    [ "$(readlink "$p/exe" 2>/dev/null)" = "$BIN" ] || continue
-    [ "$(readlink "$p/cwd" 2>/dev/null)" = "$1/queue" ] && echo "${p#/proc/}"
-  done
-  return 0
-}
+our_sendmail_pids() { pids_in "$1/queue" "$BIN"; }
 
 # daemon_pid DIR: the pid of this instance's daemon, if it runs
 daemon_pid() {
@@ -188,23 +181,11 @@ cmd_start() {
       *) die "start: unknown option $1" ;;
     esac
   done
-  local p
-  for p in "$SMTP_PORT" "$SUBMISSION_PORT" "$SINK_PORT"; do
-    is_port "$p" || die "bad port '$p' (want 1024-65535)"
-  done
   case "$MILTER" in ''|inet:127.0.0.1:*) ;;
     *) die "MILTER must be inet:127.0.0.1:PORT (loopback only)" ;; esac
   [ -x "$BIN" ] || die "no sendmail in $UNPACKED (run: $PROG install)"
   [ -f "$SYSTEM_SASLDB" ] || die "$SYSTEM_SASLDB is missing (sasl2-bin makes it; run: $PROG install)"
-  if [ -n "$(ls -A "$d")" ] && [ ! -e "$d/$MARKER" ]; then
-    die "$d is not empty and was not made by $PROG: refusing to use it"
-  fi
-  if daemon_pid "$d" >/dev/null || sink_pid "$d" >/dev/null; then
-    die "$d: instance already running (run: $PROG stop $d)"
-  fi
-  for p in "$SMTP_PORT" "$SUBMISSION_PORT" "$SINK_PORT"; do
-    port_listening "$p" && die "port $p on 127.0.0.1 is already in use"
-  done
+  preflight "$d" "$MARKER" daemon_pid "$SMTP_PORT" "$SUBMISSION_PORT" "$SINK_PORT"
 
   # smtp-sink runs as nobody
   open_to_others "$d" "smtp-sink ($SINK_USER)"
@@ -255,7 +236,7 @@ cmd_start() {
 
 cmd_stop() {
   [ $# -eq 1 ] || usage
-  local d pid i
+  local d pid
   [ -d "$1" ] || return 0
   d=$(cd "$1" && pwd -P)
   if pid=$(daemon_pid "$d"); then
@@ -263,14 +244,7 @@ cmd_stop() {
   fi
   # The daemon ends its children on SIGTERM; a delivery or queue run that
   # lingers is ended here.
-  for ((i = 0; i < 50; i++)); do
-    [ -z "$(our_sendmail_pids "$d")" ] && break
-    sleep 0.1
-  done
-  for pid in $(our_sendmail_pids "$d"); do
-    log "leftover Sendmail process $pid: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  done
+  reap "$d" Sendmail 50 our_sendmail_pids
   stop_sink "$d"
 }
 
