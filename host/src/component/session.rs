@@ -364,17 +364,12 @@ impl SandboxVerifier {
 impl Drop for SandboxVerifier {
     fn drop(&mut self) {
         // an unfinished verifier's resource goes before the instance is
-        // pooled (a finished one was dropped by `finish`)
-        if self.live
-            && let Some(inst) = self.lease.inst.as_mut()
-            && {
-                // the drop runs in the sandbox: a fresh deadline (the last
-                // call may be long past, e.g. a slow MTA)
-                self.lease.host.arm(&mut inst.store);
-                self.res.resource_drop(&mut inst.store).is_err()
-            }
-        {
-            self.lease.inst = None;
+        // pooled (a finished one was dropped by `finish`); the drop runs in
+        // the sandbox, so it is a call like any other: a fresh deadline, and
+        // an instance that traps is not pooled
+        if self.live {
+            let res = self.res;
+            let _ = self.lease.call(|i| res.resource_drop(&mut i.store));
         }
     }
 }

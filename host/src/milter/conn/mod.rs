@@ -291,12 +291,12 @@ where
     let mut work = std::pin::pin!(work);
     let start = tokio::time::Instant::now() + PROGRESS;
     let mut tick = tokio::time::interval_at(start, PROGRESS);
-    let mut progress = Vec::new();
-    Reply::Progress.encode(&mut progress);
     loop {
         tokio::select! {
             done = &mut work => return done,
             _ = tick.tick() => {
+                let mut progress = Vec::new();
+                Reply::Progress.encode(&mut progress);
                 // a broken connection shows when the final replies are
                 // written
                 let _ = stream.write_all(&progress).await;
