@@ -18,8 +18,9 @@
 #   - the same milter in a real Sendmail (tests/milter/sendmail.sh): an
 #     authenticated sender's mail signed (8-bit Subject, a header block over
 #     64 KiB) and verified by the four verifiers, an unauthenticated
-#     client's not, a forged Authentication-Results replaced, and mail from
-#     a port whose {daemon_name} the config trusts signed.
+#     client's not, a forged Authentication-Results replaced, Sendmail's
+#     own sendmail(1) (its MSP relaying from 127.0.0.1) signed, and mail
+#     from a port whose {daemon_name} the config trusts signed.
 # Stops everything it started. Needs root (apt-get, Postfix). Run by
 # scripts/test-all.sh; WAXSEAL_BIN picks the binary (default: builds
 # target/debug/waxseal).
@@ -384,18 +385,30 @@ done
 [ "$(grep -a -A3 '^Authentication-Results: mx.waxseal.test' "$T/out/sm6.eml" | grep -o 'dkim=pass' | wc -l)" = 2 ] ||
   fail "Sendmail message 6: our result is not two passes"
 peers_verify "$T/out/sm1.eml" "$T/out/long-sm2.eml"
+# Sendmail's own sendmail(1): its MSP relays from 127.0.0.1 (trusted by
+# the config's networks) to the MTA port, with no AUTH
+message "$T/m8.eml" "alice@example.com" "through Sendmail's sendmail"
+"$SM" sendmail "$T/sm" -i -f alice@example.com bob@other.org <"$T/m8.eml" || fail "Sendmail's sendmail 8"
+"$PF" wait "$T/sm" 5 60 >/dev/null || fail "Sendmail message 8 not delivered"
+delivered "through Sendmail's sendmail" "$T/sm" >"$T/out/sm8.eml" || fail "Sendmail message 8 not found"
+[ "$(sigs "$T/out/sm8.eml")" = 2 ] || fail "Sendmail message 8 (sendmail(1)) has $(sigs "$T/out/sm8.eml") signatures"
+# the MTA's queue id, from the Received field it added (on top)
+qid8=$(grep -a -m1 -o 'with E\{0,1\}SMTP id [A-Za-z0-9]*' "$T/out/sm8.eml" | awk '{print $NF}')
+[ -n "$qid8" ] || fail "Sendmail message 8 has no Received field with a queue id"
+grep -q "$qid8: signed example.com s=rsa2026+ed2026 (client 127.0.0.1 in 127.0.0.1/32)" "$T/milter.log" ||
+  fail "no signing for Sendmail's sendmail(1) logged with its queue id '$qid8'"
 
 log "10. Sendmail's {daemon_name}: its MTA port named as trusted"
 DAEMON_NAMES='"MTA"' write_config rsa2026 ed2026
 reload
 message "$T/m7.eml" "alice@example.com" "through a trusted daemon"
 "$PF" inbound "$T/sm" "$T/m7.eml" --from alice@example.com --to bob@other.org >/dev/null || fail "Sendmail inbound 7"
-"$PF" wait "$T/sm" 5 60 >/dev/null || fail "Sendmail message 7 not delivered"
+"$PF" wait "$T/sm" 6 60 >/dev/null || fail "Sendmail message 7 not delivered"
 delivered "through a trusted daemon" "$T/sm" >"$T/out/sm7.eml" || fail "Sendmail message 7 not found"
 [ "$(sigs "$T/out/sm7.eml")" = 2 ] || fail "Sendmail message 7 (daemon MTA) has $(sigs "$T/out/sm7.eml") signatures"
 grep -q "signed example.com s=rsa2026+ed2026 (daemon MTA)" "$T/milter.log" || fail "no signing for the daemon name logged"
-for f in sm1 long-sm2; do
+for f in sm1 long-sm2 sm8; do
   "$W" verify "$T/out/$f.eml" --key-dir "$T/dns" >/dev/null || fail "waxseal verify $f"
 done
 
-log "ok: 60 messages through Postfix and 5 through Sendmail with the milter; all checks passed"
+log "ok: 60 messages through Postfix and 6 through Sendmail with the milter; all checks passed"

@@ -3,12 +3,16 @@
 # (sasldb) on loopback and a milter, for testing the milter in the other
 # MTA. Every message it accepts is relayed to smtp-sink, which stores each
 # one as its own file, as postfix.sh does, so postfix.sh's `submit`,
-# `inbound`, `wait` and `extract` work on a Sendmail DIR too.
+# `inbound`, `wait` and `extract` work on a Sendmail DIR too; `sendmail`
+# is Sendmail's own command-line submission: its mail submission program
+# (MSP, submit.cf) relays over SMTP from 127.0.0.1 to the MTA port, as
+# sendmail(1) does on a Sendmail host.
 # See README.md beside this file. Needs root (Sendmail's start-up does).
 #
 #   sendmail.sh install
 #   sendmail.sh start DIR [--smtp-port P] [--submission-port P] [--sink-port P]
 #                         [--milter inet:127.0.0.1:PORT]
+#   sendmail.sh sendmail DIR [sendmail(1) arguments] <MESSAGE
 #   sendmail.sh stop  DIR
 #
 # Environment (read by `start`, kept in DIR/instance.env): SMTP_PORT
@@ -33,6 +37,7 @@ CF_DIR=$UNPACKED/usr/share/sendmail/cf
 MARKER=.waxseal-sendmail         # marks a DIR this script may wipe and reuse
 SASL_USERS=(alice@example.com bob@other.org)
 SYSTEM_SASLDB=/etc/sasldb2       # Cyrus SASL's default, made by sasl2-bin
+MSP_USER=nobody:nogroup          # what the MSP runs as (never root, it says)
 
 # ---------------------------------------------------------------- install --
 
@@ -94,6 +99,25 @@ daemon_pid() {
   echo "$pid"
 }
 
+# in_namespace DIR COMMAND...: runs COMMAND where Sendmail finds this
+# instance's files. Sendmail reads some files before its configuration, at
+# fixed paths: the machine's hostname, resolved through /etc/hosts (or
+# DNS), and Cyrus SASL's /etc/sasldb2. COMMAND runs in a mount and UTS
+# namespace of its own where those are this instance's files and its name
+# is sm.waxseal.test: the system's files are untouched, and no lookup
+# leaves loopback.
+in_namespace() {
+  unshare --mount --uts --propagation private /bin/sh -c '
+    set -e
+    d=$1 sasldb=$2; shift 2
+    mount --bind "$d/etc/hosts" /etc/hosts
+    mount --bind "$d/etc/resolv.conf" /etc/resolv.conf
+    mount --bind "$d/etc/sasldb2" "$sasldb"
+    hostname sm.waxseal.test
+    exec "$@"
+  ' sh "$1" "$SYSTEM_SASLDB" "${@:2}"
+}
+
 # ------------------------------------------------------------------ start --
 
 write_mc() {  # write_mc DIR: the m4 source of DIR/etc/sendmail.cf
@@ -145,6 +169,30 @@ EOF
   echo "MAILER(\`smtp')dnl" >>"$d/etc/sendmail.mc"
 }
 
+write_submit_mc() {  # write_submit_mc DIR: the m4 source of DIR/etc/submit.cf
+  local d=$1
+  cat >"$d/etc/submit.mc" <<EOF
+divert(-1)
+# The mail submission program (MSP) of the private test instance written by
+# waxseal tests/milter/sendmail.sh: it relays to the instance's MTA port.
+divert(0)dnl
+VERSIONID(\`waxseal test instance MSP')dnl
+define(\`confDOMAIN_NAME', \`sm.waxseal.test')dnl
+define(\`confSERVICE_SWITCH_FILE', \`$d/etc/service.switch')dnl
+define(\`confHOSTS_FILE', \`$d/etc/hosts')dnl
+define(\`confTO_IDENT', \`0')dnl
+dnl No smmsp user on a Postfix machine: the MSP (which may not run as root)
+dnl runs as $MSP_USER, who owns its queue directory.
+define(\`confRUN_AS_USER', \`$MSP_USER')dnl
+define(\`MSP_QUEUE_DIR', \`$d/clientmqueue')dnl
+define(\`confPID_FILE', \`$d/sm-client.pid')dnl
+define(\`STATUS_FILE', \`$d/etc/sm-client.st')dnl
+dnl The MTA port (defined first: the feature writes the mailer).
+define(\`RELAY_MAILER_ARGS', \`TCP \$h $SMTP_PORT')dnl
+FEATURE(\`msp', \`[127.0.0.1]')dnl
+EOF
+}
+
 write_files() {  # write_files DIR: what sendmail.cf names, and SASL users
   local d=$1 u
   # the names Sendmail looks up at start (its own, localhost) come from here
@@ -190,14 +238,19 @@ cmd_start() {
   # smtp-sink runs as nobody
   open_to_others "$d" "smtp-sink ($SINK_USER)"
 
-  rm -rf "${d:?}/etc" "$d/queue" "$d/sink" "$d/maillog" "$d/sink.log" \
+  rm -rf "${d:?}/etc" "$d/queue" "$d/clientmqueue" "$d/sink" "$d/maillog" "$d/sink.log" \
     "$d/sink.pid" "$d/sendmail.pid" "$d/instance.env"
   touch "$d/$MARKER"
-  mkdir -p "$d/etc" "$d/queue"
-  chmod 700 "$d/queue"
+  mkdir -p "$d/etc" "$d/queue" "$d/clientmqueue"
+  chmod 700 "$d/queue" "$d/clientmqueue"
+  chown "$MSP_USER" "$d/clientmqueue"
   write_mc "$d"
-  m4 -D_CF_DIR_="$CF_DIR/" "$CF_DIR/m4/cf.m4" "$d/etc/sendmail.mc" \
-    >"$d/etc/sendmail.cf" 2>"$d/etc/m4.log" || { cat "$d/etc/m4.log" >&2; die "m4 failed"; }
+  write_submit_mc "$d"
+  local cf
+  for cf in sendmail submit; do
+    m4 -D_CF_DIR_="$CF_DIR/" "$CF_DIR/m4/cf.m4" "$d/etc/$cf.mc" \
+      >"$d/etc/$cf.cf" 2>"$d/etc/m4.log" || { cat "$d/etc/m4.log" >&2; die "m4 $cf.mc failed"; }
+  done
   write_files "$d"
   {
     printf 'SMTP_PORT=%q\nSUBMISSION_PORT=%q\nSINK_PORT=%q\n' \
@@ -207,21 +260,10 @@ cmd_start() {
 
   start_sink "$d" "$SINK_PORT" || { cmd_stop "$d"; die "smtp-sink did not start"; }
 
-  # Sendmail reads some files before its configuration, at fixed paths:
-  # the machine's hostname, resolved through /etc/hosts (or DNS), and
-  # Cyrus SASL's /etc/sasldb2. It runs in a mount and UTS namespace of its
-  # own where those are this instance's files and its name is
-  # sm.waxseal.test: the system's files are untouched, and no lookup
-  # leaves loopback. It logs only to syslog, which the test machine may not
-  # run; -X writes every SMTP session to DIR/maillog instead.
-  unshare --mount --uts --propagation private /bin/sh -c '
-    set -e
-    mount --bind "$1/etc/hosts" /etc/hosts
-    mount --bind "$1/etc/resolv.conf" /etc/resolv.conf
-    mount --bind "$1/etc/sasldb2" "$3"
-    hostname sm.waxseal.test
-    exec "$2" -C "$1/etc/sendmail.cf" -bD -q2s -X "$1/maillog"
-  ' sh "$d" "$BIN" "$SYSTEM_SASLDB" </dev/null >"$d/start.log" 2>&1 &
+  # It logs only to syslog, which the test machine may not run; -X writes
+  # every SMTP session to DIR/maillog instead.
+  in_namespace "$d" "$BIN" -C "$d/etc/sendmail.cf" -bD -q2s -X "$d/maillog" \
+    </dev/null >"$d/start.log" 2>&1 &
   disown
   if ! wait_listening "$SMTP_PORT" 10 || ! wait_listening "$SUBMISSION_PORT" 5; then
     cat "$d/start.log" >&2
@@ -230,6 +272,22 @@ cmd_start() {
   fi
   log "running in $d: smtp 127.0.0.1:$SMTP_PORT, submission 127.0.0.1:$SUBMISSION_PORT," \
     "sink 127.0.0.1:$SINK_PORT, milter ${MILTER:-none}"
+}
+
+# --------------------------------------------------------------- sendmail --
+
+# Sendmail's sendmail(1): the MSP delivers at once (delivery mode
+# interactive) over SMTP to the MTA port, from 127.0.0.1 without AUTH, and
+# exits when the MTA has answered; what it cannot hand over waits in
+# DIR/clientmqueue.
+cmd_sendmail() {
+  need_root sendmail
+  [ $# -ge 1 ] || usage
+  local d
+  d=$(cd "$1" && pwd -P) || die "no such directory: $1"; shift
+  [ -f "$d/etc/submit.cf" ] || die "$d: no instance here"
+  daemon_pid "$d" >/dev/null || die "$d: Sendmail is not running"
+  in_namespace "$d" "$BIN" -C "$d/etc/submit.cf" "$@"
 }
 
 # ------------------------------------------------------------------- stop --
@@ -255,6 +313,7 @@ sub=$1; shift
 case "$sub" in
   install) cmd_install "$@" ;;
   start) cmd_start "$@" ;;
+  sendmail) cmd_sendmail "$@" ;;
   stop) cmd_stop "$@" ;;
   -h|--help|help) usage ;;
   *) log "unknown subcommand: $sub"; usage ;;
