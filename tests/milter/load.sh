@@ -23,7 +23,9 @@
 # SIGN_DOMAIN (default example.com; another domain makes a milter that
 # signs nothing, which shows what any milter costs Postfix), LAT_ROUNDS
 # (default 10: batches of 100 messages a side for the one-session
-# latency). Needs root.
+# latency), PROFILE (1: `perf record -a` over the rounds, and each
+# process's CPU time per message while the batches were sent, both sides:
+# where the time the milter adds goes, its own and Postfix's). Needs root.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -32,6 +34,8 @@ log() { printf 'load: %s\n' "$*" >&2; }
 fail() { log "FAILED: $*"; exit 1; }
 ROUNDS=${ROUNDS:-4}
 LAT_ROUNDS=${LAT_ROUNDS:-10}
+PROFILE=${PROFILE:-}
+PERF_HZ=199
 MESSAGES=${MESSAGES:-1250}
 SESSIONS=${SESSIONS:-200}
 SIZE=${SIZE:-}
@@ -43,12 +47,14 @@ MILTER_SOCKET=${MILTER_SOCKET:-inet}
 cargo build --release --locked --quiet -p waxseal
 W="$ROOT/target/release/waxseal"
 [ -f wasm/pkg/node.js ] || fail "the npm package is not built (wasm/build.sh npm)"
+[ -z "$PROFILE" ] || command -v perf >/dev/null || fail "PROFILE=1 needs perf (apt-get install linux-perf)"
 "$PF" install
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/waxseal-load.XXXXXX")
 chmod 0755 "$T"
-MILTER_PID=''
+MILTER_PID='' PERF_PID=''
 cleanup() {
+  [ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null && wait "$PERF_PID" 2>/dev/null
   "$PF" stop "$T/plain" >/dev/null 2>&1 || true
   "$PF" stop "$T/milter" >/dev/null 2>&1 || true
   [ -n "$MILTER_PID" ] && kill "$MILTER_PID" 2>/dev/null && wait "$MILTER_PID" 2>/dev/null
@@ -119,6 +125,8 @@ delivered=(0 0)  # messages in the sinks so far: plain, milter
 run() {  # run SIDE PORT ROUND [smtp_load.py options]: a batch, then its deliveries
   local side=$1 i seed=${3//[!0-9]/}
   batch_start=$(systicks)
+  local t0
+  t0=$(date +%s.%N)
   python3 "$ROOT/tests/milter/smtp_load.py" --port "$2" --user alice@example.com \
     --password wax-test-1 --sessions "$SESSIONS" --messages "$MESSAGES" \
     --tag "${side}r$3" --seed "${seed:-9}" "${@:4}" >"$T/$side-$3.json"
@@ -126,9 +134,16 @@ run() {  # run SIDE PORT ROUND [smtp_load.py options]: a batch, then its deliver
   # not compete with the other side's next batch
   i=$([ "$side" = plain ] && echo 0 || echo 1)
   echo "$(( $(systicks) - ${batch_start:-0} ))" >"$T/$side-$3.cpu"
+  # the sending window, in perf's clock (CLOCK_REALTIME), for PROFILE
+  echo "$side $3 $t0,$(date +%s.%N)" >>"$T/windows"
   delivered[i]=$(( delivered[i] + $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accepted"])' "$T/$side-$3.json") ))
   "$PF" wait "$T/$side" "${delivered[i]}" 600 >/dev/null || fail "$side: batch $3 not delivered"
 }
+if [ -n "$PROFILE" ]; then
+  perf record -a -e cpu-clock -k CLOCK_REALTIME -F "$PERF_HZ" -o "$T/perf.data" >"$T/perf.log" 2>&1 &
+  PERF_PID=$!
+  sleep 1
+fi
 cpu_start=$(cputicks)
 for r in $(seq 1 "$ROUNDS"); do
   # alternate which side goes first, so neither always meets a warmer machine
@@ -140,6 +155,15 @@ for r in $(seq 1 "$ROUNDS"); do
   log "round $r of $ROUNDS done"
 done
 cpu_rounds=$(( $(cputicks) - cpu_start ))
+if [ -n "$PROFILE" ]; then
+  kill -INT "$PERF_PID"; wait "$PERF_PID" || true; PERF_PID=''
+  # samples per process name over each side's sending windows of the rounds
+  for side in plain milter; do
+    ranges=$(awk -v s="$side" '$1 == s && $2 ~ /^[0-9]+$/ { printf "%s ", $3 }' "$T/windows")
+    perf report -i "$T/perf.data" --time "${ranges% }" --sort comm -n -g none \
+      --no-children --stdio 2>/dev/null | awk '/^ +[0-9.]+%/ { print $2, $3 }' >"$T/$side.comms"
+  done
+fi
 small_peak=$(vmhwm)
 # latency on a machine that is not saturated: one session, 2 KB messages,
 # in LAT_ROUNDS batches of 100 a side, alternating which side goes first
@@ -163,10 +187,11 @@ verified=$(for r in $(seq 1 "$ROUNDS") $(seq -f 'lat%g' 1 "$LAT_ROUNDS") big; do
   node "$ROOT/tests/milter/verify_sink.mjs" "$T/dns" "milterr$r" "$T/milter/sink"
 done)
 
-python3 - "$T" "$ROUNDS" "$small_peak" "$big_peak" "$verified" "$cpu_rounds" "$(getconf CLK_TCK)" "$LAT_ROUNDS" <<'PY'
+python3 - "$T" "$ROUNDS" "$small_peak" "$big_peak" "$verified" "$cpu_rounds" "$(getconf CLK_TCK)" "$LAT_ROUNDS" "$PERF_HZ" <<'PY'
 import json, statistics, sys, os
 t, rounds, small_peak, big_peak, verified = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 lat_rounds = range(1, int(sys.argv[8]) + 1)
+perf_hz = int(sys.argv[9])
 cpu_s = int(sys.argv[6]) / int(sys.argv[7])
 def load(side):
     rs = [json.load(open(f"{t}/{side}-{r}.json")) for r in range(1, rounds + 1)]
@@ -205,6 +230,26 @@ mcpu = lambda side: statistics.median(
 print(f"  CPU time per message, the whole machine (client, Postfix, sink, milter): "
       f"without milter {mcpu('plain'):.2f} ms, with {mcpu('milter'):.2f} ms; "
       f"the milter itself {cpu_s * 1000 / sum(r['accepted'] for r in milter):.2f} ms")
+if os.path.exists(f"{t}/milter.comms"):
+    # CPU time per message of each process name, from perf's samples
+    # (cpu-clock, a timer: perf_hz a second on each core) over the
+    # sending windows
+    def comms(side, rs):
+        n = sum(r["accepted"] for r in rs)
+        out = {}
+        for line in open(f"{t}/{side}.comms"):
+            samples, name = line.split(None, 1)
+            name = name.strip()
+            if name != "swapper":
+                out[name] = out.get(name, 0) + int(samples) * 1000 / perf_hz / n
+        return out
+    cp, cm = comms("plain", plain), comms("milter", milter)
+    names = sorted(set(cp) | set(cm), key=lambda k: -(cm.get(k, 0) - cp.get(k, 0)))
+    print("  CPU ms per message by process while the batches were sent (perf), without / with / added:")
+    for k in names:
+        if max(cp.get(k, 0), cm.get(k, 0)) >= 0.02:
+            print(f"    {k:16} {cp.get(k, 0):5.2f} / {cm.get(k, 0):5.2f} / {cm.get(k, 0) - cp.get(k, 0):+5.2f}")
+    print(f"    {'all':16} {sum(cp.values()):5.2f} / {sum(cm.values()):5.2f} / {sum(cm.values()) - sum(cp.values()):+5.2f}")
 print(f"  milter peak memory   after the rounds {small_peak / 1024:.1f} MB, "
       f"after the 50 MB message {big_peak / 1024:.1f} MB ({(big_peak - small_peak) / 1024:+.1f} MB)")
 print(f"  delivered through the milter: {total} distinct of {sent} accepted; "
