@@ -2,10 +2,11 @@
 //!
 //! A session holds one instance until its end (a signer from when it first
 //! needs one) and returns it to the pool when dropped (finished or not);
-//! an instance that trapped is thrown away instead. Chunks are gathered up to 256 KiB per
-//! call into the sandbox, so a message that small costs one call however
-//! it is fed, and the instance never holds more of the body than that: its
-//! memory is bounded by the header block.
+//! an instance that trapped is thrown away instead. A message of up to 256
+//! KiB is signed in one call however it is fed; a longer one, and every
+//! message verified, goes over in calls of up to 64 KiB
+//! ([`STREAM_CALL`]), so an instance never holds more of the body than
+//! that: its memory is bounded by the header block.
 //!
 //! Each method returns `Result<Result<T, GuestError>>`: the outer error is
 //! the engine's (a trap: the deadline, the memory cap), the inner one what
@@ -18,7 +19,7 @@ use wasmtime::component::ResourceAny;
 
 use waxseal_core::verify::{Lookups, Query, QueryKind, VerifySteps};
 
-use super::{ComponentHost, GuestError, Instance, Lending, ONE_CALL, StepError, wit};
+use super::{ComponentHost, GuestError, Instance, Lending, ONE_CALL, STREAM_CALL, StepError, wit};
 use crate::crypto::NativeKey;
 
 /// The outcome of one call that feeds data: the engine's error outside,
@@ -28,7 +29,7 @@ type Step = Result<Result<(), GuestError>>;
 /// Sends a piece of the message into the sandbox.
 type Sender<'a> = &'a mut dyn FnMut(&[u8]) -> Step;
 
-/// The chunks held back until there are [`ONE_CALL`] bytes to send.
+/// The chunks held back until there are [`STREAM_CALL`] bytes to send.
 #[derive(Default)]
 struct Gather {
     held: Vec<u8>,
@@ -36,16 +37,19 @@ struct Gather {
 
 impl Gather {
     /// Calls `send` with what is due now that `chunk` came: held bytes
-    /// once they would overflow a call, and a chunk too big to hold, in
-    /// call-sized pieces; the rest is held.
+    /// once they would overflow a call, and a chunk of half a call or
+    /// more at once (in call-sized pieces, without copying it); the rest
+    /// is held.
     fn push(&mut self, chunk: &[u8], send: Sender<'_>) -> Step {
-        if self.held.len() + chunk.len() > ONE_CALL
+        let direct = chunk.len() >= STREAM_CALL / 2;
+        // what is held goes first
+        if (direct || self.held.len() + chunk.len() > STREAM_CALL)
             && let Err(e) = self.flush(send)?
         {
             return Ok(Err(e));
         }
-        if chunk.len() > ONE_CALL {
-            for piece in chunk.chunks(ONE_CALL) {
+        if direct {
+            for piece in chunk.chunks(STREAM_CALL) {
                 if let Err(e) = send(piece)? {
                     return Ok(Err(e));
                 }
@@ -56,12 +60,21 @@ impl Gather {
         Ok(Ok(()))
     }
 
+    /// Sends what is held, in call-sized pieces. A buffer grown past one
+    /// call (a signer's whole message, until it turned out to stream) is
+    /// given up.
     fn flush(&mut self, send: Sender<'_>) -> Step {
-        if self.held.is_empty() {
-            return Ok(Ok(()));
+        let mut r = Ok(Ok(()));
+        for piece in self.held.chunks(STREAM_CALL) {
+            r = send(piece);
+            if !matches!(r, Ok(Ok(()))) {
+                break;
+            }
         }
-        let r = send(&self.held);
         self.held.clear();
+        if self.held.capacity() > STREAM_CALL {
+            self.held = Vec::new();
+        }
         r
     }
 }
@@ -402,4 +415,88 @@ fn send_verify(lease: &mut Lease, res: ResourceAny, data: &[u8]) -> Result<Resul
         v.call_update(&mut i.store, res, data)
     })?;
     Ok(r.map_err(GuestError::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whatever the chunk sizes (a signer's whole held message, Postfix's
+    /// 64 KiB packets, small pieces, a read of 256 KiB), the sandbox gets
+    /// the bytes in order, in calls of at most [`STREAM_CALL`], and a
+    /// buffer grown for a whole message is given up once it is sent.
+    #[test]
+    fn gathered_calls_are_in_order_and_at_most_one_stream_call() {
+        let sizes = [
+            ONE_CALL - 7,
+            1,
+            100,
+            STREAM_CALL / 2,
+            100,
+            STREAM_CALL / 2 - 1,
+            STREAM_CALL / 2,
+            65_535,
+            65_535,
+            STREAM_CALL,
+            STREAM_CALL + 1,
+            3,
+            ONE_CALL,
+            10,
+        ];
+        let mut input = Vec::new();
+        let mut gather = Gather::default();
+        let mut calls: Vec<Vec<u8>> = Vec::new();
+        for (i, &n) in sizes.iter().enumerate() {
+            let chunk: Vec<u8> = (0..n).map(|j| (i * 7 + j) as u8).collect();
+            input.extend_from_slice(&chunk);
+            if i == 0 {
+                // a signer holds its first ONE_CALL bytes itself
+                gather.held = chunk;
+                continue;
+            }
+            gather
+                .push(&chunk, &mut |d| {
+                    calls.push(d.to_vec());
+                    Ok(Ok(()))
+                })
+                .unwrap()
+                .unwrap();
+            assert!(gather.held.capacity() <= 2 * STREAM_CALL, "after chunk {i}");
+        }
+        gather
+            .flush(&mut |d| {
+                calls.push(d.to_vec());
+                Ok(Ok(()))
+            })
+            .unwrap()
+            .unwrap();
+        assert!(
+            calls
+                .iter()
+                .all(|c| !c.is_empty() && c.len() <= STREAM_CALL)
+        );
+        assert_eq!(calls.concat(), input);
+        assert!(gather.held.is_empty());
+    }
+
+    /// A call the component refuses ends the flush: nothing after it is
+    /// sent.
+    #[test]
+    fn a_refused_call_stops_the_flush() {
+        let mut gather = Gather {
+            held: vec![1; 3 * STREAM_CALL],
+        };
+        let mut calls = 0;
+        let r = gather
+            .flush(&mut |_| {
+                calls += 1;
+                Ok(Err(GuestError {
+                    code: wit::ErrorCode::State,
+                    message: "refused".into(),
+                }))
+            })
+            .unwrap();
+        assert!(r.is_err());
+        assert_eq!(calls, 1);
+    }
 }
