@@ -30,6 +30,24 @@ pub fn mailbox(value: &[u8]) -> Option<Mailbox> {
     })
 }
 
+/// The first address of a From or Sender field value as written: its
+/// local part and its domain (white space of a folded address removed),
+/// the domain not validated. For a caller that maps an internationalized
+/// domain (U-labels, RFC 6532) to its A-labels before it looks for a key;
+/// [`mailbox`] takes only ASCII domains.
+pub fn address_as_written(value: &[u8]) -> Option<(String, String)> {
+    let clean = without_comments(value);
+    let (local, domain) = split_address(&clean)?;
+    let local = core::str::from_utf8(local.trim_ascii()).ok()?;
+    let domain: Vec<u8> = domain
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let domain = String::from_utf8(domain).ok()?;
+    Some((String::from(local), domain))
+}
+
 /// The domain of [`mailbox`], lower-cased, without the rest.
 pub fn mailbox_domain(value: &[u8]) -> Option<String> {
     let clean = without_comments(value);
@@ -60,7 +78,7 @@ fn domain_of(text: &[u8]) -> Option<String> {
     };
     let d = crate::domain::strip_root(core::str::from_utf8(text).ok()?);
     // what `Domain::new` accepts
-    crate::domain::valid_name(d, 1).then(|| d.to_ascii_lowercase())
+    crate::domain::valid_name(d, 2).then(|| d.to_ascii_lowercase())
 }
 
 /// The value without comments (quoted strings are kept: a local part may
@@ -157,5 +175,18 @@ mod tests {
         assert_eq!(m(" Joe <joe>"), None);
         assert_eq!(m(" <joe@bad_domain!>"), None);
         assert_eq!(m(""), None);
+        // RFC 6376 3.5: a domain-name has two labels or more
+        assert_eq!(m(" <joe@localhost>"), None);
+        // an internationalized domain: not here, but as written below
+        assert_eq!(m(" J\u{f6}rg <j\u{f6}rg@b\u{fc}cher.example>"), None);
+    }
+
+    #[test]
+    fn addresses_as_written() {
+        assert_eq!(
+            address_as_written(" J\u{f6}rg (x) <j\u{f6}rg@B\u{fc}cher.\r\n example>".as_bytes()),
+            Some(("j\u{f6}rg".into(), "B\u{fc}cher.example".into()))
+        );
+        assert_eq!(address_as_written(b" undisclosed-recipients:;"), None);
     }
 }

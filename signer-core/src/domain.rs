@@ -62,12 +62,13 @@ fn eq_or_subdomain(sub: &str, parent: &str) -> bool {
 pub struct Domain(Arc<str>);
 
 impl Domain {
-    /// Validates a domain name. RFC 6376 3.5 (`domain-name`) asks for at
-    /// least two labels; a single-label name is accepted too (private
-    /// test setups use them) and left to policy.
+    /// Validates a domain name: at least two labels, as RFC 6376 3.5's
+    /// `domain-name` (`sub-domain 1*("." sub-domain)`) asks, so a
+    /// signature with `d=com` or `d=localhost` is a syntax error
+    /// (`permerror`), and no key signs for one.
     pub fn new(name: &str) -> Result<Self, Error> {
         let name = strip_root(name);
-        if valid_name(name, 1) {
+        if valid_name(name, 2) {
             Ok(Domain(Arc::from(name)))
         } else {
             Err(Error::InvalidDomain)
@@ -166,15 +167,20 @@ pub struct Identity {
 impl Identity {
     /// Parses `[local-part]@domain`. The local part is split at the last
     /// `@` and may be empty; it may hold printable ASCII and UTF-8 (RFC
-    /// 8616 3.2; a quoted local part keeps its quotes), but no white space,
-    /// control characters or `;`.
+    /// 8616 3.2), but no white space, control characters or `;`, except
+    /// inside a quoted local part (RFC 5321 4.1.2 `Quoted-string`, which
+    /// keeps its quotes: `"joe smith"@example.com`, written `=22joe=20smith=22`
+    /// in `i=`).
     pub fn new(text: &str) -> Result<Self, Error> {
         let at = text.rfind('@').ok_or(Error::InvalidIdentity)?;
         let (local, domain) = (&text[..at], &text[at + 1..]);
-        if !local
-            .bytes()
-            .all(|b| (b.is_ascii_graphic() && b != b';') || b >= 0x80)
-        {
+        let plain = |b: u8| (b.is_ascii_graphic() && b != b';') || b >= 0x80;
+        let ok = match local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
+            // qtextSMTP and quoted-pairSMTP: printable ASCII and SP
+            Some(inner) => inner.bytes().all(|b| plain(b) || b == b' ' || b == b';'),
+            None => local.bytes().all(plain),
+        };
+        if !ok {
             return Err(Error::InvalidIdentity);
         }
         let domain = Domain::new(domain).map_err(|_| Error::InvalidIdentity)?;
@@ -244,6 +250,10 @@ mod tests {
             "a b.com",
             "exämple.com",
             "a.com..",
+            // RFC 6376 3.5: a domain-name has two labels or more
+            "com",
+            "localhost",
+            "com.",
         ] {
             assert_eq!(Domain::new(bad), Err(Error::InvalidDomain), "{bad}");
         }
@@ -261,7 +271,6 @@ mod tests {
         assert!(ok("mail.example.com"));
         assert!(ok("a.b.Example.Com"));
         assert!(!ok("evilexample.com"));
-        assert!(!ok("com"));
         assert!(!ok("example.org"));
     }
 
@@ -279,6 +288,14 @@ mod tests {
             Identity::new("a b@example.com"),
             Err(Error::InvalidIdentity)
         );
+        // RFC 5321 4.1.2: a quoted local part may hold SP and `;`
+        let q = Identity::new("\"joe smith;x\"@example.com").unwrap();
+        assert_eq!(q.local_part(), Some("\"joe smith;x\""));
+        assert_eq!(
+            Identity::new("\"a\tb\"@example.com"),
+            Err(Error::InvalidIdentity)
+        );
+        assert_eq!(Identity::new("@com"), Err(Error::InvalidIdentity));
         // RFC 8616: UTF-8 local parts
         assert_eq!(
             Identity::new("jos\u{e9}@example.com").unwrap().local_part(),

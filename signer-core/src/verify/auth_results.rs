@@ -34,13 +34,49 @@ fn is_token(v: &str) -> bool {
     !v.is_empty() && v.bytes().all(token_byte)
 }
 
-/// Appends an RFC 8601 `pvalue` for a `header.*` property: a token, an
-/// `[local-part] "@" domain` as written, or else a quoted string.
+/// A byte of an RFC 5322 `atext`.
+const fn atext(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'/'
+                | b'='
+                | b'?'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+                | b'~'
+        )
+}
+
+/// An RFC 5322 `dot-atom-text`: atoms joined by single dots.
+fn is_dot_atom(v: &str) -> bool {
+    v.split('.').all(|a| !a.is_empty() && a.bytes().all(atext))
+}
+
+/// Appends an RFC 8601 `pvalue` for a `header.*` property (2.2): a token,
+/// `[local-part] "@" domain-name` as written when it is one (a dot-atom
+/// local part, a domain name of two labels or more: RFC 6376 3.5, letters,
+/// digits and hyphens: RFC 5321 4.1.2), or
+/// else a quoted string, which any value can be.
 fn push_pvalue(out: &mut String, v: &str) {
-    let addr_like = v.bytes().filter(|b| *b == b'@').count() == 1
-        && v.split('@')
-            .all(|p| p.is_empty() || is_token(p) || p.split('.').all(is_token));
-    if is_token(v) || (addr_like && !v.ends_with('@')) {
+    let address = v.split_once('@').is_some_and(|(local, domain)| {
+        (local.is_empty() || is_dot_atom(local))
+            && crate::domain::valid_name(domain, 2)
+            && !domain.contains('_')
+    });
+    if is_token(v) || address {
         out.push_str(v);
     } else {
         push_quoted(out, v);
@@ -154,6 +190,25 @@ mod tests {
         assert_eq!(pvalue("ab/cd+ef"), "\"ab/cd+ef\"");
         assert_eq!(pvalue("a\"b"), "\"a\\\"b\"");
         assert_eq!(pvalue("x\r\ny"), "\"xy\"");
+        // RFC 8601 2.2: `local-part "@" domain-name` only when it is one;
+        // anything else quoted
+        assert_eq!(pvalue("o'neil+tag@example.com"), "o'neil+tag@example.com");
+        for odd in [
+            "a..b@example.com",
+            "a.@example.com",
+            ".a@example.com",
+            "x@exa!mple.com",
+            "x@example",
+            "x@ex_ample.com",
+            "x@",
+            "\"a b\"@example.com",
+        ] {
+            assert_eq!(
+                pvalue(odd),
+                alloc::format!("\"{}\"", odd.replace('"', "\\\"")),
+                "{odd}"
+            );
+        }
     }
 
     #[test]
