@@ -674,6 +674,80 @@ fn verifies_inbound_mail_and_replaces_forged_results() {
     drop(dns);
 }
 
+/// RFC 8601 5: fields claiming our authserv-id go, also from mail that is
+/// neither signed nor verified (then the milter asks for end-of-message,
+/// where header changes are allowed), whether the id is a token, a quoted
+/// string, or follows a comment with a quoted-pair; other fields stay,
+/// and mail without such fields is accepted at end-of-headers.
+#[test]
+fn forged_results_go_from_mail_that_is_only_let_through() {
+    let m = start("[trust]\nnetworks = []\n[verify]\nenabled = false\n");
+    let mut c = Client::connect(&m);
+    c.negotiate();
+    c.connect_from("198.51.100.7");
+    let forged: Vec<(&str, &[u8])> = vec![
+        (
+            "Authentication-Results",
+            b" \"mx.example.net\"; dkim=pass header.d=bank.example",
+        ),
+        ("Authentication-Results", b" other.example; dkim=fail"),
+        (
+            "Authentication-Results",
+            b" (\\() MX.example.net; dkim=pass",
+        ),
+        ("From", b" x@example.org"),
+        ("Subject", b" hi"),
+    ];
+    c.mail(None, "F1");
+    assert_eq!(
+        c.headers(&forged, "F1"),
+        b'c',
+        "continue: forged fields to remove"
+    );
+    let replies = c.body(b"hi\r\n");
+    let codes: Vec<u8> = replies.iter().map(|r| r.0).collect();
+    assert_eq!(codes, vec![b'm', b'm', b'c']);
+    // the third A-R field first, then the first: the indexes hold
+    assert_eq!(&replies[0].1, b"\0\0\0\x03Authentication-Results\0\0");
+    assert_eq!(&replies[1].1, b"\0\0\0\x01Authentication-Results\0\0");
+    c.abort();
+    c.mail(None, "F2");
+    assert_eq!(
+        c.headers(&forged[1..2], "F2"),
+        b'a',
+        "nothing to remove: accepted"
+    );
+}
+
+/// With `max_header_bytes` below the signer's own limit, a header block
+/// over it is not signed (the fields past the limit were not kept and
+/// would be left out of `h=`): the signing_error action, tempfail.
+#[test]
+fn a_header_block_over_max_header_bytes_is_not_signed() {
+    let m = start(
+        "[trust]\nnetworks = []\n[verify]\nenabled = false\n[limits]\nmax_header_bytes = 4096\n",
+    );
+    let mut c = Client::connect(&m);
+    c.negotiate();
+    c.connect_from("192.0.2.1");
+    c.mail(Some("alice@example.com"), "H1");
+    let long = vec![b'x'; 5000];
+    let mut fields = signed_fields();
+    fields.insert(1, ("X-Long", &long));
+    let (code, text) = c.headers_reply(&fields, "H1");
+    assert_eq!(code, b'y');
+    assert!(
+        text.starts_with(b"451 4.7.0"),
+        "{}",
+        String::from_utf8_lossy(&text)
+    );
+    c.abort();
+    // under the limit: signed
+    c.mail(Some("alice@example.com"), "H2");
+    assert_eq!(c.headers(&signed_fields(), "H2"), b'c');
+    assert_eq!(c.body(BODY).iter().filter(|r| r.0 == b'i').count(), 2);
+}
+
 #[test]
 fn bad_packets_close_the_connection_and_the_server_goes_on() {
     let m = start("[trust]\nnetworks = []\n[verify]\nenabled = false\n");

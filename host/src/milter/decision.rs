@@ -93,7 +93,7 @@ pub fn decide<'c>(config: &'c Config, tx: &Transaction<'_>) -> Decision<'c> {
         [] => return Decision::NotSigned("not signed: no From field".into()),
         many => return Decision::NotSigned(format!("not signed: {} From fields", many.len())),
     };
-    let Some(mailbox) = waxseal_core::address::mailbox(from) else {
+    let Some(mailbox) = waxseal_core::address::mailbox(from).or_else(|| idn_mailbox(from)) else {
         return Decision::NotSigned("not signed: no address in the From field".into());
     };
     let Some(rule) = config.rule_for(&mailbox.local, &mailbox.domain) else {
@@ -105,7 +105,11 @@ pub fn decide<'c>(config: &'c Config, tx: &Transaction<'_>) -> Decision<'c> {
     if config.trust.login_must_match_from
         && let Some(login) = tx.login.filter(|l| !l.is_empty())
     {
-        let login_domain = login.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
+        let login_domain = login.rsplit_once('@').map(|(_, d)| match d.is_ascii() {
+            true => d.to_ascii_lowercase(),
+            false => crate::names::domain("login", d)
+                .map_or_else(|_| d.to_string(), |d| d.as_str().to_ascii_lowercase()),
+        });
         if login_domain.as_deref() != Some(mailbox.domain.as_str()) {
             return Decision::NotSigned(format!(
                 "not signed: login {login} is not in the From domain {}",
@@ -118,6 +122,20 @@ pub fn decide<'c>(config: &'c Config, tx: &Transaction<'_>) -> Decision<'c> {
         domain: mailbox.domain,
         trusted,
     }
+}
+
+/// The From address of an internationalized domain (U-labels, RFC 6532),
+/// its domain as the A-labels the signing table holds (RFC 8616 3).
+fn idn_mailbox(from: &[u8]) -> Option<waxseal_core::address::Mailbox> {
+    let (local, domain) = waxseal_core::address::address_as_written(from)?;
+    if domain.is_ascii() {
+        return None;
+    }
+    let domain = crate::names::domain("From", &domain).ok()?;
+    Some(waxseal_core::address::Mailbox {
+        local,
+        domain: domain.as_str().to_ascii_lowercase(),
+    })
 }
 
 #[cfg(test)]
@@ -194,6 +212,25 @@ expire = 3600
             reason(&decide(&c, &t)),
             "sign mail.example.com (authenticated as alice)"
         );
+    }
+
+    /// RFC 8616 3: a From domain in U-labels (SMTPUTF8 mail) finds the
+    /// rule written for it, which the table holds as A-labels.
+    #[test]
+    fn an_internationalized_from_domain_finds_its_rule() {
+        let (_d, c) = config("[[signing]]\nfrom = \"b\u{fc}cher.example\"\nkeys = [\"ed\"]\n");
+        let mut t = tx(&[" J\u{f6}rg <j\u{f6}rg@B\u{fc}cher.example>"]);
+        t.login = Some("j\u{f6}rg@b\u{fc}cher.example");
+        assert_eq!(
+            reason(&decide(&c, &t)),
+            "sign xn--bcher-kva.example (authenticated as j\u{f6}rg@b\u{fc}cher.example)"
+        );
+        let (_d, c) = config(
+            "[trust]\nlogin_must_match_from = true\n[[signing]]\nfrom = \"b\u{fc}cher.example\"\nkeys = [\"ed\"]\n",
+        );
+        assert!(matches!(decide(&c, &t), Decision::Sign { .. }));
+        t.login = Some("j\u{f6}rg@other.example");
+        assert!(reason(&decide(&c, &t)).contains("is not in the From domain"));
     }
 
     #[test]

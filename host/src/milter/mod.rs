@@ -38,6 +38,14 @@ pub struct State {
     pub engine: Engine,
     /// DNS for verification (when it is on).
     pub resolver: Option<Resolver>,
+    /// Messages in progress (`limits.max_messages`): kept across a reload
+    /// that does not change the limit, a new one when it does (messages
+    /// in flight then finish on the old count).
+    pub(crate) messages: Arc<Semaphore>,
+    /// The largest packet read: Postfix's largest header (100 KiB by
+    /// default) and body chunk (64 KiB) fit, and so does a header block at
+    /// the configured limit.
+    pub(crate) max_packet: usize,
 }
 
 impl State {
@@ -68,10 +76,20 @@ impl State {
         } else {
             None
         };
+        let messages = match previous {
+            Some(p) if p.config.limits.max_messages == config.limits.max_messages => {
+                p.messages.clone()
+            }
+            _ => Arc::new(Semaphore::new(config.limits.max_messages)),
+        };
+        let max_packet = waxseal_milter_proto::DEFAULT_MAX_PACKET
+            .max(config.limits.max_header_bytes + 64 * 1024);
         Ok(State {
             config,
             engine,
             resolver,
+            messages,
+            max_packet,
         })
     }
 }
@@ -80,11 +98,17 @@ impl State {
 pub(crate) struct Shared {
     /// The running configuration.
     pub(crate) state: RwLock<Arc<State>>,
-    /// Messages in progress (`limits.max_messages`).
-    pub(crate) messages: Arc<Semaphore>,
     /// True once the server is stopping: connections end after their
     /// message.
     pub(crate) shutdown: watch::Receiver<bool>,
-    /// The largest packet read.
-    pub(crate) max_packet: usize,
+}
+
+impl Shared {
+    /// The running state (a message keeps the one it started with).
+    pub(crate) fn current(&self) -> Arc<State> {
+        self.state
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
@@ -22,13 +22,6 @@ use super::{Shared, State, conn};
 /// How long a stop waits for messages in flight (Postfix's
 /// `milter_content_timeout`).
 const GRACE: Duration = Duration::from_secs(300);
-
-/// The packet limit: Postfix's largest header (100 KiB by default) and
-/// body chunk (64 KiB) fit, and so does a header block at the configured
-/// limit.
-fn max_packet(config: &Config) -> usize {
-    waxseal_milter_proto::DEFAULT_MAX_PACKET.max(config.limits.max_header_bytes + 64 * 1024)
-}
 
 /// Sets up logging to standard error (journald and syslog collectors take
 /// it from there): `WAXSEAL_LOG` = error, warn, info (default) or debug.
@@ -143,8 +136,6 @@ pub async fn serve(
         warn!("{w}");
     }
     let listener = bind(&config).await?;
-    let max_messages = config.limits.max_messages;
-    let packet = max_packet(&config);
     let state = State::build(config, None)?;
     info!(
         "listening on {} ({} keys, {} signing rules, verification {}, engine {})",
@@ -165,9 +156,7 @@ pub async fn serve(
     let (tx, rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         state: RwLock::new(Arc::new(state)),
-        messages: Arc::new(Semaphore::new(max_messages)),
         shutdown: rx,
-        max_packet: packet,
     });
     let mut hup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
     let mut term = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
@@ -258,11 +247,7 @@ async fn reload(shared: &Arc<Shared>, path: &Path) {
             return;
         }
     };
-    let current = shared
-        .state
-        .read()
-        .map(|s| s.clone())
-        .unwrap_or_else(|p| p.into_inner().clone());
+    let current = shared.current();
     if config.listen != current.config.listen {
         warn!(
             "reload: `listen` changed to {}; it takes effect at the next start",

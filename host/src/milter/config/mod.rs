@@ -210,8 +210,9 @@ pub struct Actions {
 /// Limits per message and for the process.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Largest header block handled (signing refuses, verification gives
-    /// `permerror`). Default 1 MiB.
+    /// Largest header block handled: a larger one is not signed (the
+    /// `signing_error` action; the signer's own limit, 1 MiB, applies
+    /// too) and gets `permerror` when verified. Default 1 MiB.
     pub max_header_bytes: usize,
     /// Messages in progress at once; beyond, the `overload` action.
     /// Default 1024.

@@ -5,23 +5,64 @@
 
 use crate::engine::Report;
 
-/// The authserv-id of an Authentication-Results value (RFC 8601 2.2):
-/// the first token, after white space and comments.
+/// The authserv-id of an Authentication-Results value (RFC 8601 2.2:
+/// `[CFWS] authserv-id`, where the id is a `value`, RFC 2045: a token or a
+/// quoted string, given here without its quotes and quoted-pairs).
+/// Comments nest and may hold quoted-pairs (RFC 5322 3.2.2), so `(\()`
+/// is one comment, not the start of one that swallows the id.
 pub(super) fn authserv_id(value: &[u8]) -> String {
-    let mut depth = 0usize;
+    let n = value.len();
+    let mut i = 0;
+    // CFWS before the id
+    while i < n {
+        match value[i] {
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'(' => i = comment_end(value, i),
+            _ => break,
+        }
+    }
     let mut id = Vec::new();
-    for &b in value {
-        match b {
-            b'(' => depth += 1,
-            b')' if depth > 0 => depth -= 1,
-            _ if depth > 0 => {}
-            b';' => break,
-            b' ' | b'\t' | b'\r' | b'\n' if id.is_empty() => {}
-            b' ' | b'\t' | b'\r' | b'\n' => break,
-            _ => id.push(b),
+    if value.get(i) == Some(&b'"') {
+        i += 1;
+        while i < n && value[i] != b'"' {
+            if value[i] == b'\\' && i + 1 < n {
+                i += 1;
+            }
+            // a fold inside the quotes unfolds (its CRLF goes)
+            if !matches!(value[i], b'\r' | b'\n') {
+                id.push(value[i]);
+            }
+            i += 1;
+        }
+    } else {
+        while i < n && !matches!(value[i], b';' | b'(' | b'"' | b' ' | b'\t' | b'\r' | b'\n') {
+            id.push(value[i]);
+            i += 1;
         }
     }
     String::from_utf8_lossy(&id).into_owned()
+}
+
+/// Where the comment that opens at `value[start]` ends (just after its
+/// closing parenthesis, or the end of `value`).
+fn comment_end(value: &[u8], start: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < value.len() {
+        match value[i] {
+            b'\\' => i += 1,
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    value.len()
 }
 
 /// Header fields (`Name: value\r\n`, folded) as name and value (the value
@@ -110,6 +151,21 @@ mod tests {
         );
         assert_eq!(authserv_id(b"mx.example.com;dkim=pass"), "mx.example.com");
         assert_eq!(authserv_id(b"\n\tmx.example.com;"), "mx.example.com");
+        // a quoted-string id, a quoted-pair in a comment, nested comments
+        assert_eq!(
+            authserv_id(b" \"mx.example.com\"; dkim=pass"),
+            "mx.example.com"
+        );
+        assert_eq!(authserv_id(b" \"mx.exa\\mple.com\";"), "mx.example.com");
+        assert_eq!(
+            authserv_id(b" (\\() mx.example.com; dkim=pass"),
+            "mx.example.com"
+        );
+        assert_eq!(
+            authserv_id(b" (a (b) c)\n\t(d)mx.example.com(e);"),
+            "mx.example.com"
+        );
+        assert_eq!(authserv_id(b" (never closed mx.example.com;"), "");
     }
 
     #[test]

@@ -23,7 +23,7 @@ impl Conn {
         match action {
             Action::Accept => {
                 warn!("{qid}: {why}; accepted ({class:?} action)");
-                self.reply(Reply::Accept);
+                self.let_through();
             }
             Action::Tempfail => {
                 warn!("{qid}: {why}; temporary failure ({class:?} action)");
@@ -33,6 +33,21 @@ impl Conn {
                 warn!("{qid}: {why}; rejected ({class:?} action)");
                 self.reply(Reply::ReplyCode(class.reply_text(false)));
             }
+        }
+    }
+
+    /// Accepts the message, at once; or, when it carries forged
+    /// Authentication-Results fields (claiming our authserv-id, which RFC
+    /// 8601 5 asks a border MTA to remove) and is still before
+    /// end-of-message, at end-of-message, where they can be removed.
+    fn let_through(&mut self) {
+        let Some(m) = self.msg.as_mut() else { return };
+        if m.ar_forged.is_empty() {
+            m.work = Work::Done;
+            self.reply(Reply::Accept);
+        } else {
+            m.work = Work::Strip;
+            self.reply(Reply::Continue);
         }
     }
 
@@ -62,7 +77,7 @@ impl Conn {
         drop(tx);
         let wants_engine = matches!(decision, Decision::Sign { .. } | Decision::Verify);
         let permit = if wants_engine {
-            match self.shared.messages.clone().try_acquire_owned() {
+            match state.messages.clone().try_acquire_owned() {
                 Ok(p) => Some(p),
                 Err(_) => {
                     let why = format!(
@@ -81,16 +96,15 @@ impl Conn {
         match decision {
             Decision::Pass(reason) => {
                 info!("{qid}: {reason}");
-                m.work = Work::Done;
                 // nothing to do: Postfix sends no body, nor end-of-message
-                self.reply(Reply::Accept);
+                // (unless there are forged results to remove)
+                self.let_through();
             }
             Decision::NotSigned(reason) => {
                 let action = config.actions.no_key;
                 if action == Action::Accept {
                     info!("{qid}: {reason}");
-                    m.work = Work::Done;
-                    self.reply(Reply::Accept);
+                    self.let_through();
                 } else {
                     self.fail(Class::NoKey, &reason);
                 }
@@ -100,6 +114,14 @@ impl Conn {
                 domain,
                 trusted,
             } => {
+                // the fields past the limit were not kept: signing what is
+                // left would leave them out of `h=` (and break oversigning)
+                let limit = config.limits.max_header_bytes;
+                if m.headers.len() > limit {
+                    let why =
+                        format!("cannot sign: header block over {limit} bytes (max_header_bytes)");
+                    return self.fail(Class::SigningError, &why);
+                }
                 let specs = rule_specs(rule, &config.keys, now());
                 let selectors: Vec<&str> = specs.iter().map(|s| s.spec.selector.as_str()).collect();
                 let what = format!("{domain} s={}", selectors.join("+"));
@@ -188,7 +210,7 @@ impl Conn {
             Work::Sign { session, .. } => StepError::flatten(session.update(chunk)),
             // the queries were handed out with the header block
             Work::Verify { session, .. } => session.feed(chunk).map(drop),
-            Work::Collecting | Work::Failed(..) | Work::Done => Ok(()),
+            Work::Collecting | Work::Failed(..) | Work::Done | Work::Strip => Ok(()),
         };
         let signing = matches!(m.work, Work::Sign { .. });
         m.work = match step {
@@ -214,9 +236,13 @@ impl Conn {
         };
         let work = std::mem::replace(&mut m.work, Work::Done);
         let state = m.state.clone();
+        // forged results go first, whatever the answer: a message accepted
+        // keeps none of them, and our own field (inserted at index 1)
+        // must not shift the occurrence numbers of the deletions
         let forged = std::mem::take(&mut m.ar_forged);
+        self.remove_forged(&forged);
         match work {
-            Work::Collecting | Work::Done => self.reply(Reply::Continue),
+            Work::Collecting | Work::Done | Work::Strip => self.reply(Reply::Continue),
             Work::Failed(class, why) => self.fail(class, &why),
             Work::Sign {
                 session,
@@ -224,7 +250,6 @@ impl Conn {
                 trusted,
             } => match session.finish() {
                 Ok(Ok(fields)) => {
-                    self.remove_forged(&forged);
                     let fields = split_fields(&fields);
                     for (name, value) in fields.iter().rev() {
                         let value = self.header_value(value);
@@ -266,7 +291,6 @@ impl Conn {
                 if dns_failed && state.config.actions.dns_error != Action::Accept {
                     return self.fail(Class::DnsError, "a DKIM key lookup failed");
                 }
-                self.remove_forged(&forged);
                 let field = authentication_results_field(&report);
                 let value = self.header_value(&field);
                 self.reply(Reply::InsertHeader {

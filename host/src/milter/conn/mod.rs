@@ -154,6 +154,10 @@ enum Work {
     Failed(Class, String),
     /// Decided and answered: nothing more to do.
     Done,
+    /// Let through, but it carries Authentication-Results fields that
+    /// claim our authserv-id: they are removed at end-of-message (header
+    /// changes are only allowed there), then it is accepted.
+    Strip,
 }
 
 /// One message.
@@ -214,7 +218,6 @@ impl MtaStream for tokio::net::UnixStream {}
 /// between messages, or the peer breaks the protocol.
 pub(super) async fn serve<S: MtaStream>(mut stream: S, shared: Arc<Shared>, peer: String) {
     let mut shutdown = shared.shutdown.clone();
-    let max_packet = shared.max_packet;
     let mut c = Conn {
         shared,
         protocol: 0,
@@ -233,6 +236,11 @@ pub(super) async fn serve<S: MtaStream>(mut stream: S, shared: Arc<Shared>, peer
             debug!("{peer}: closing for shutdown");
             break;
         }
+        // the limit of the message's configuration, or of the running one
+        let max_packet = match &c.msg {
+            Some(m) => m.state.max_packet,
+            None => c.shared.current().max_packet,
+        };
         let read = tokio::select! {
             r = tokio::time::timeout(IDLE, packets.next(&mut stream, max_packet)) => r,
             _ = shutdown.changed(), if c.msg.is_none() => continue,
@@ -462,12 +470,7 @@ impl Conn {
     }
 
     fn start_message(&mut self) {
-        let state = self
-            .shared
-            .state
-            .read()
-            .map(|s| s.clone())
-            .unwrap_or_else(|p| p.into_inner().clone());
+        let state = self.shared.current();
         self.msg = Some(Msg {
             state,
             headers: Vec::new(),
