@@ -161,6 +161,28 @@ fn line_body() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+/// Bodies whose runs of unchanged text are longer than the canonicalizer
+/// scans and hands on at once (32 KiB): a base64 attachment, 76-byte lines,
+/// with a few spaces, tabs, CRs and LFs put anywhere.
+fn attachment_body() -> impl Strategy<Value = Vec<u8>> {
+    let edit = (
+        any::<proptest::sample::Index>(),
+        prop_oneof![Just(b' '), Just(b'\t'), Just(b'\r'), Just(b'\n')],
+    );
+    (40_000usize..150_000, proptest::collection::vec(edit, 0..6)).prop_map(|(len, edits)| {
+        let mut b = Vec::with_capacity(len + 78);
+        while b.len() < len {
+            b.extend_from_slice(&[b'Q'; 76]);
+            b.extend_from_slice(b"\r\n");
+        }
+        for (at, byte) in edits {
+            let i = at.index(b.len());
+            b[i] = byte;
+        }
+        b
+    })
+}
+
 /// `b` canonicalizes as the reference does, whole and in chunks of `size`.
 fn matches_reference(b: &[u8], size: usize) -> Result<(), TestCaseError> {
     for alg in ALGS {
@@ -175,6 +197,17 @@ fn matches_reference(b: &[u8], size: usize) -> Result<(), TestCaseError> {
         prop_assert_eq!(got, want);
     }
     Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Runs longer than one scan canonicalize as the reference does,
+    /// whole and in chunks.
+    #[test]
+    fn runs_longer_than_one_scan_match_reference(b in attachment_body(), size in 1000usize..100_000) {
+        matches_reference(&b, size)?;
+    }
 }
 
 proptest! {
