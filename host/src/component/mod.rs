@@ -82,7 +82,9 @@ const TICK: Duration = Duration::from_millis(10);
 /// host until its end (see [`session::SandboxSigner`]).
 const ONE_CALL: usize = 256 * 1024;
 
-/// A message that streams goes over in calls of up to this many bytes.
+/// Small chunks of a message that streams are gathered into calls of up
+/// to this many bytes; a chunk of half this or more goes as it is (see
+/// `session::Gather::push`).
 ///
 /// Design note: a streaming message holds its instance until its end, and
 /// the instance's memory grows by what one call hands it (the data is
