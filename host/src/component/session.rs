@@ -5,8 +5,8 @@
 //! an instance that trapped is thrown away instead. A message of up to 256
 //! KiB is signed in one call however it is fed; a longer one, and every
 //! message verified, goes over in calls no larger than the chunks it comes
-//! in (an MTA's body packets of 64 KiB, [`STREAM_CALL`]; at most
-//! [`ONE_CALL`]), so an instance never holds more of the body than that:
+//! in (an MTA's body packets of 64 KiB, `STREAM_CALL`; at most
+//! `ONE_CALL`), so an instance never holds more of the body than that:
 //! its memory is bounded by the header block.
 //!
 //! Each method returns `Result<Result<T, GuestError>>`: the outer error is
