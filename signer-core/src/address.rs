@@ -4,6 +4,7 @@
 //! enough to pick a signing key and name the policy records to look up;
 //! not a full RFC 5322 address parser.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -39,12 +40,7 @@ pub fn address_as_written(value: &[u8]) -> Option<(String, String)> {
     let clean = without_comments(value);
     let (local, domain) = split_address(&clean)?;
     let local = core::str::from_utf8(local.trim_ascii()).ok()?;
-    let domain: Vec<u8> = domain
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    let domain = String::from_utf8(domain).ok()?;
+    let domain = unfolded_domain(domain)?.into_owned();
     Some((String::from(local), domain))
 }
 
@@ -62,21 +58,26 @@ fn split_address(clean: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&addr[..at], &addr[at + 1..]))
 }
 
-/// A domain as written after the `@` (white space of a folded address
-/// removed), if valid: lower-cased.
-fn domain_of(text: &[u8]) -> Option<String> {
-    let owned: Vec<u8>;
-    let text = if text.iter().any(u8::is_ascii_whitespace) {
-        owned = text
+/// A domain as written after the `@`, white space of a folded address
+/// removed (borrowed when there is none), if it is UTF-8.
+fn unfolded_domain(text: &[u8]) -> Option<Cow<'_, str>> {
+    if text.iter().any(u8::is_ascii_whitespace) {
+        let owned: Vec<u8> = text
             .iter()
             .copied()
             .filter(|b| !b.is_ascii_whitespace())
             .collect();
-        &owned[..]
+        String::from_utf8(owned).ok().map(Cow::Owned)
     } else {
-        text
-    };
-    let d = crate::domain::strip_root(core::str::from_utf8(text).ok()?);
+        core::str::from_utf8(text).ok().map(Cow::Borrowed)
+    }
+}
+
+/// A domain as written after the `@` (white space of a folded address
+/// removed), if valid: lower-cased.
+fn domain_of(text: &[u8]) -> Option<String> {
+    let unfolded = unfolded_domain(text)?;
+    let d = crate::domain::strip_root(&unfolded);
     // what `Domain::new` accepts
     crate::domain::valid_name(d, 2).then(|| d.to_ascii_lowercase())
 }
