@@ -105,10 +105,12 @@ pub fn decide<'c>(config: &'c Config, tx: &Transaction<'_>) -> Decision<'c> {
     if config.trust.login_must_match_from
         && let Some(login) = tx.login.filter(|l| !l.is_empty())
     {
-        let login_domain = login.rsplit_once('@').map(|(_, d)| match d.is_ascii() {
-            true => d.to_ascii_lowercase(),
-            false => crate::names::domain("login", d)
-                .map_or_else(|_| d.to_string(), |d| d.as_str().to_ascii_lowercase()),
+        // as the From domain: A-labels, lower-cased
+        let login_domain = login.rsplit_once('@').map(|(_, d)| {
+            crate::names::domain("login", d).map_or_else(
+                |_| d.to_ascii_lowercase(),
+                |d| d.as_str().to_ascii_lowercase(),
+            )
         });
         if login_domain.as_deref() != Some(mailbox.domain.as_str()) {
             return Decision::NotSigned(format!(
