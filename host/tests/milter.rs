@@ -5,7 +5,7 @@
 //! decisions, several messages per connection, abort, inbound verification
 //! against a real DNS server (dnsmasq) with forged Authentication-Results
 //! removed, malformed and oversized packets, a connection dropped in the
-//! middle of a message, reload on SIGHUP-equivalent paths; the annotated
+//! middle of a message, a SIGHUP that changes the message limit; the annotated
 //! example configuration loads.
 //!
 //! Module map: the server and the client first, then one test per
@@ -37,7 +37,8 @@ struct Milter {
     port: u16,
     stop: tokio::sync::watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    /// Holds `waxseal.toml` and the keys.
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Milter {
@@ -123,7 +124,7 @@ keys = ["rsa", "ed"]
         port,
         stop: tx,
         thread: Some(thread),
-        _dir: dir,
+        dir,
     }
 }
 
@@ -936,6 +937,65 @@ fn more_messages_than_the_limit_get_the_overload_action() {
     second.abort();
     second.mail(Some("alice@example.com"), "O3");
     assert_eq!(second.headers(&signed_fields(), "O3"), b'c');
+}
+
+#[test]
+fn sighup_applies_a_new_message_limit() {
+    let m =
+        start("[trust]\nnetworks = []\n[verify]\nenabled = false\n[limits]\nmax_messages = 1\n");
+    // one message in progress holds the only place
+    let mut first = Client::connect(&m);
+    first.negotiate();
+    first.connect_from("192.0.2.1");
+    first.mail(Some("alice@example.com"), "H1");
+    assert_eq!(first.headers(&signed_fields(), "H1"), b'c');
+    let path = m.dir.path().join("waxseal.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("max_messages = 1", "max_messages = 2")).unwrap();
+    // the real signal: every milter of this test process reloads its own
+    // configuration (the server above has its handler: it has answered)
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // the reload is asynchronous: a second message gets in once it is done
+    let mut others = Vec::new();
+    for attempt in 0.. {
+        let mut c = Client::connect(&m);
+        c.negotiate();
+        c.connect_from("192.0.2.2");
+        c.mail(Some("alice@example.com"), "H2");
+        let (code, _) = c.headers_reply(&signed_fields(), "H2");
+        if code == b'c' {
+            others.push(c);
+            break;
+        }
+        assert_eq!(code, b'y', "tempfail until the reload");
+        assert!(attempt < 200, "max_messages = 2 not applied after SIGHUP");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    // the first message counts against the old limit: two more fit in the
+    // new one, and not a third
+    let mut third = Client::connect(&m);
+    third.negotiate();
+    third.connect_from("192.0.2.3");
+    third.mail(Some("alice@example.com"), "H3");
+    assert_eq!(third.headers(&signed_fields(), "H3"), b'c');
+    let mut fourth = Client::connect(&m);
+    fourth.negotiate();
+    fourth.connect_from("192.0.2.4");
+    fourth.mail(Some("alice@example.com"), "H4");
+    let (code, text) = fourth.headers_reply(&signed_fields(), "H4");
+    assert_eq!(code, b'y', "{}", String::from_utf8_lossy(&text));
+    assert!(text.starts_with(b"451 4.3.2"));
+    // every message in progress finishes, signed
+    assert_eq!(first.body(BODY).iter().filter(|r| r.0 == b'i').count(), 2);
+    assert_eq!(third.body(BODY).iter().filter(|r| r.0 == b'i').count(), 2);
+    assert_eq!(
+        others[0].body(BODY).iter().filter(|r| r.0 == b'i').count(),
+        2
+    );
 }
 
 #[test]
