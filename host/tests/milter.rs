@@ -720,6 +720,52 @@ fn forged_results_go_from_mail_that_is_only_let_through() {
     );
 }
 
+/// Up to 100 forged fields are removed; a message with more is refused at
+/// end-of-headers (Postfix would pay O(n²) for the removals and give up
+/// past 10,000), whether it is signed, verified or let through.
+#[test]
+fn too_many_forged_results_are_refused() {
+    let m = start("[trust]\nnetworks = [\"192.0.2.0/24\"]\n[verify]\nenabled = false\n");
+    let mut c = Client::connect(&m);
+    c.negotiate();
+    c.connect_from("198.51.100.7");
+    let fields = |n: usize| {
+        let mut f: Vec<(&str, &[u8])> = vec![
+            (
+                "Authentication-Results",
+                b" mx.example.net; dkim=pass header.d=bank.example",
+            );
+            n
+        ];
+        f.push(("Authentication-Results", b" other.example; dkim=fail"));
+        f.extend(signed_fields());
+        f
+    };
+    c.mail(None, "T1");
+    assert_eq!(c.headers(&fields(100), "T1"), b'c');
+    let replies = c.body(BODY);
+    assert_eq!(replies.iter().filter(|r| r.0 == b'm').count(), 100);
+    assert_eq!(replies.last().unwrap().0, b'c');
+    c.abort();
+    for (qid, login) in [("T2", None), ("T3", Some("alice@example.com"))] {
+        c.mail(login, qid);
+        let (code, text) = c.headers_reply(&fields(101), qid);
+        assert_eq!(code, b'y', "{qid}");
+        assert_eq!(
+            text,
+            b"550 5.7.1 too many Authentication-Results fields claiming this host\0"
+        );
+        c.abort();
+    }
+    // the connection goes on: trusted mail is signed
+    let mut t = Client::connect(&m);
+    t.negotiate();
+    t.connect_from("192.0.2.9");
+    t.mail(None, "T4");
+    assert_eq!(t.headers(&signed_fields(), "T4"), b'c');
+    assert_eq!(t.body(BODY).iter().filter(|r| r.0 == b'i').count(), 2);
+}
+
 /// With `max_header_bytes` below the signer's own limit, a header block
 /// over it is not signed (the fields past the limit were not kept and
 /// would be left out of `h=`): the signing_error action, tempfail.

@@ -11,6 +11,7 @@
 #   - sendmail(1): signed (the config trusts 127.0.0.1, where Postfix's
 #     sendmail mail comes from);
 #   - inbound mail with a forged Authentication-Results: replaced by ours;
+#     with 101 of them: refused with 550 at end of data;
 #   - SIGHUP to a new selector while mail flows, and a bad config refused;
 #   - the milter killed (kill -9) under load and restarted: every message
 #     delivered exactly once and signed (Postfix tempfails, clients retry),
@@ -264,6 +265,17 @@ m = re.search(r"^Authentication-Results: mx\.waxseal\.test;(.*?)\r\n(?![ \t])", 
 v = m.group(1) if m else ""
 sys.exit(0 if v.count("dkim=pass") == 2 else 1)
 PY
+
+log "6b. inbound with 101 forged Authentication-Results: refused with 550 (Postfix would pay O(n^2) to remove them)"
+{ for i in $(seq 101); do printf 'Authentication-Results: mx.waxseal.test; dkim=pass header.d=example.com %s\r\n' "$i"; done
+  printf 'From: mallory@other.org\r\nTo: bob@example.com\r\nSubject: forged results\r\n\r\nhi\r\n'; } >"$T/m6b.eml"
+if out=$("$PF" inbound "$T/pf" "$T/m6b.eml" --from mallory@other.org --to bob@example.com 2>&1); then
+  fail "message 6b (101 forged results) was accepted"
+fi
+grep -q '550 5.7.1 too many Authentication-Results fields claiming this host' <<<"$out" ||
+  { printf '%s\n' "$out" | tail -n 5 >&2; fail "message 6b: no 550 5.7.1 reply"; }
+grep -q 'more than 100 Authentication-Results fields claim mx.waxseal.test; rejected' "$T/milter.log" ||
+  fail "message 6b: the refusal is not logged"
 
 log "7. SIGHUP to a new selector while mail flows; a bad config is refused"
 write_config ed2027

@@ -8,7 +8,7 @@ use waxseal_core::verify::{Driver, Lookups, VerifySteps};
 use waxseal_milter_proto::Reply;
 
 use super::fields::{authentication_results_field, split_fields, summary};
-use super::{Class, Conn, Work, now};
+use super::{Class, Conn, MAX_FORGED_RESULTS, Work, now};
 use crate::engine::{InputError, SignSession, StepError};
 use crate::milter::config::{Action, rule_specs};
 use crate::milter::decision::{Decision, Transaction, decide};
@@ -64,6 +64,18 @@ impl Conn {
             self.reply(Reply::Continue);
             return;
         };
+        if m.ar_forged.len() > MAX_FORGED_RESULTS {
+            m.work = Work::Done;
+            m.ar_forged.clear();
+            warn!(
+                "{qid}: more than {MAX_FORGED_RESULTS} Authentication-Results fields claim {}; rejected",
+                m.state.config.authserv_id
+            );
+            self.reply(Reply::ReplyCode(
+                b"550 5.7.1 too many Authentication-Results fields claiming this host",
+            ));
+            return;
+        }
         let state = m.state.clone();
         let config = &state.config;
         let from: Vec<Vec<u8>> = m.from.clone();

@@ -50,6 +50,18 @@ const IDLE: Duration = Duration::from_secs(3600);
 /// end-of-message.
 const PROGRESS: Duration = Duration::from_secs(4);
 
+/// Forged Authentication-Results fields removed at most; a message with
+/// more is rejected at end-of-headers (RFC 8601 5 wants them gone, and no
+/// legitimate message carries this many).
+///
+/// Design note: each removal is a `CHGHEADER` that Postfix's cleanup
+/// carries out by reading the header from its start
+/// (`cleanup_find_header_start`), so n removals cost O(n²); and each
+/// removal's scan counts as a reverse jump, of which `rec_goto` allows
+/// 10,000 per queue file: past that cleanup gives up, and the message gets
+/// 451 on every retry until its sender bounces it.
+pub(crate) const MAX_FORGED_RESULTS: usize = 100;
+
 /// Actions waxseal needs: adding header fields.
 const NEEDED: u32 = action::ADD_HEADERS;
 /// Actions it uses when offered: deleting forged Authentication-Results,
@@ -515,7 +527,10 @@ impl Conn {
         }
         if name.eq_ignore_ascii_case(b"authentication-results") {
             m.ar_seen += 1;
-            if authserv_id(value).eq_ignore_ascii_case(&m.state.config.authserv_id) {
+            // one past the limit is enough to know the message is refused
+            if authserv_id(value).eq_ignore_ascii_case(&m.state.config.authserv_id)
+                && m.ar_forged.len() <= MAX_FORGED_RESULTS
+            {
                 m.ar_forged.push(m.ar_seen);
             }
         }
