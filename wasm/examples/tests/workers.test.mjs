@@ -175,6 +175,15 @@ test('sign worker: refuses without the token, other methods, other domains\' mai
   assert.equal(res.status, 422);
   assert.equal((await res.json()).error, 'from_not_aligned');
   assert.equal((await post(MSG('news@lists.example.com'))).status, 200, 'a subdomain of d= is aligned');
+  // every mailbox of a mailbox-list must be in d=, whatever its place or form
+  const withFrom = (field) => enc.encode(dec.decode(MSG()).replace(/^From: .*\r\n/, `From: ${field}\r\n`));
+  for (const from of ['boss@victim.example, me@example.com', '<boss@victim.example>, Me <me@example.com>', 'me@example.com, "Doe, J" <j@victim.example>']) {
+    res = await post(withFrom(from));
+    assert.equal(res.status, 422, from);
+    assert.match((await res.json()).message, /^From is in victim\.example, not in example\.com/, from);
+  }
+  assert.equal((await post(withFrom('"Doe, John (a@victim.example)" <john@example.com>, me@example.com (x@victim.example)'))).status, 200,
+    'quoted strings and comments are not addresses');
   res = await post(enc.encode('From: a@example.com\r\nFrom: b@example.com\r\n\r\nx\r\n'));
   assert.equal((await res.json()).error, 'several_from');
   res = await post(enc.encode('this is not a mail message\r\n\r\n'));
@@ -196,7 +205,10 @@ test('sign worker: misconfigured (no token, a public key as secret) is refused, 
   const { API_TOKEN, ...noToken } = SIGN_BINDINGS;
   assert.ok(API_TOKEN);
   const spki = createPublicKey(rsa.privateKey).export({ type: 'spki', format: 'pem' });
-  for (const bindings of [noToken, { ...SIGN_BINDINGS, DKIM_PRIVATE_KEY: spki }, { ...SIGN_BINDINGS, DKIM_PRIVATE_KEY: 'not a key' }]) {
+  // the p= data of a key record: a public key, though not a PEM
+  const pData = createPublicKey(rsa.privateKey).export({ type: 'spki', format: 'der' }).toString('base64');
+  for (const bindings of [noToken, { ...SIGN_BINDINGS, DKIM_PRIVATE_KEY: spki }, { ...SIGN_BINDINGS, DKIM_PRIVATE_KEY: 'not a key' },
+    { ...SIGN_BINDINGS, DKIM_PRIVATE_KEY: pData }]) {
     await signer.mf.setOptions(options({ ...signer.spec, bindings, log: signer.log, stdout: signer.stdout }));
     const res = await post(MSG());
     assert.equal(res.status, 500);
@@ -204,7 +216,7 @@ test('sign worker: misconfigured (no token, a public key as secret) is refused, 
   }
   assert.match(signer.stdout.join(''), /configuration: the secret API_TOKEN must be set/);
   assert.match(signer.stdout.join(''), /configuration: the secret for selector worker2026 is a public key/);
-  assert.match(signer.stdout.join(''), /configuration: the key for selector worker2026 is not usable/);
+  assert.equal(signer.stdout.join('').match(/configuration: the key for selector worker2026 is not usable/g).length, 2, 'garbage and p= data');
 });
 
 // ------------------------------------------------------------------ the email worker
@@ -350,4 +362,29 @@ test('email worker (REJECT_ON=no-pass, REQUIRE_ALIGNED): only a passing signatur
   r = await deliver(w, await signedBy(ed, 'worker2026ed', 'dave@news.example.com'), 'dave@news.example.com');
   assert.equal(r.status, 200);
   assert.match(r.results, /dkim=pass/);
+  // DNS down: the temporary failure of a signature of another domain (a
+  // forger's, whose DNS never answers) does not get a message in; that of
+  // the From domain's signature does
+  w.dns.down = true;
+  r = await deliver(w, await signedBy(ed, 'worker2026ed', 'carol@other.example'), 'carol@other.example');
+  assert.equal(r.status, 400, 'an unaligned temperror is no reason to let the message in');
+  assert.match(r.text, /DKIM: no valid signature/);
+  r = await deliver(w, await signedBy(ed, 'worker2026ed', 'dave@news.example.com'), 'dave@news.example.com');
+  assert.equal(r.status, 200, 'an aligned temperror is never a reason to reject');
+  assert.match(r.results, /dkim=temperror/);
+});
+
+test('email worker: a message the verifier cannot read is permerror; "fail" forwards it, "no-pass" rejects it', async (t) => {
+  const unreadable = enc.encode('From: alice@example.com\r\nnot a header field\r\nSubject: x\r\n\r\nhi\r\n');
+  for (const [policy, rejected] of [['fail', false], ['no-pass', true]]) {
+    const w = await emailWorker({ REJECT_ON: policy, REQUIRE_ALIGNED: 'true' });
+    t.after(() => w.mf.dispose());
+    const s = await (await w.mf.dispatchFetch('http://localhost/', { method: 'POST', body: unreadable })).json();
+    assert.equal(s.rejected !== null, rejected, policy);
+    if (!rejected) {
+      assert.equal(s.forwarded.headers.find(([k]) => k === 'x-waxseal-authentication-results')[1],
+        'mx.example.net; dkim=permerror reason="message not readable"');
+    }
+    assert.match(w.stdout.join(''), /"dkim":\["permerror \(ERR_MALFORMED_MESSAGE\)"\]/);
+  }
 });

@@ -31,20 +31,27 @@ function aligned(fromDomain, d) {
  * - "never": always forward, with the results.
  * - "fail": reject when a signature failed (fail or permerror) and none passed.
  * - "no-pass": reject unless a signature passed (unsigned mail too).
- * A temporary error (DNS) is never a reason to reject: Email Workers can
- * only reject permanently, and the sender is not at fault. RFC 6376 6.3
- * warns that rejecting on a missing or broken signature loses legitimate
- * mail (lists and forwarders change messages): use "fail" and "no-pass" for
- * addresses that only your own, signed systems write to.
+ * A temporary error (DNS) of a signature that would count is never a
+ * reason to reject: Email Workers can only reject permanently, and the
+ * sender is not at fault. With REQUIRE_ALIGNED, only signatures of the
+ * From domain count, for this too: a forger cannot add a signature whose
+ * key lookup fails (a domain of theirs whose DNS does not answer) to get
+ * past the rule. Without it, any domain's signature counts, so anyone can
+ * pass "no-pass" with a signature of their own: set it with "fail" and
+ * "no-pass". RFC 6376 6.3 warns that rejecting on a missing or broken
+ * signature loses legitimate mail (lists and forwarders change messages):
+ * use "fail" and "no-pass" for addresses that only your own, signed
+ * systems write to.
  * Returns `{ reject: false }` or `{ reject: true, reason }`.
  */
 export function decide(report, env) {
   const policy = env.REJECT_ON ?? 'never';
   if (!['never', 'fail', 'no-pass'].includes(policy)) throw new Error(`REJECT_ON must be never, fail or no-pass, not ${policy}`);
-  const counts = (r) => r.result === 'pass' && (env.REQUIRE_ALIGNED !== 'true' || aligned(report.fromDomain, r.domain));
+  const eligible = (r) => env.REQUIRE_ALIGNED !== 'true' || aligned(report.fromDomain, r.domain);
+  const counts = (r) => r.result === 'pass' && eligible(r);
   const passed = report.results.some(counts);
   const failed = report.results.filter((r) => r.result === 'fail' || r.result === 'permerror' || (r.result === 'pass' && !counts(r)));
-  const temporary = report.results.some((r) => r.result === 'temperror');
+  const temporary = report.results.some((r) => r.result === 'temperror' && eligible(r));
   if (policy === 'never' || passed || temporary) return { reject: false };
   if (failed.length) {
     const r = failed[0];
@@ -62,17 +69,22 @@ export default {
     try {
       report = await verify(message.raw, { resolveTxt: dohResolver(env.DOH_URL || undefined), authservId });
     } catch (e) {
-      // not a mail message the verifier can read: a permanent error for DKIM
+      // not a mail message the verifier can read (a header line that is
+      // not a field, or too large a header block): DKIM's evaluation ends
+      // in a permanent error, but no signature failed, so "fail" lets it
+      // through; "no-pass" refuses it, as it does unsigned mail
       if (!(e instanceof WaxsealError) || !['ERR_MALFORMED_MESSAGE', 'ERR_HEADER_TOO_LARGE'].includes(e.code)) throw e;
       report = {
-        results: [{ result: 'permerror', reason: e.message, summary: `permerror (${e.code})` }],
+        results: [],
+        unreadable: e.code,
         authenticationResults: `${authservId}; dkim=permerror reason="message not readable"`,
       };
     }
     const verdict = decide(report, env);
     console.log(JSON.stringify({
       from: message.from, to: message.to, size: message.rawSize,
-      dkim: report.results.map((r) => r.summary), action: verdict.reject ? 'reject' : 'forward',
+      dkim: report.unreadable ? [`permerror (${report.unreadable})`] : report.results.map((r) => r.summary),
+      action: verdict.reject ? 'reject' : 'forward',
     }));
     if (verdict.reject) {
       // synchronous on Cloudflare; wrangler dev's local email trigger hands

@@ -19,7 +19,7 @@
 // The key is read from the secret binding, checked, and imported into
 // WebCrypto once per isolate (waxseal keeps the non-extractable CryptoKey);
 // every later request only signs.
-import { WaxsealError, dnsRecord, sign, signMessage } from 'waxseal';
+import { Signer, WaxsealError, dnsRecord, sign, signMessage } from 'waxseal';
 
 const DEFAULT_MAX_BYTES = 25 * 1024 * 1024;
 
@@ -35,13 +35,14 @@ function signingOptions(env) {
     if (!env.DKIM_DOMAIN || !selector || !privateKey) {
       throw new ConfigError('DKIM_DOMAIN, DKIM_SELECTOR and the secret DKIM_PRIVATE_KEY must be set (and both of a second pair)');
     }
+    if (/-----BEGIN (RSA )?PUBLIC KEY-----/.test(privateKey)) throw new ConfigError(`the secret for selector ${selector} is a public key`);
     try {
-      // parses the key: a secret that is not a private key fails here, once
-      dnsRecord(privateKey, { selector, domain: env.DKIM_DOMAIN });
+      // parses the private key (a public key, p= data or garbage fails
+      // here, once), and d= and s= with it
+      new Signer({ domain: env.DKIM_DOMAIN, selector, privateKey });
     } catch (e) {
       throw new ConfigError(`the key for selector ${selector} is not usable: ${e.message}`);
     }
-    if (/-----BEGIN PUBLIC KEY-----/.test(privateKey)) throw new ConfigError(`the secret for selector ${selector} is a public key`);
     return { domain: env.DKIM_DOMAIN, selector, privateKey };
   });
   prepared = { fingerprint, options };
@@ -93,21 +94,69 @@ async function readBody(request, max) {
 }
 
 /**
- * The From fields of the header block (RFC 5322 3.6.2): their domains,
- * lower case. A message must have exactly one to be signed (RFC 6376 8.15:
- * a second From makes what the reader sees differ from what was signed).
+ * The From fields of the header block (RFC 5322 3.6.2): for each, the
+ * domains of all its mailboxes, lower case. A message must have exactly
+ * one From to be signed (RFC 6376 8.15: a second From makes what the
+ * reader sees differ from what was signed), and every mailbox in it must
+ * be in DKIM_DOMAIN: `From: boss@victim.example, me@example.com` is a
+ * valid mailbox-list (RFC 5322 3.4) that names another domain's author.
  */
 function fromDomains(bytes) {
   const text = new TextDecoder().decode(bytes.subarray(0, Math.min(bytes.length, 1 << 20)));
   const head = text.split(/\r?\n\r?\n/, 1)[0].replace(/\r?\n[ \t]+/g, ' ');
   return head.split(/\r?\n/)
     .filter((line) => /^from\s*:/i.test(line))
-    .map((line) => {
-      const value = line.replace(/^from\s*:/i, '').replace(/\([^()]*\)/g, '');
-      const angle = value.match(/<([^<>]*)>\s*$/);
-      const address = (angle ? angle[1] : value).trim();
-      return address.slice(address.lastIndexOf('@') + 1).replace(/[>\s]/g, '').toLowerCase();
-    });
+    .map((line) => mailboxes(line.replace(/^from\s*:/i, '')).map((address) =>
+      address.slice(address.lastIndexOf('@') + 1).replace(/\s/g, '').toLowerCase()));
+}
+
+/**
+ * The addresses of a mailbox-list (RFC 5322 3.4): split at the commas that
+ * are outside quoted strings, comments and angle brackets; each mailbox's
+ * address is what is in its angle brackets, or the whole of it.
+ */
+function mailboxes(value) {
+  const out = [];
+  let current = '';
+  let angle = null;
+  let depth = 0;
+  let quoted = false;
+  const end = () => {
+    out.push((angle ?? current).trim());
+    current = '';
+    angle = null;
+  };
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === '\\' && (quoted || depth > 0)) {
+      if (!depth) current += value.slice(i, i + 2);
+      i++;
+    } else if (quoted) {
+      current += c;
+      if (c === '"') quoted = false;
+    } else if (depth > 0) {
+      if (c === '(') depth++;
+      else if (c === ')') depth--;
+    } else if (c === '(') {
+      depth = 1;
+    } else if (c === '"') {
+      quoted = true;
+      current += c;
+    } else if (c === '<') {
+      angle = '';
+      current += c;
+    } else if (c === '>' && angle !== null) {
+      angle = angle.trim();
+      current += c;
+    } else if (c === ',') {
+      end();
+    } else {
+      if (angle !== null && !current.endsWith('>')) angle += c;
+      current += c;
+    }
+  }
+  end();
+  return out.filter((a) => a !== '');
 }
 
 /** d= covers the From domain: the same domain, or a parent of it (DMARC relaxed alignment within one domain). */
@@ -129,8 +178,10 @@ async function handleSign(request, env, url) {
   if (!message) return json(413, 'too_large', `the message is larger than ${max} bytes`);
   if (env.ALLOW_UNALIGNED_FROM !== 'true') {
     const from = fromDomains(message);
-    if (from.length === 1 && !aligned(from[0], env.DKIM_DOMAIN)) {
-      return json(422, 'from_not_aligned', `From is in ${from[0] || 'no domain'}, not in ${env.DKIM_DOMAIN}: refusing to vouch for another domain's mail`);
+    // a From without an address is in no domain
+    const outside = from.length === 1 ? (from[0].length ? from[0].find((d) => !aligned(d, env.DKIM_DOMAIN)) : '') : undefined;
+    if (outside !== undefined) {
+      return json(422, 'from_not_aligned', `From is in ${outside || 'no domain'}, not in ${env.DKIM_DOMAIN}: refusing to vouch for another domain's mail`);
     }
     if (from.length > 1) return json(422, 'several_from', 'the message has more than one From field (RFC 5322 3.6)');
   }
