@@ -38,8 +38,51 @@ pub struct KeyRecord {
     /// `t=s`: the i= domain must equal d= exactly, no subdomains.
     /// Default: false.
     pub strict_identity: bool,
-    /// `n=`: notes for humans (kept as written). Default: none.
+    /// `n=`: notes for humans, as text: written quoted-printable (RFC 6376
+    /// 3.6.1 `qp-section`) and read back decoded. Default: none.
     pub notes: Option<String>,
+}
+
+/// Writes `text` as an `n=` value (RFC 6376 3.6.1: a `qp-section`, RFC
+/// 2045 6.7): printable ASCII as it is, except `=` and `;` (which would end
+/// the tag); every other byte (non-ASCII, controls) and a space at either
+/// end (which tag parsing strips) as `=XX`.
+fn qp_encode(text: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let b = text.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        let edge = i == 0 || i == b.len() - 1;
+        if (c.is_ascii_graphic() && c != b'=' && c != b';') || (c == b' ' && !edge) {
+            out.push(char::from(c));
+        } else {
+            out.push('=');
+            out.push(char::from(HEX[usize::from(c >> 4)]));
+            out.push(char::from(HEX[usize::from(c & 15)]));
+        }
+    }
+}
+
+/// Decodes a quoted-printable `n=` value; an `=` not followed by two hex
+/// digits is kept as it is.
+fn qp_decode(value: &[u8]) -> Vec<u8> {
+    let hex = |c: u8| char::from(c).to_digit(16);
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        if value[i] == b'='
+            && let (Some(h), Some(l)) = (
+                value.get(i + 1).and_then(|&c| hex(c)),
+                value.get(i + 2).and_then(|&c| hex(c)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(value[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 impl KeyRecord {
@@ -108,7 +151,7 @@ impl KeyRecord {
         }
         let notes = tags
             .get("n")
-            .map(|n| String::from_utf8_lossy(n.value).into_owned());
+            .map(|n| String::from_utf8_lossy(&qp_decode(n.value)).into_owned());
         Ok(KeyRecord {
             key_type,
             public_key,
@@ -166,7 +209,7 @@ impl KeyRecord {
         }
         if let Some(n) = &self.notes {
             s.push_str("; n=");
-            s.push_str(n);
+            qp_encode(n, &mut s);
         }
         s.push_str("; p=");
         s.push_str(&base64::encode(&self.public_key));
@@ -338,6 +381,31 @@ mod tests {
         assert!(r.allows_email());
         assert!(r.testing && r.strict_identity);
         assert_eq!(r.notes.as_deref(), Some("hi there"));
+    }
+
+    #[test]
+    fn notes_are_quoted_printable() {
+        let key = PrivateKey::parse(include_bytes!(
+            "../tests/vectors/rfc8463/test.rsa.private.pem"
+        ))
+        .unwrap()
+        .public_key();
+        for (text, written) in [
+            ("rotated 2026", "n=rotated 2026;"),
+            ("a=b; c", "n=a=3Db=3B c;"),
+            ("café", "n=caf=C3=A9;"),
+            (" edge ", "n==20edge=20;"),
+            ("two\r\nlines", "n=two=0D=0Alines;"),
+        ] {
+            let mut r = KeyRecord::new(&key);
+            r.notes = Some(text.into());
+            let txt = r.to_txt();
+            assert!(txt.contains(written), "{txt}");
+            let back = KeyRecord::parse(txt.as_bytes()).unwrap();
+            assert_eq!(back.notes.as_deref(), Some(text));
+            assert_eq!(back.public_key, r.public_key);
+        }
+        assert_eq!(qp_decode(b"=4x=41=").as_slice(), b"=4xA=");
         let only_web = KeyRecord::parse(b"s=web; h=md5; p=").unwrap();
         assert!(!only_web.allows_email());
         assert!(!only_web.allows_hash(HashAlgorithm::Sha256));

@@ -15,7 +15,7 @@ import { WaxsealError, call, invalid } from './errors.js';
 import { platform, remember } from './platform.js';
 import {
   bytesOf, checkKeys, encoder, keyMaterial, notFoundError, optBool, optCount, optString, optStrings,
-  plain, plainRecords, reading, toBytes,
+  ChunkText, plain, plainRecords, reading, toBytes,
 } from './input.js';
 
 export { WaxsealError };
@@ -281,6 +281,7 @@ function* pieces(bytes) {
 export class Signer {
   #list;
   #raw;
+  #text = new ChunkText();
 
   constructor(options) {
     this.#list = normalize(options);
@@ -289,7 +290,9 @@ export class Signer {
 
   update(chunk) {
     if (!this.#raw) throw new WaxsealError('ERR_STATE', 'the signer is finished');
-    for (const piece of pieces(toBytes(chunk, 'chunk'))) call(() => this.#raw.update(piece));
+    for (const bytes of this.#text.bytes(chunk, 'chunk')) {
+      for (const piece of pieces(bytes)) call(() => this.#raw.update(piece));
+    }
     return this;
   }
 
@@ -324,6 +327,7 @@ export class Signer {
     const r = this.#raw;
     if (!r) throw new WaxsealError('ERR_STATE', 'the signer is finished');
     this.#raw = undefined;
+    for (const bytes of this.#text.end()) call(() => r.update(bytes));
     return r;
   }
 }
@@ -505,9 +509,13 @@ export async function verify(message, options) {
     if (diagnostics) call(() => v.diagnostics(diagnostics === true ? 1 << 20 : diagnostics));
     if (chunks) {
       try {
+        const text = new ChunkText();
         for await (const chunk of chunks) {
-          for (const piece of pieces(toBytes(chunk, 'chunk'))) startLookups(call(() => v.update(piece)));
+          for (const bytes of text.bytes(chunk, 'chunk')) {
+            for (const piece of pieces(bytes)) startLookups(call(() => v.update(piece)));
+          }
         }
+        for (const bytes of text.end()) startLookups(call(() => v.update(bytes)));
       } catch (e) {
         if (e instanceof WaxsealError) throw e;
         throw new WaxsealError('ERR_STREAM', `reading the message failed: ${e && e.message !== undefined ? e.message : String(e)}`, { cause: e });

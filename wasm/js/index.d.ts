@@ -63,7 +63,7 @@ export interface DnsRecordOptions {
   testing?: boolean;
   /** t=s: i= must equal d=. Default false. */
   strict?: boolean;
-  /** n=: notes. */
+  /** n=: notes for humans, any text (written quoted-printable, RFC 6376 3.6.1). */
   notes?: string;
   /** The key type when `key` is base64 `p=` data. Default 'rsa'. */
   keyType?: KeyAlgorithm;
@@ -83,7 +83,10 @@ export interface DnsRecord {
 }
 
 /** The TXT record to publish for a key. */
-export function dnsRecord(key: KeyPair | string, options: DnsRecordOptions): DnsRecord;
+export function dnsRecord(
+  key: KeyPair | { publicKey: string; algorithm?: KeyAlgorithm } | string | Uint8Array | ArrayBuffer | ArrayBufferView,
+  options: DnsRecordOptions,
+): DnsRecord;
 
 export type Canonicalization =
   | 'simple/simple'
@@ -104,7 +107,7 @@ export interface SignOptions {
   identity?: string;
   /** Header fields to sign (each occurrence). Default: From, Reply-To, Subject, Date, To, Cc, the Resent-*, In-Reply-To, References, List-*, Message-ID, MIME-Version, Content-Type, Content-Transfer-Encoding. */
   headers?: string[];
-  /** Header fields listed once more than present, so added copies break the signature. Default: From, To, Subject, Date, Cc, Reply-To (none when `headers` is given). */
+  /** Header fields listed once more than present, so added copies break the signature. Default: From, To, Subject, Date, Cc, Reply-To, MIME-Version, Content-Type, Content-Transfer-Encoding (none when `headers` is given). */
   oversign?: string[];
   /** c=. Default 'relaxed/relaxed'. */
   canonicalization?: Canonicalization;
@@ -126,9 +129,9 @@ export function sign(message: Message, options: SignOptions | SignOptions[]): Pr
 export function signSync(message: Message, options: SignOptions | SignOptions[]): string;
 /** Signs and returns the message with the signature(s) prepended, as a string for a string message. */
 export function signMessage(message: string, options: SignOptions | SignOptions[]): Promise<string>;
-export function signMessage(message: Uint8Array, options: SignOptions | SignOptions[]): Promise<Uint8Array>;
+export function signMessage(message: Uint8Array | ArrayBuffer | ArrayBufferView, options: SignOptions | SignOptions[]): Promise<Uint8Array>;
 export function signMessageSync(message: string, options: SignOptions | SignOptions[]): string;
-export function signMessageSync(message: Uint8Array, options: SignOptions | SignOptions[]): Uint8Array;
+export function signMessageSync(message: Uint8Array | ArrayBuffer | ArrayBufferView, options: SignOptions | SignOptions[]): Uint8Array;
 
 /** Streaming signer. */
 export class Signer {

@@ -80,6 +80,40 @@ export function toBytes(message, what = 'message') {
 }
 
 /**
+ * The chunks of a stream as bytes, strings encoded as if they were one: a
+ * surrogate pair cut between two string chunks is held back and encoded
+ * whole, as TextEncoderStream does (each chunk on its own would make both
+ * halves U+FFFD, and the signature would cover bytes never sent). A lone
+ * high surrogate before a byte chunk or at the end is U+FFFD.
+ */
+export class ChunkText {
+  #high = '';
+
+  /** The bytes of `chunk`: zero, one or two arrays. */
+  bytes(chunk, what) {
+    if (typeof chunk === 'string') {
+      let s = this.#high + chunk;
+      this.#high = '';
+      const last = s.charCodeAt(s.length - 1);
+      if (last >= 0xd800 && last <= 0xdbff) {
+        this.#high = s.slice(-1);
+        s = s.slice(0, -1);
+      }
+      return s ? [encoder.encode(s)] : [];
+    }
+    const b = toBytes(chunk, what);
+    return [...this.end(), b];
+  }
+
+  /** What is held back, at the end of the stream. */
+  end() {
+    const h = this.#high;
+    this.#high = '';
+    return h ? [encoder.encode(h)] : [];
+  }
+}
+
+/**
  * A plain copy of the caller's object, read once: its own enumerable
  * properties, and the `known` names it inherits (a class's getters, an
  * object made from defaults with Object.create).

@@ -65,12 +65,8 @@ pub fn dns_record(
     let domain = Domain::new(domain)?;
     let mut rec = KeyRecord::new(key).with_testing(testing);
     rec.strict_identity = strict;
-    if let Some(n) = notes {
-        if n.contains(';') || n.bytes().any(|b| b.is_ascii_control()) {
-            return Err(Error::InvalidTagValue("n"));
-        }
-        rec.notes = Some(n);
-    }
+    // written quoted-printable by the core: any text is fine
+    rec.notes = notes;
     Ok(DnsRecord {
         name: selector.record_name(&domain),
         value: rec.to_txt(),

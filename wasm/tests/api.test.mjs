@@ -95,6 +95,18 @@ test('streaming Signer equals one call', async () => {
   for (let i = 0; i < MSG.length; i += 7) s.update(MSG.slice(i, i + 7));
   assert.equal(await s.finish(), await sign(MSG, o));
   assert.throws(() => s.update('more'), (e) => e instanceof WaxsealError && e.code === 'ERR_STATE');
+  // a string cut inside a surrogate pair (an emoji) signs as the whole string
+  const emoji = MSG.replace('dinner', 'dinner \u{1F600}') + 'See you \u{1F37D}\uFE0F\r\n';
+  for (const cut of [emoji.indexOf('\u{1F600}') + 1, emoji.length - 4]) {
+    assert.ok(emoji.charCodeAt(cut - 1) >= 0xd800 && emoji.charCodeAt(cut - 1) <= 0xdbff);
+    const parts = new Signer(o).update(emoji.slice(0, cut)).update(emoji.slice(cut));
+    assert.equal(parts.finishSync(), signSync(emoji, o), `cut at ${cut}`);
+  }
+  // a lone high surrogate at the end or before bytes is U+FFFD, as in one string
+  const lone = `${MSG}\uD83D`;
+  assert.equal(new Signer(o).update(lone).finishSync(), signSync(lone, o));
+  assert.equal(new Signer(o).update(lone).update(new TextEncoder().encode('x\r\n')).finishSync(),
+    signSync(`${lone}x\r\n`, o));
 });
 
 test('options: expiresIn, headers, identity, canonicalization, no timestamp, LF message', async () => {
@@ -133,6 +145,13 @@ test('verify: tampering, DNS failures, policy, unsigned', async () => {
   assert.equal(r.results[0].result, 'policy');
   assert.equal(r.results[0].reasonCode, 'future_timestamp');
   r = await verify(signed, { resolveTxt, now: T - 3600, policy: { clockSkew: 7200 } });
+  assert.equal(r.results[0].result, 'pass');
+  // counts past 2^32 stay large in 32-bit WebAssembly, never wrap
+  const rsaSigned = await signMessage(MSG, { domain: 'example.com', selector: 'r', privateKey: rsa, timestamp: T });
+  const rsaTxt = resolverFor([['r', rsa]]);
+  r = await verify(rsaSigned, { resolveTxt: rsaTxt, now: T, policy: { minRsaBits: 2 ** 32 + 512 } });
+  assert.equal(r.results[0].reasonCode, 'key_too_small', 'a 2048-bit key is under 2^32 + 512 bits');
+  r = await verify(rsaSigned, { resolveTxt: rsaTxt, now: T, policy: { maxSignatures: 2 ** 32, maxHeaderBytes: 2 ** 32 } });
   assert.equal(r.results[0].result, 'pass');
   r = await verify(MSG, { resolveTxt, now: T });
   assert.deepEqual(r.results, []);
@@ -249,6 +268,11 @@ test('verify a stream: every chunking gives the same report; lookups start at th
   const { Readable } = await import('node:stream');
   const r = await verify(Readable.from([tampered.subarray(0, 100), tampered.subarray(100)]), { resolveTxt, now: T });
   assert.deepEqual(r.results.map((x) => x.reasonCode), ['body_hash_mismatch', 'body_hash_mismatch']);
+  // string chunks cut inside a surrogate pair verify as the whole string
+  const emoji = await signMessage(`${MSG}\u{1F600}\r\n`, { domain: 'example.com', selector: 'ed', privateKey: ed, timestamp: T });
+  const cut = emoji.indexOf('\u{1F600}') + 1;
+  const e = await verify(Readable.from([emoji.slice(0, cut), emoji.slice(cut)]), { resolveTxt, now: T });
+  assert.equal(e.results[0].result, 'pass');
   // with diagnostics, too
   const d = await verify(Readable.from([signed]), { resolveTxt, now: T, diagnostics: true });
   assert.equal(new TextDecoder().decode(d.results[0].diagnostics.canonicalBody), 'Hi.\r\n\r\nAre you hungry yet?\r\n');

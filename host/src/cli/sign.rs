@@ -51,7 +51,8 @@ pub(super) struct SignArgs {
     #[arg(long, value_delimiter = ',')]
     pub(super) headers: Option<Vec<String>>,
     /// Header fields to oversign, comma-separated (default From, To,
-    /// Subject, Date, Cc, Reply-To; none when --headers is given).
+    /// Subject, Date, Cc, Reply-To, MIME-Version, Content-Type,
+    /// Content-Transfer-Encoding; none when --headers is given).
     #[arg(long, value_delimiter = ',')]
     pub(super) oversign: Option<Vec<String>>,
     /// The agent or user identity (i=), e.g. joe@example.com.

@@ -11,13 +11,20 @@ use waxseal_core::{Error, Keeping, KeyType, RustCrypto};
 
 use super::{err, get_bool, get_u64, option_error, set};
 
+/// A count from JavaScript (up to 2^53) as a `usize` of wasm32: larger
+/// values stay the largest, never wrap (`minRsaBits: 2 ** 32 + 512` must
+/// refuse every key, not become 512).
+fn count(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
 fn policy(o: &JsValue) -> Result<VerifyPolicy, JsValue> {
     let mut p = VerifyPolicy::default();
     if !o.is_object() {
         return Ok(p);
     }
     if let Some(n) = get_u64(o, "minRsaBits")? {
-        p.min_rsa_bits = n as usize;
+        p.min_rsa_bits = count(n);
     }
     p.allow_rsa_sha1 = get_bool(o, "allowRsaSha1")?;
     p.allow_unsigned_body_tail = get_bool(o, "allowUnsignedBodyTail")?;
@@ -28,10 +35,10 @@ fn policy(o: &JsValue) -> Result<VerifyPolicy, JsValue> {
         p.clock_skew = n;
     }
     if let Some(n) = get_u64(o, "maxSignatures")? {
-        p.max_signatures = n as usize;
+        p.max_signatures = count(n);
     }
     if let Some(n) = get_u64(o, "maxHeaderBytes")? {
-        p.max_header_bytes = n as usize;
+        p.max_header_bytes = count(n);
     }
     Ok(p)
 }
