@@ -174,11 +174,67 @@ impl Dns {
 /// A record file `<dir>/<name>.txt`: the TXT value as plain text (lines
 /// joined), or as zone-file quoted strings (each string kept apart, as a
 /// resolver returns them), or the word `NXDOMAIN`
-/// ([`KeyAnswer::from_record_text`]). A missing file is NXDOMAIN.
+/// ([`KeyAnswer::from_record_text`]). A missing file is NXDOMAIN; a file
+/// that cannot be read (permissions, not UTF-8, a directory) is a
+/// temporary failure, said on standard error.
+///
+/// Design note: `name` may come from the sandbox, which parses untrusted
+/// mail: only a DNS name (labels of letters, digits, `-` and `_`) is
+/// looked for, so no name reaches outside `dir` (`../`, `/etc/...`).
 pub fn lookup_dir(dir: &Path, name: &str) -> KeyAnswer {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
-    let Ok(text) = std::fs::read_to_string(dir.join(format!("{name}.txt"))) else {
-        return KeyAnswer::NxDomain;
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     };
-    KeyAnswer::from_record_text(&text)
+    if name.len() > 253 || !name.split('.').all(label) {
+        return KeyAnswer::NxDomain; // no such DNS name can exist
+    }
+    let path = dir.join(format!("{name}.txt"));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => KeyAnswer::from_record_text(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => KeyAnswer::NxDomain,
+        Err(e) => {
+            eprintln!(
+                "waxseal: cannot read the key record {}: {e}",
+                path.display()
+            );
+            KeyAnswer::TempFail
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_key_dir_answers_dns_names_only() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("keys");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("s._domainkey.example.com.txt"), "v=DKIM1; p=").unwrap();
+        std::fs::write(root.path().join("secret.txt"), "v=DKIM1; p=").unwrap();
+        assert!(matches!(
+            lookup_dir(&dir, "S._domainkey.Example.com."),
+            KeyAnswer::Records(_)
+        ));
+        // outside the folder: not a DNS name, never read
+        for name in ["../secret", "/tmp/x", "a/../../secret", "a..b", ""] {
+            assert_eq!(lookup_dir(&dir, name), KeyAnswer::NxDomain, "{name}");
+        }
+        assert_eq!(
+            lookup_dir(&dir, "t._domainkey.example.com"),
+            KeyAnswer::NxDomain
+        );
+        // there but unreadable as a record: not "no key"
+        std::fs::create_dir(dir.join("d._domainkey.example.com.txt")).unwrap();
+        std::fs::write(dir.join("l._domainkey.example.com.txt"), b"n=caf\xe9; p=").unwrap();
+        for name in ["d._domainkey.example.com", "l._domainkey.example.com"] {
+            assert_eq!(lookup_dir(&dir, name), KeyAnswer::TempFail, "{name}");
+        }
+    }
 }

@@ -1446,3 +1446,110 @@ fn peers_verify_waxseal_sign_and_waxseal_verify_agrees_with_peer_signatures() {
     }
     assert_eq!(checked, 16);
 }
+
+/// What operators type wrong, refused before anything is written or
+/// signed (the review of 2026-12-06): a selector whose record name is too
+/// long for DNS; a second domain's key into the first domain's folder;
+/// report addresses that would break the policy records; a header name
+/// with `;`. And an internationalized identity is signed with A-labels.
+#[test]
+fn operator_mistakes_get_clear_errors() {
+    let t = Tmp::new("mistakes");
+    let out = t.0.to_str().unwrap();
+    let long_domain = [
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(63),
+        "example".into(),
+    ]
+    .join(".");
+    let o = waxseal(&[
+        "keygen",
+        "-d",
+        &long_domain,
+        "-s",
+        &"s".repeat(43),
+        "-a",
+        "ed25519",
+        "-o",
+        out,
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("would be 254 characters"),
+        "{}",
+        stderr(&o)
+    );
+    let keygen_for = |domain: &str| {
+        waxseal(&[
+            "keygen", "-d", domain, "-s", "mail", "-a", "ed25519", "-o", out,
+        ])
+    };
+    assert_eq!(code(&keygen_for("a.example")), 0);
+    let o = keygen_for("b.example");
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains(
+            "holds the key published at mail._domainkey.a.example., not mail._domainkey.b.example"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    for report in ["a@b.example; p=none", "a\"b@x.example", "not an address"] {
+        let o = waxseal(&["dns", "policy", "-d", "example.com", "--report", report]);
+        assert_eq!(code(&o), 2, "{report}");
+        assert!(stderr(&o).contains("not an address"), "{}", stderr(&o));
+    }
+    let o = waxseal(&[
+        "dns",
+        "policy",
+        "-d",
+        "example.com",
+        "--report",
+        "a@x.example,b@y.example",
+    ]);
+    assert!(
+        stdout(&o).contains("rua=mailto:a@x.example,mailto:b@y.example"),
+        "{}",
+        stdout(&o)
+    );
+    let msg = t.join("m.eml");
+    std::fs::write(
+        &msg,
+        "From: joe@b\u{fc}cher.example\r\nx;y: z\r\n\r\nhi\r\n",
+    )
+    .unwrap();
+    let key = format!("{out}/mail/mail.private");
+    let m = msg.to_str().unwrap();
+    let o = waxseal(&[
+        "sign",
+        "-d",
+        "b\u{fc}cher.example",
+        "-s",
+        "s",
+        "-k",
+        &key,
+        "--headers",
+        "from,x;y",
+        m,
+    ]);
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    let o = waxseal(&[
+        "sign",
+        "-d",
+        "b\u{fc}cher.example",
+        "-s",
+        "s",
+        "-k",
+        &key,
+        "-i",
+        "joe@b\u{fc}cher.example",
+        m,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("i=joe@xn--bcher-kva.example;"),
+        "{}",
+        stdout(&o)
+    );
+}

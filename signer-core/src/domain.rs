@@ -37,6 +37,11 @@ pub(crate) fn valid_name(name: &str, min_labels: usize) -> bool {
         && name.split('.').count() >= min_labels
 }
 
+/// True when a name of `len` characters (no final dot) can exist in DNS.
+pub(crate) fn fits_dns(len: usize) -> bool {
+    len <= MAX_NAME_LEN
+}
+
 pub(crate) fn strip_root(s: &str) -> &str {
     s.strip_suffix('.').unwrap_or(s)
 }
@@ -125,6 +130,13 @@ impl Selector {
     /// The selector as given.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// True when the key record's name fits in a DNS name (253
+    /// characters, RFC 1035 2.3.4): each part may be valid alone, and the
+    /// name still too long to exist, so no key can ever be found there.
+    pub fn record_name_fits(&self, domain: &Domain) -> bool {
+        fits_dns(self.0.len() + "._domainkey.".len() + domain.0.len())
     }
 
     /// The DNS name of the key record: `<selector>._domainkey.<domain>`
@@ -314,5 +326,22 @@ mod tests {
         );
         assert!(Selector::new("2024.q1").is_ok());
         assert_eq!(Selector::new("a;b"), Err(Error::InvalidSelector));
+        // each part valid, the record name one character too long
+        let domain = Domain::new(
+            &[
+                "a".repeat(63),
+                "b".repeat(63),
+                "c".repeat(63),
+                "example".into(),
+            ]
+            .join("."),
+        )
+        .unwrap();
+        assert_eq!(domain.as_str().len(), 199);
+        let fits = Selector::new(&"s".repeat(253 - 199 - 12)).unwrap();
+        assert!(fits.record_name_fits(&domain));
+        assert_eq!(fits.record_name(&domain).len(), 253);
+        let over = Selector::new(&"s".repeat(253 - 199 - 11)).unwrap();
+        assert!(!over.record_name_fits(&domain));
     }
 }

@@ -174,14 +174,42 @@ impl LegacyPolicy {
             d.dkim_alignment = Some(Alignment::Strict);
         }
         if let Some(r) = &self.report_address {
-            d.aggregate_reports = Some(if r.starts_with("mailto:") {
-                r.clone()
-            } else {
-                ["mailto:", r].concat()
-            });
+            // RFC 7489 6.3 rua=: a comma-separated list of URIs, each one
+            // `mailto:` here
+            let uris: Vec<String> = r
+                .split(',')
+                .map(|a| {
+                    let a = a.trim();
+                    if a.starts_with("mailto:") {
+                        a.into()
+                    } else {
+                        ["mailto:", a].concat()
+                    }
+                })
+                .collect();
+            d.aggregate_reports = Some(uris.join(","));
         }
         d
     }
+}
+
+/// True when `r` can be a report address (`r=`, and DMARC's `rua=` from
+/// it): one or more `user@domain` addresses, `mailto:` optional,
+/// comma-separated, with nothing that would end a tag (`;`, RFC 6376 3.2),
+/// another tag's text, or break a zone-file string (`"`, `\`, space).
+pub fn valid_report_addresses(r: &str) -> bool {
+    !r.is_empty()
+        && r.split(',').all(|a| {
+            let a = a.trim();
+            let a = a.strip_prefix("mailto:").unwrap_or(a);
+            a.rsplit_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && local
+                        .bytes()
+                        .all(|b| b.is_ascii_graphic() && !b";\"\\,<>()[]@".contains(&b))
+                    && crate::domain::valid_name(domain, 2)
+            })
+        })
 }
 
 /// DMARC's requested handling of failing mail (`p=`).
@@ -372,6 +400,37 @@ mod tests {
     use super::*;
     #[allow(unused_imports)]
     use crate::test_prelude::*;
+
+    #[test]
+    fn report_addresses() {
+        for ok in [
+            "a@b.com",
+            "mailto:a@b.com",
+            "a@x.com, mailto:b@y.org",
+            "dmarc+x@sub.example.com",
+        ] {
+            assert!(valid_report_addresses(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a@b.com; p=none",
+            "a\"b@x.com",
+            "a\\b@x.com",
+            "no-at",
+            "@b.com",
+            "a@com",
+            "a@b.com,",
+            "a b@x.com",
+        ] {
+            assert!(!valid_report_addresses(bad), "{bad}");
+        }
+        let mut pol = LegacyPolicy::new(SigningPractice::SignsAll);
+        pol.report_address = Some("a@x.com, mailto:b@y.org".into());
+        assert_eq!(
+            pol.suggested_dmarc().aggregate_reports.as_deref(),
+            Some("mailto:a@x.com,mailto:b@y.org")
+        );
+    }
 
     #[test]
     fn legacy_round_trip_every_practice() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
 use waxseal_core::policy::{LegacyPolicy, SigningPractice, policy_zone_lines};
-use waxseal_core::{KeyAnswer, KeyRecord, Selector};
+use waxseal_core::{KeyAnswer, KeyRecord};
 
 use super::{DnsArgs, EXIT_TEMP, load_public_key};
 use crate::dns::Dns;
@@ -78,14 +78,19 @@ pub(super) fn dns_record(key: &Path, domain: &str, selector: &str, testing: bool
     let mut out = std::io::stdout().lock();
     let k = load_public_key(key)?;
     let domain = crate::names::domain("--domain", domain)?;
-    let selector =
-        Selector::new(selector).map_err(|e| anyhow::anyhow!("--selector {selector}: {e}"))?;
+    let selector = crate::names::selector("--selector", selector, &domain)?;
     let record = KeyRecord::new(&k).with_testing(testing);
     writeln!(out, "; zone file (BIND):")?;
     writeln!(out, "{}", record.zone_line(&selector, &domain))?;
     writeln!(out)?;
     writeln!(out, "; DNS provider web form:")?;
-    writeln!(out, ";   name:  {}._domainkey", selector)?;
+    // the name relative to the zone of --domain; a web form for a parent
+    // zone (example.com for mail.example.com) wants the rest of it too
+    writeln!(
+        out,
+        ";   name:  {selector}._domainkey (in the zone {domain}; full name {})",
+        selector.record_name(&domain)
+    )?;
     writeln!(out, ";   type:  TXT")?;
     writeln!(out, ";   value: {}", record.to_txt())?;
     Ok(0)
@@ -107,15 +112,27 @@ pub(super) fn dns_policy(
         Practice::PerUser => SigningPractice::PerUser,
     });
     p.testing = testing;
-    p.report_address = report;
+    if let Some(r) = &report
+        && !waxseal_core::policy::valid_report_addresses(r)
+    {
+        anyhow::bail!(
+            "--report {r}: not an address (user@example.com, or several separated by commas)"
+        );
+    }
+    p.report_address = report.map(|r| r.trim().to_string());
     for line in policy_zone_lines(&domain, &p) {
         writeln!(out, "{line}")?;
     }
     if practice == Practice::Exclusive {
         writeln!(out)?;
+        let dmarc = if testing {
+            "DMARC p=reject, once out of test mode"
+        } else {
+            "DMARC p=reject"
+        };
         writeln!(
             out,
-            "; Caution: o=! (and DMARC p=reject) tells receivers to distrust any mail from"
+            "; Caution: o=! (and {dmarc}) tells receivers to distrust any mail from"
         )?;
         writeln!(
             out,
@@ -137,8 +154,7 @@ pub(super) fn dns_check(domain: &str, selector: &str, key: &Path, dns: &DnsArgs)
     let mut out = std::io::stdout().lock();
     let k = load_public_key(key)?;
     let domain = crate::names::domain("--domain", domain)?;
-    let selector =
-        Selector::new(selector).map_err(|e| anyhow::anyhow!("--selector {selector}: {e}"))?;
+    let selector = crate::names::selector("--selector", selector, &domain)?;
     let name = selector.record_name(&domain);
     let resolver = Dns::new(dns.resolver, Duration::from_secs(dns.dns_timeout))?;
     let want = KeyRecord::new(&k);

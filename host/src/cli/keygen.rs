@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use waxseal_core::{KeyRecord, PrivateKey, Selector};
+use waxseal_core::{KeyRecord, PrivateKey};
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Algorithm {
@@ -95,8 +95,7 @@ fn write_public(path: &Path, text: &str, force: bool) -> Result<()> {
 pub(super) fn keygen(a: &KeygenArgs) -> Result<u8> {
     let mut out = std::io::stdout().lock();
     let domain = crate::names::domain("--domain", &a.domain)?;
-    let selector = Selector::new(&a.selector)
-        .map_err(|e| anyhow::anyhow!("--selector {}: {e}", a.selector))?;
+    let selector = crate::names::selector("--selector", &a.selector, &domain)?;
     // everything is checked before the (slow) generation starts
     let bits = match (a.algorithm, a.bits) {
         (Algorithm::Ed25519, Some(b)) => {
@@ -118,6 +117,20 @@ pub(super) fn keygen(a: &KeygenArgs) -> Result<u8> {
     let record_file = dir.join(format!("{}.txt", a.selector));
     let readme = dir.join("dns_readme.txt");
     if !a.force {
+        // the folder is named by the selector alone: the same selector for
+        // a second domain finds the first domain's key there, which
+        // --force would destroy
+        let name = selector.record_name(&domain);
+        if let Ok(zone) = std::fs::read_to_string(&record_file)
+            && let Some(other) = zone.split_whitespace().next()
+            && !other.trim_end_matches('.').eq_ignore_ascii_case(&name)
+        {
+            bail!(
+                "{} holds the key published at {other}, not {name}; give each domain its own folder (e.g. -o {})",
+                dir.display(),
+                a.out.join(domain.as_str()).display()
+            );
+        }
         for p in [&private, &record_file, &readme] {
             if p.symlink_metadata().is_ok() {
                 bail!("{} exists; use --force to overwrite it", p.display());

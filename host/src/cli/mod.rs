@@ -96,8 +96,8 @@ pub(crate) struct DnsArgs {
     #[arg(long, value_name = "IP:PORT")]
     pub(crate) resolver: Option<SocketAddr>,
     /// Seconds to wait for the DNS answers, retries included (the lookups
-    /// a message needs run at the same time).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    /// a message needs run at the same time); 1 to 300.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub(crate) dns_timeout: u64,
 }
 
@@ -203,7 +203,21 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
 pub(crate) fn load_key(path: &Path) -> Result<PrivateKey> {
     let data =
         std::fs::read(path).with_context(|| format!("cannot read key {}", path.display()))?;
-    PrivateKey::parse(&data).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    let key = PrivateKey::parse(&data).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    // the milter refuses such a key; a command run by hand on a test key
+    // signs, and says so
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            eprintln!(
+                "waxseal: warning: {} has mode {mode:04o}: others can read this private key (chmod 600)",
+                path.display()
+            );
+        }
+    }
+    Ok(key)
 }
 
 /// The public key of a key file: a private key in any form

@@ -168,6 +168,11 @@ pub(super) fn sign(cli: &Cli, a: &SignArgs) -> Result<u8> {
     let domain = crate::names::domain("--domain", &a.domain)?
         .as_str()
         .to_string();
+    let identity = a
+        .identity
+        .as_deref()
+        .map(|i| crate::names::identity("--identity", i))
+        .transpose()?;
     let t = a.timestamp.unwrap_or_else(now);
     let expiration = match a.expire {
         Some(x) => Some(
@@ -185,7 +190,7 @@ pub(super) fn sign(cli: &Cli, a: &SignArgs) -> Result<u8> {
             spec: waxseal_core::SignSpec {
                 domain: domain.clone(),
                 selector: s.clone(),
-                identity: a.identity.clone(),
+                identity: identity.clone(),
                 headers: a.headers.clone(),
                 oversign: a.oversign.clone(),
                 canonicalization: Some(a.canonicalization.clone()),

@@ -63,6 +63,10 @@ impl SignOptions {
         if alg == SigningAlgorithm::RsaSha1 {
             return Err(Error::UnsupportedAlgorithm); // RFC 8301 3.1
         }
+        // no verifier could look the key up
+        if !self.selector.record_name_fits(&self.domain) {
+            return Err(Error::InvalidSelector);
+        }
         if let Some(i) = &self.identity
             && !i.is_within(&self.domain)
         {

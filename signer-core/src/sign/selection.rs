@@ -102,11 +102,14 @@ impl HeaderSelection {
     }
 
     pub(super) fn validate(&self) -> Result<(), Error> {
+        // RFC 5322 allows `;` in a field name, but `h=` is a tag value
+        // (RFC 6376 3.2), which a `;` would end: such a field cannot be
+        // signed
         if self
             .sign
             .iter()
             .chain(&self.oversign)
-            .all(|n| is_field_name(n))
+            .all(|n| is_field_name(n) && !n.contains(';'))
         {
             Ok(())
         } else {

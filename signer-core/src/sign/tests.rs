@@ -130,6 +130,11 @@ fn h_list_counts_and_oversigns() {
         HeaderSelection::only(["bad name"]).h_list(&m.fields),
         Err(Error::InvalidHeaderName)
     );
+    // a valid RFC 5322 field name, but `;` would end the h= tag
+    assert_eq!(
+        HeaderSelection::only(["from", "x;y"]).h_list(&m.fields),
+        Err(Error::InvalidHeaderName)
+    );
 }
 
 #[test]

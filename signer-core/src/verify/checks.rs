@@ -37,6 +37,12 @@ pub(super) fn check_signature_field(
     if !sig.uses_dns_txt() {
         return Err(Reason::UnsupportedQueryMethod);
     }
+    // s._domainkey.d longer than a DNS name: no key can exist there, and a
+    // lookup would fail as if DNS were down (temperror, RFC 6376 6.1.2
+    // wants permerror for a key that cannot be had)
+    if !sig.selector.record_name_fits(&sig.domain) {
+        return Err(Reason::Syntax(Error::InvalidSelector));
+    }
     Ok(())
 }
 

@@ -245,6 +245,56 @@ mod tests {
         assert!(d.end().unwrap().is_empty());
     }
 
+    /// RFC 1035 2.3.4: a key record name over 253 characters cannot
+    /// exist; the signature is a permanent error, asked of nobody (a
+    /// resolver would refuse the name, which reads as temperror).
+    #[test]
+    fn a_key_record_name_too_long_for_dns_is_permerror_unasked() {
+        let d = [
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "example".into(),
+        ]
+        .join(".");
+        let s = "s".repeat(253 - d.len() - 11);
+        let msg = alloc::format!(
+            "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d={d}; s={s}; h=from; bh=AAAA; b=AAAA\r\nFrom: x@{d}\r\n\r\nhi\r\n"
+        );
+        let mut asked = Vec::new();
+        let r = crate::verify::verify(
+            msg.as_bytes(),
+            &VerifyPolicy::default(),
+            None,
+            &mut |n: &str| {
+                asked.push(String::from(n));
+                KeyAnswer::NxDomain
+            },
+        )
+        .unwrap();
+        // the From domain's policy records are asked for, the key is not
+        let keys = |asked: &[String]| asked.iter().filter(|n| n.starts_with('s')).count();
+        assert_eq!(keys(&asked), 0, "{asked:?}");
+        assert_eq!(r.results[0].result, crate::verify::DkimResult::PermError);
+        assert_eq!(
+            r.results[0].reason,
+            Some(crate::verify::Reason::Syntax(crate::Error::InvalidSelector))
+        );
+        // with the prefix one shorter, the same signature is looked up
+        let fits = msg.replacen("; s=s", "; s=", 1);
+        crate::verify::verify(
+            fits.as_bytes(),
+            &VerifyPolicy::default(),
+            None,
+            &mut |n: &str| {
+                asked.push(String::from(n));
+                KeyAnswer::NxDomain
+            },
+        )
+        .unwrap();
+        assert_eq!(keys(&asked), 1);
+    }
+
     #[test]
     fn a_message_without_body_asks_at_the_end() {
         let split = MSG.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 2;

@@ -390,8 +390,16 @@ impl Verifier {
             .as_deref()
             .and_then(|d| Domain::new(d).ok())
         {
-            self.add_query(LegacyPolicy::record_name(&dom), QueryKind::LegacyPolicy);
-            self.add_query(DmarcRecord::record_name(&dom), QueryKind::Dmarc);
+            // a From domain near the length limit has no room for the
+            // prefixes: its policy records cannot exist
+            for (name, kind) in [
+                (LegacyPolicy::record_name(&dom), QueryKind::LegacyPolicy),
+                (DmarcRecord::record_name(&dom), QueryKind::Dmarc),
+            ] {
+                if crate::domain::fits_dns(name.len()) {
+                    self.add_query(name, kind);
+                }
+            }
         }
         Ok(())
     }

@@ -12,7 +12,6 @@ use anyhow::{Context, Result, anyhow, bail};
 use ipnet::IpNet;
 use serde::Deserialize;
 use toml::Spanned;
-use waxseal_core::Selector;
 use waxseal_core::verify::VerifyPolicy;
 
 use super::{
@@ -267,10 +266,14 @@ impl Config {
             })?),
             None => None,
         };
-        if v.dns_timeout == 0 {
+        // past a few minutes the MTA has given up on the message (Postfix's
+        // milter_content_timeout is 300 s); a huge value overflowed the
+        // resolver's clock
+        if !(1..=300).contains(&v.dns_timeout) {
             bail!(
-                "{}: verify.dns_timeout must be at least 1 second",
-                path.display()
+                "{}: verify.dns_timeout must be 1 to 300 seconds, not {}",
+                path.display(),
+                v.dns_timeout
             );
         }
         let limits = Limits {
@@ -314,8 +317,8 @@ impl Config {
             let rk = k.get_ref();
             let domain = crate::names::domain("domain", &rk.domain)
                 .map_err(|e| anyhow!("{where_}: keys.{name}: {e}"))?;
-            let selector = Selector::new(&rk.selector)
-                .map_err(|e| anyhow!("{where_}: keys.{name}: selector `{}`: {e}", rk.selector))?;
+            let selector = crate::names::selector("selector", &rk.selector, &domain)
+                .map_err(|e| anyhow!("{where_}: keys.{name}: {e}"))?;
             let file = dir.join(&rk.file);
             let key = load_private_key(&file).map_err(|e| anyhow!("{where_}: keys.{name}: {e}"))?;
             keys.push(Key {
