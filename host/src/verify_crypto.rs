@@ -45,6 +45,10 @@ use waxseal_core::{RustCrypto, VerifyDigest};
 /// sender can make it decode again, never hold more).
 const CACHED_KEYS: usize = 1024;
 
+/// The largest `p=` data kept: an 8192-bit RSA SubjectPublicKeyInfo (the
+/// largest key decoded) is about 1,060 bytes.
+const MAX_KEY_DATA: usize = 1200;
+
 /// A key as the core decoded it, and AWS-LC's form of it.
 struct Entry {
     key: Result<PublicKey, Error>,
@@ -120,6 +124,13 @@ impl NativeVerify {
             Err(_) => None,
         };
         let e = Arc::new(Entry { key, native });
+        // only keys that decode are kept, and only key-sized ones (what
+        // the sandbox hands over is not trusted): a cache of failures, or
+        // of megabytes of p= data, would be host memory a hostile message
+        // could fill
+        if e.key.is_err() || data.len() > MAX_KEY_DATA {
+            return e;
+        }
         let mut keys = self.lock();
         if keys[t].len() >= CACHED_KEYS {
             keys[t].clear();
@@ -256,6 +267,20 @@ mod tests {
                 x as u8
             })
             .collect()
+    }
+
+    /// What cannot be a key is decoded every time, never kept: the data
+    /// comes from the sandbox, or from any DNS record.
+    #[test]
+    fn only_keys_are_kept() {
+        let v = NativeVerify::new();
+        let ed = vector_key("ed25519.pem").public_key().to_record_data();
+        assert!(v.decode_key(KeyType::Ed25519, &ed).is_ok());
+        assert!(v.decode_key(KeyType::Rsa, b"not a key").is_err());
+        assert!(v.decode_key(KeyType::Rsa, &vec![0x30; 1 << 20]).is_err());
+        assert!(v.decode_key(KeyType::Ed25519, &[0u8; 31]).is_err());
+        let kept = v.lock();
+        assert_eq!((kept[0].len(), kept[1].len()), (0, 1));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the `crypto` interface (signing with keys the sandbox never sees,
 //! SHA-256 and public-key checks in native code) and WASI.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use sha2::{Digest as _, Sha256};
@@ -41,9 +41,14 @@ impl HostState {
     /// The state of a new instance, with at most `max_memory` bytes of
     /// linear memory.
     pub(super) fn new(max_memory: usize, lent: Arc<Lending>) -> Self {
+        // every host resource of the instance (hashes, WASI streams) lives
+        // in this table, outside the memory cap: a few thousand are plenty
+        // (wasmtime's default allows a million)
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(4096);
         HostState {
             wasi: WasiCtx::builder().build(),
-            table: ResourceTable::new(),
+            table,
             limits: wasmtime::StoreLimitsBuilder::new()
                 .memory_size(max_memory)
                 .instances(4)
@@ -166,19 +171,23 @@ impl waxseal::dkim::crypto::Host for HostState {
 /// was lent for, and refuses anything else with a [`Refusal`]. What the
 /// parser can still do is sign other header fields of that same domain's
 /// mail under that signature, which is what the key is for anyway.
+///
+/// The field must also carry the `t=`, `x=` and `l=` the options ask for
+/// (a signature without expiry, or with `l=0` so that it holds for any
+/// body, is not what was lent), and each option gets one signature per
+/// message: a lending is made for one message.
 pub struct Lending {
     keys: Arc<Vec<NativeKey>>,
     /// The signatures lent for: key `handle` (`SigningKey::Host`) signs for
     /// its option's `d=` and `s=`. Shared, not copied, per message.
     options: Arc<[wit::SignOptions]>,
+    /// Which options have had their signature.
+    used: Mutex<Vec<bool>>,
 }
 
 impl Default for Lending {
     fn default() -> Self {
-        Lending {
-            keys: Arc::default(),
-            options: Arc::new([]),
-        }
+        Lending::new(Arc::default(), Arc::new([]))
     }
 }
 
@@ -186,7 +195,12 @@ impl Lending {
     /// Lends `keys` (handle `i` is `keys[i]`) for the signatures in
     /// `options` that name host keys.
     pub fn new(keys: Arc<Vec<NativeKey>>, options: Arc<[wit::SignOptions]>) -> Self {
-        Lending { keys, options }
+        let used = Mutex::new(vec![false; options.len()]);
+        Lending {
+            keys,
+            options,
+            used,
+        }
     }
 
     /// `(handle, d=, s=)` of each signature a host key is lent for.
@@ -213,16 +227,43 @@ impl Lending {
     /// is a signature's header data for a `d=`/`s=` the key was lent for.
     pub fn sign(&self, handle: u32, data: &[u8]) -> Result<Vec<u8>, Refusal> {
         let key = self.key(handle).ok_or(Refusal::NoKey(handle))?;
-        let (d, s) = signature_field_labels(data)?;
-        let lent_for = self
-            .bound()
-            .any(|(h, bd, bs)| h == handle && same_name(d, bd) && same_name(s, bs));
+        let tags = signature_field_tags(data)?;
+        let (d, s) = (tags.d, tags.s);
+        let mut used = self.used.lock().map_err(|_| Refusal::Used)?;
+        let mut lent_for = false;
+        let mut slot = None;
+        for (i, o) in self.options.iter().enumerate() {
+            if o.key == wit::SigningKey::Host(handle)
+                && same_name(d, &o.domain)
+                && same_name(s, &o.selector)
+            {
+                lent_for = true;
+                if !used[i] {
+                    slot = Some((i, o));
+                    break;
+                }
+            }
+        }
         if !lent_for {
             return Err(Refusal::NotLentFor {
                 domain: text(d),
                 selector: text(s),
             });
         }
+        let Some((i, o)) = slot else {
+            return Err(Refusal::Used);
+        };
+        let number = |v: Option<&[u8]>| {
+            v.map(|v| std::str::from_utf8(trim_fws(v)).ok()?.parse::<u64>().ok())
+        };
+        if number(tags.t) != o.timestamp.map(Some)
+            || number(tags.x) != o.expiration.map(Some)
+            || tags.l.is_some() != o.body_length
+        {
+            return Err(Refusal::NotAsLent);
+        }
+        used[i] = true;
+        drop(used);
         key.sign_header_data(data)
             .map_err(|e| Refusal::Crypto(e.to_string()))
     }
@@ -244,6 +285,11 @@ pub enum Refusal {
         /// `s=` of the field.
         selector: String,
     },
+    /// The field's `t=`, `x=` or `l=` are not the ones the options ask
+    /// for.
+    NotAsLent,
+    /// The signature lent for this message was made already.
+    Used,
     /// The key could not sign.
     Crypto(String),
 }
@@ -262,6 +308,10 @@ impl std::fmt::Display for Refusal {
                 f,
                 "refused: the key is not lent for d={domain} s={selector}"
             ),
+            Refusal::NotAsLent => f.write_str(
+                "refused: the DKIM-Signature field's t=, x= or l= are not the ones asked for",
+            ),
+            Refusal::Used => f.write_str("refused: this message's signature was made already"),
             Refusal::Crypto(e) => f.write_str(e),
         }
     }
@@ -269,11 +319,20 @@ impl std::fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-/// `d=` and `s=` of the `DKIM-Signature` field that header data ends with
+/// The tags of a signature field the host checks before it signs.
+struct FieldTags<'a> {
+    d: &'a [u8],
+    s: &'a [u8],
+    t: Option<&'a [u8]>,
+    x: Option<&'a [u8]>,
+    l: Option<&'a [u8]>,
+}
+
+/// The tags of the `DKIM-Signature` field that header data ends with
 /// (RFC 6376 3.7: the signature field comes last, without its final CRLF,
 /// with an empty `b=`; its name as written for `simple`, lower-cased for
 /// `relaxed`).
-fn signature_field_labels(data: &[u8]) -> Result<(&[u8], &[u8]), Refusal> {
+fn signature_field_tags(data: &[u8]) -> Result<FieldTags<'_>, Refusal> {
     // the last field starts after the last LF that does not begin a fold
     // (searched from the end: only the signature field is scanned)
     let mut end = data.len();
@@ -294,6 +353,7 @@ fn signature_field_labels(data: &[u8]) -> Result<(&[u8], &[u8]), Refusal> {
     // rest of the field's syntax is the verifier's business; a duplicate
     // of one of these three is refused (3.2: tags MUST NOT repeat).
     let (mut d, mut sel, mut b) = (None, None, None);
+    let (mut t, mut x, mut l) = (None, None, None);
     let list = &field[colon + 1..];
     let mut at = 0;
     while at < list.len() {
@@ -307,6 +367,9 @@ fn signature_field_labels(data: &[u8]) -> Result<(&[u8], &[u8]), Refusal> {
             b"d" => &mut d,
             b"s" => &mut sel,
             b"b" => &mut b,
+            b"t" => &mut t,
+            b"x" => &mut x,
+            b"l" => &mut l,
             _ => continue,
         };
         if slot.replace(&tag[eq + 1..]).is_some() {
@@ -318,7 +381,7 @@ fn signature_field_labels(data: &[u8]) -> Result<(&[u8], &[u8]), Refusal> {
         _ => return Err(Refusal::SignatureNotEmpty),
     }
     match (d, sel) {
-        (Some(d), Some(s)) => Ok((d, s)),
+        (Some(d), Some(s)) => Ok(FieldTags { d, s, t, x, l }),
         _ => Err(Refusal::NotASignature),
     }
 }
@@ -490,9 +553,44 @@ mod lending_tests {
     fn lent_key_signs_its_own_signature_field() {
         let mut s = lent();
         assert!(matches!(s.sign(0, RELAXED.to_vec()).unwrap(), Ok(sig) if sig.len() == 64));
+        // one signature per message: a second is refused
+        assert!(s.sign(0, RELAXED.to_vec()).unwrap().is_err());
         // simple canonicalization: the name as written, folded lines
+        let mut s = lent();
         let simple = b"From: Joe <joe@example.com>\r\nDKIM-Signature: v=1; a=ed25519-sha256; d=Example.COM;\r\n\ts=sel; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=;\r\n\tb=";
         assert!(s.sign(0, simple.to_vec()).unwrap().is_ok());
+    }
+
+    /// A compromised parser cannot get a signature that outlives what was
+    /// lent (no x=, a later one) or holds for any body (`l=0`).
+    #[test]
+    fn lent_key_signs_only_the_tags_asked_for() {
+        let mut o = options("example.com", "sel");
+        o.timestamp = Some(1_700_000_000);
+        o.expiration = Some(1_700_086_400);
+        let lending = || Lending::new(Arc::new(vec![key()]), Arc::new([o.clone()]));
+        let field = |tags: &str| {
+            String::from_utf8_lossy(RELAXED)
+                .replace("h=from:subject;", &format!("h=from:subject;{tags}"))
+        };
+        let good = field(" t=1700000000; x=1700086400;");
+        assert!(lending().sign(0, good.as_bytes()).is_ok());
+        for bad in [
+            " t=1700000000;",
+            " t=1700000000; x=9999999999;",
+            " t=1700000001; x=1700086400;",
+            " t=1700000000; x=1700086400; l=0;",
+            "",
+        ] {
+            assert_eq!(
+                lending().sign(0, field(bad).as_bytes()).unwrap_err(),
+                Refusal::NotAsLent,
+                "{bad}"
+            );
+        }
+        let l = lending();
+        assert!(l.sign(0, good.as_bytes()).is_ok());
+        assert_eq!(l.sign(0, good.as_bytes()).unwrap_err(), Refusal::Used);
     }
 
     #[test]

@@ -101,6 +101,8 @@ const STREAM_CALL: usize = 64 * 1024;
 struct Instance {
     store: Store<HostState>,
     bindings: DkimHostCrypto,
+    /// The pool it goes back to.
+    role: Role,
     /// The options of the last message signed here, checked by the
     /// component once (`signing.prepared`): the next message with the same
     /// options skips that work.
@@ -126,11 +128,29 @@ fn key_algorithms<'a>(
     })
 }
 
+/// What an instance serves; each has its own pool.
+///
+/// Design note: an instance keeps its memory from one message to the next
+/// (a fresh one per message would cost more than signing a small message).
+/// A verifying instance parses mail from anyone: if a hostile message ever
+/// took over its code and then returned quietly, it must never be lent a
+/// key, so signing and verifying never share an instance. What such an
+/// instance could still do is bounded by what it is lent (nothing, for
+/// verification) and by the host's checks of what it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Signing: mail from the operator's own senders; keys are lent.
+    Sign,
+    /// Verifying and everything else: nothing is lent.
+    Verify,
+}
+
 /// What every instance of a [`ComponentHost`] shares.
 struct Shared {
     engine: Engine,
     pre: DkimHostCryptoPre<HostState>,
-    pool: Mutex<Vec<Instance>>,
+    /// Idle instances: signing's, then verification's ([`Role`]).
+    pool: Mutex<[Vec<Instance>; 2]>,
     limits: Limits,
     stop: Arc<AtomicBool>,
     /// WebAssembly instructions counted (WAXSEAL_WASM_FUEL set), summed
@@ -276,7 +296,7 @@ impl ComponentHost {
             shared: Arc::new(Shared {
                 engine,
                 pre,
-                pool: Mutex::new(Vec::new()),
+                pool: Mutex::new([Vec::new(), Vec::new()]),
                 limits,
                 stop,
                 fuel: fuel.then(|| AtomicU64::new(0)),
@@ -291,13 +311,13 @@ impl ComponentHost {
         self.shared.limits
     }
 
-    /// An instance from the pool (or a new one), lent `lent`.
-    fn checkout(&self, lent: Arc<Lending>) -> Result<Instance> {
+    /// An instance from the pool of `role` (or a new one), lent `lent`.
+    fn checkout(&self, lent: Arc<Lending>, role: Role) -> Result<Instance> {
         let s = &self.shared;
         let pooled = s
             .pool
             .lock()
-            .map_err(|_| anyhow!("instance pool poisoned"))?
+            .map_err(|_| anyhow!("instance pool poisoned"))?[role as usize]
             .pop();
         let mut inst = match pooled {
             Some(i) => i,
@@ -313,6 +333,7 @@ impl ComponentHost {
                 Instance {
                     store,
                     bindings,
+                    role,
                     prepared: None,
                 }
             }
@@ -331,10 +352,11 @@ impl ComponentHost {
             total.fetch_add(u64::MAX - left, Ordering::Relaxed);
         }
         inst.store.data_mut().lent = s.nothing_lent.clone();
-        if let Ok(mut pool) = s.pool.lock()
-            && pool.len() < s.max_idle
-        {
-            pool.push(inst);
+        if let Ok(mut pools) = s.pool.lock() {
+            let pool = &mut pools[inst.role as usize];
+            if pool.len() < s.max_idle {
+                pool.push(inst);
+            }
         }
     }
 
@@ -447,11 +469,21 @@ impl ComponentHost {
         policy: &wit::VerifyPolicy,
         now: Option<u64>,
     ) -> Result<SandboxVerifier> {
-        let mut inst = self.checkout(self.shared.nothing_lent.clone())?;
+        let mut inst = self.checkout(self.shared.nothing_lent.clone(), Role::Verify)?;
         let verifier = inst.bindings.waxseal_dkim_verification().verifier();
         self.arm(&mut inst.store);
         let res = verifier.call_create(&mut inst.store, *policy, now)?;
-        Ok(SandboxVerifier::new(self.clone(), inst, res))
+        let max_signatures = policy
+            .max_signatures
+            .map_or(waxseal_core::VerifyPolicy::default().max_signatures, |n| {
+                n as usize
+            });
+        Ok(SandboxVerifier::new(
+            self.clone(),
+            inst,
+            res,
+            max_signatures,
+        ))
     }
 
     /// Verifies a message read from `message`: the component names the DNS
@@ -488,7 +520,11 @@ impl ComponentHost {
 
     /// Number of idle instances in the pool.
     pub fn pooled(&self) -> usize {
-        self.shared.pool.lock().map(|p| p.len()).unwrap_or(0)
+        self.shared
+            .pool
+            .lock()
+            .map(|p| p.iter().map(Vec::len).sum())
+            .unwrap_or(0)
     }
 }
 

@@ -160,7 +160,7 @@ impl SandboxSigner {
     fn ensure(&mut self) -> Result<Result<(&mut Lease, ResourceAny), GuestError>> {
         if self.active.is_none() {
             let lent = Arc::new(Lending::new(self.keys.clone(), self.options.clone()));
-            let mut inst = self.host.checkout(lent)?;
+            let mut inst = self.host.checkout(lent, super::Role::Sign)?;
             match self.host.prepare(&mut inst, &self.options)? {
                 Ok(p) => {
                     let lease = Lease {
@@ -179,6 +179,11 @@ impl SandboxSigner {
             Some((lease, p)) => Ok(Ok((lease, *p))),
             None => anyhow::bail!("no instance"),
         }
+    }
+
+    /// How many signatures the message gets.
+    pub fn signatures(&self) -> usize {
+        self.options.len()
     }
 
     /// Feeds the next chunk of the message.
@@ -269,10 +274,18 @@ pub struct SandboxVerifier {
     complete: bool,
     /// The resource is still alive in the instance (not finished).
     live: bool,
+    /// The most queries taken from the component: one per signature the
+    /// policy verifies, and the From domain's two policy records.
+    max_queries: usize,
 }
 
 impl SandboxVerifier {
-    pub(super) fn new(host: ComponentHost, inst: Instance, res: ResourceAny) -> Self {
+    pub(super) fn new(
+        host: ComponentHost,
+        inst: Instance,
+        res: ResourceAny,
+        max_signatures: usize,
+    ) -> Self {
         SandboxVerifier {
             lease: Lease {
                 host,
@@ -282,6 +295,7 @@ impl SandboxVerifier {
             gather: Gather::default(),
             complete: false,
             live: true,
+            max_queries: max_signatures.saturating_add(2),
         }
     }
 
@@ -333,6 +347,9 @@ impl SandboxVerifier {
             let v = i.bindings.waxseal_dkim_verification().verifier();
             v.call_queries(&mut i.store, res)
         })?;
+        // the names go to DNS: taken only in the shapes the core makes, and
+        // no more than the policy allows (a compromised parser could
+        // otherwise send the resolver anything, as often as it likes)
         Ok(Ok(Some(
             queries
                 .into_iter()
@@ -344,6 +361,8 @@ impl SandboxVerifier {
                         wit::QueryKind::Dmarc => QueryKind::Dmarc,
                     },
                 })
+                .filter(|q| query_shape(&q.name, q.kind))
+                .take(self.max_queries)
                 .filter(|q| lookups.wants(q.kind))
                 .collect(),
         )))
@@ -424,9 +443,61 @@ fn send_verify(lease: &mut Lease, res: ResourceAny, data: &[u8]) -> Result<Resul
     Ok(r.map_err(GuestError::from))
 }
 
+/// True when `name` is a DNS name (at most 253 characters, labels of
+/// letters, digits, `-` and `_`) of the shape the core asks for `kind`:
+/// `<selector>._domainkey.<domain>`, `_policy._domainkey.<domain>` or
+/// `_dmarc.<domain>`.
+fn query_shape(name: &str, kind: QueryKind) -> bool {
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let dns = name.len() <= 253 && name.split('.').all(label);
+    let lower = name.to_ascii_lowercase();
+    dns && match kind {
+        QueryKind::Key => {
+            lower.contains("._domainkey.") && !lower.starts_with("_policy._domainkey.")
+        }
+        QueryKind::LegacyPolicy => lower.starts_with("_policy._domainkey."),
+        QueryKind::Dmarc => lower.starts_with("_dmarc."),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only names of the shapes the core asks for go to DNS.
+    #[test]
+    fn query_names_from_the_sandbox_are_checked() {
+        use QueryKind::{Dmarc, Key, LegacyPolicy};
+        for (name, kind) in [
+            ("sel._domainkey.example.com", Key),
+            ("A.b._domainkey.Example.COM", Key),
+            ("_policy._domainkey.example.com", LegacyPolicy),
+            ("_dmarc.example.com", Dmarc),
+        ] {
+            assert!(query_shape(name, kind), "{name}");
+        }
+        let long = format!(
+            "{}._domainkey.example.com",
+            vec!["a".repeat(63); 4].join(".")
+        );
+        for (name, kind) in [
+            ("example.com", Key),
+            ("../x._domainkey.example.com", Key),
+            ("a b._domainkey.example.com", Key),
+            ("x._domainkey.example.com\n", Key),
+            ("_policy._domainkey.example.com", Key),
+            ("_dmarc.example.com", LegacyPolicy),
+            ("sel._domainkey.example.com", Dmarc),
+            (long.as_str(), Key),
+        ] {
+            assert!(!query_shape(name, kind), "{name:?}");
+        }
+    }
 
     /// The sandbox gets the bytes in order, whatever the chunk sizes: a
     /// signer's whole held message and chunks up to 64 KiB (an MTA's body

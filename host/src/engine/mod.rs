@@ -237,7 +237,13 @@ impl Engine {
         keys: Arc<Vec<NativeKey>>,
     ) -> Result<Result<String, InputError>> {
         match self.signer(specs, keys)? {
-            Ok(SignSession::Wasm(s)) => Ok((*s).sign_whole(message)?.map_err(InputError::from)),
+            Ok(SignSession::Wasm(s)) => {
+                let n = s.signatures();
+                Ok(match (*s).sign_whole(message)? {
+                    Ok(text) => Ok(checked_fields(text, n)?),
+                    Err(e) => Err(InputError::from(e)),
+                })
+            }
             Ok(mut s) => {
                 if let Err(e) = s.update(message)? {
                     return Ok(Err(e));
@@ -281,9 +287,55 @@ impl SignSession {
     pub fn finish(self) -> Result<Result<String, InputError>> {
         Ok(match self {
             SignSession::Native(s) => (*s).finish(),
-            SignSession::Wasm(s) => (*s).finish()?.map_err(InputError::from),
+            SignSession::Wasm(s) => {
+                let n = s.signatures();
+                match (*s).finish()? {
+                    Ok(text) => Ok(checked_fields(text, n)?),
+                    Err(e) => Err(InputError::from(e)),
+                }
+            }
         })
     }
+}
+
+/// The signature fields the sandbox returned, checked before they go into
+/// mail: `n` fields named `DKIM-Signature`, each line ending in CRLF, each
+/// continuation line starting with white space, no other control
+/// character, at most 16 KiB a field. A parser taken over by a hostile
+/// message could otherwise add any header field, or a line break that
+/// starts one.
+fn checked_fields(text: String, n: usize) -> Result<String> {
+    let mut fields = 0;
+    let mut size = 0;
+    for line in text.split_inclusive('\n') {
+        let Some(content) = line.strip_suffix("\r\n") else {
+            anyhow::bail!("the sandbox returned a signature field line without CRLF");
+        };
+        if content
+            .bytes()
+            .any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+        {
+            anyhow::bail!("the sandbox returned a control character in a signature field");
+        }
+        if content.starts_with([' ', '\t']) && fields > 0 {
+            size += line.len();
+        } else if content
+            .get(..15)
+            .is_some_and(|name| name.eq_ignore_ascii_case("DKIM-Signature:"))
+        {
+            fields += 1;
+            size = line.len();
+        } else {
+            anyhow::bail!("the sandbox returned a field that is not a DKIM-Signature");
+        }
+        if size > 16 * 1024 {
+            anyhow::bail!("the sandbox returned a signature field over 16 KiB");
+        }
+    }
+    if fields != n {
+        anyhow::bail!("the sandbox returned {fields} signature fields for {n} signatures");
+    }
+    Ok(text)
 }
 
 impl VerifySession {
@@ -332,10 +384,10 @@ impl VerifySession {
     pub fn finish(self, authserv_id: &str) -> Result<Result<Report, InputError>> {
         Ok(match self {
             VerifySession::Native(v) => (*v).finish(authserv_id),
-            VerifySession::Wasm(v) => (*v)
-                .finish(authserv_id)?
-                .map(|r| Report::from_wit(&r))
-                .map_err(InputError::from),
+            VerifySession::Wasm(v) => match (*v).finish(authserv_id)? {
+                Ok(r) => Ok(Report::from_wit(&r).checked()?),
+                Err(e) => Err(InputError::from(e)),
+            },
         })
     }
 }
@@ -363,6 +415,26 @@ impl VerifySteps for VerifySession {
 }
 
 impl Report {
+    /// A report from the sandbox, checked before its text goes into mail
+    /// and logs: no control character (a line break would start a header
+    /// field of the parser's choosing, or a log line), and sizes a real
+    /// report has. The core's own text never folds; the milter folds it.
+    fn checked(self) -> Result<Self> {
+        let clean = |t: &str, max: usize| t.len() <= max && !t.chars().any(char::is_control);
+        if !clean(&self.authentication_results, 64 * 1024)
+            || self.verdicts.iter().any(|v| {
+                !clean(&v.summary, 4096)
+                    || !clean(&v.result, 16)
+                    || v.reason_code.as_deref().is_some_and(|c| !clean(c, 64))
+            })
+        {
+            anyhow::bail!(
+                "the sandbox returned a report with control characters or oversized text"
+            );
+        }
+        Ok(self)
+    }
+
     fn from_wit(r: &wit::VerifyReport) -> Self {
         Report {
             verdicts: r
@@ -434,4 +506,64 @@ pub fn describe_engine_error(e: &anyhow::Error, limits: &Limits) -> String {
         );
     }
     text.lines().next().unwrap_or("engine error").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// What a parser taken over by a hostile message might return instead
+    /// of signature fields never goes into mail.
+    #[test]
+    fn signature_fields_from_the_sandbox_are_checked() {
+        let one = "DKIM-Signature: v=1; a=ed25519-sha256; d=example.com;\r\n\ts=s; b=AAAA\r\n";
+        assert!(checked_fields(one.into(), 1).is_ok());
+        assert!(checked_fields(format!("{one}{}", one.to_lowercase()), 2).is_ok());
+        for (bad, n) in [
+            (one, 2),
+            ("", 1),
+            (
+                "DKIM-Signature: v=1\r\nAuthentication-Results: mx; dkim=pass\r\n",
+                1,
+            ),
+            ("DKIM-Signature: v=1\nX-Injected: yes\r\n", 1),
+            ("DKIM-Signature: v=1\r\n\r\nbody\r\n", 1),
+            ("DKIM-Signature: v=1; b=A\rB\r\n", 1),
+            ("DKIM-Signature: v=1", 1),
+            (" folded: first\r\n", 1),
+        ] {
+            assert!(checked_fields(bad.into(), n).is_err(), "{bad:?}");
+        }
+        let big = format!("DKIM-Signature: b={}\r\n", "A".repeat(17 * 1024));
+        assert!(checked_fields(big, 1).is_err());
+    }
+
+    #[test]
+    fn reports_from_the_sandbox_are_checked() {
+        let report = |ar: &str, summary: &str| Report {
+            verdicts: vec![Verdict {
+                result: "pass".into(),
+                reason_code: None,
+                summary: summary.into(),
+            }],
+            authentication_results: ar.into(),
+        };
+        assert!(
+            report("mx; dkim=pass header.d=example.com", "pass")
+                .checked()
+                .is_ok()
+        );
+        assert!(
+            report("mx; dkim=pass\nX-Spam-Status: No", "pass")
+                .checked()
+                .is_err()
+        );
+        assert!(
+            report("mx; dkim=pass", "pass\nfake log line")
+                .checked()
+                .is_err()
+        );
+        assert!(report(&"a".repeat(65 * 1024), "pass").checked().is_err());
+    }
 }
