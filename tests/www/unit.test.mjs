@@ -70,6 +70,11 @@ test('queryTxt: both formats give the same value; CNAMEs followed in the answer 
     { name, type: 5, data: 'x.example' }, { name: 'x.example', type: 5, data: name }] } };
   assert.equal((await queryTxt(cloudflare, name, { fetch: fakeFetch(loop) })).status, 'error');
   assert.equal((await queryTxt(cloudflare, name, { fetch: fakeFetch({}) })).status, 'nxdomain');
+  // NXDOMAIN behind an alias: the alias is kept (its target does not exist)
+  const dangling = await queryTxt(cloudflare, name, { fetch: fakeFetch({ [`cloudflare-dns.com ${name}`]: {
+    Status: 3, Answer: [{ name: `${name}.`, type: 5, data: 'sel.dkim.provider.example.' }] } }) });
+  assert.equal(dangling.status, 'nxdomain');
+  assert.deepEqual(dangling.chain, [{ from: name, to: 'sel.dkim.provider.example' }]);
   assert.equal((await queryTxt(cloudflare, name, { fetch: fakeFetch({ [name]: 'down' }) })).status, 'error');
 });
 
@@ -109,6 +114,13 @@ test('check: the record as made here, in test mode', async () => {
 
 test('check: no record, and the doubled domain found', async () => {
   assert.deepEqual((await check(rsa, {})).codes, ['no-record']);
+  // neither resolver answered: not checked, never "published"
+  const down = await check(rsa, { [NAME]: 'down' });
+  assert.deepEqual(down.codes, ['lookup-failed', 'lookup-failed', 'not-checked']);
+  assert.equal(worstLevel(down.findings), 'problem');
+  // an alias that points at nothing is named as such
+  const dangling = await check(rsa, { [NAME]: { Status: 3, Answer: [{ name: `${NAME}.`, type: 5, data: 'sel.dkim.provider.example.' }] } });
+  assert.match(dangling.findings.find((f) => f.code === 'no-record').text, /alias \(CNAME\) of sel\.dkim\.provider\.example, which does not exist/);
   const doubled = { [`${NAME}.example.com`]: { Status: 0, Answer: [{ name: `${NAME}.example.com.`, type: 16, data: rec(rsa).value }] } };
   const c = await check(rsa, doubled);
   assert.deepEqual(c.codes, ['doubled-domain', 'no-record']);
@@ -265,6 +277,10 @@ test('records: names, zone strings, pasted forms', () => {
     assert.equal(parsePastedRecord(form).value, r.value, form);
   }
   assert.equal(parsePastedRecord(r.zoneLine).name, 'sel._domainkey.example.com');
+  // opendkim-genkey's form: parenthesized strings over lines, a comment at the end
+  const genkey = `sel._domainkey\tIN\tTXT\t( "${r.strings[0]}"\n\t  "${r.strings[1]}" )  ; ----- DKIM key sel for example.com`;
+  assert.equal(parsePastedRecord(genkey).value, r.value);
+  assert.equal(parsePastedRecord('x IN TXT "a;b" ; comment').value, 'a;b');
   assert.equal(parsePastedRecord('  '), null);
   assert.deepEqual(parseTagList('v=DKIM1; k=rsa; p=ab c;'), [{ name: 'v', value: 'DKIM1' }, { name: 'k', value: 'rsa' }, { name: 'p', value: 'ab c' }]);
   assert.equal(parseTagList('v=1; v=2'), null);

@@ -30,7 +30,11 @@ export async function checkPublished({ expected, lookup, normalizeKey }) {
   for (const a of answers.filter((x) => x.answer.status === 'error')) {
     add('warning', 'lookup-failed', `${a.resolver.name} did not answer (${a.answer.error}); try again later.`);
   }
-  if (ok.length === 0) return { name, findings, answers };
+  if (ok.length === 0) {
+    // no answer is not a published record: say that nothing was checked
+    add('problem', 'not-checked', `Could not check ${name}: no resolver answered. Check your connection (or an extension that blocks DNS-over-HTTPS) and try again.`);
+    return { name, findings, answers };
+  }
 
   // the answers differ between resolvers: a change still propagating, or
   // name servers that disagree
@@ -47,9 +51,12 @@ export async function checkPublished({ expected, lookup, normalizeKey }) {
   }
   const records = main.status === 'ok' ? main.records : [];
   if (records.length === 0) {
-    add('problem', 'no-record', main.status === 'nxdomain'
-      ? `There is no record at ${name} yet. If you have just published it, wait a few minutes (or the zone's TTL) and check again.`
-      : `${name} exists but has no TXT record.`);
+    const end = main.chain.length ? main.chain[main.chain.length - 1].to : null;
+    add('problem', 'no-record', main.status === 'nxdomain' && end
+      ? `${name} is an alias (CNAME) of ${end}, which does not exist: the alias points at nothing yet. Check its target with your DNS or mail provider.`
+      : main.status === 'nxdomain'
+        ? `There is no record at ${name} yet. If you have just published it, wait a few minutes (or the zone's TTL) and check again.`
+        : `${name} exists but has no TXT record.`);
     // the most common web-form mistake: the full name typed where the
     // provider appends the domain itself
     const doubled = `${name}.${expected.domain}`;

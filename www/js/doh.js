@@ -96,8 +96,7 @@ export async function queryTxt(resolver, name, { fetch = globalThis.fetch, signa
       return { status: 'error', name, chain, records: [], url, error: e && e.message ? e.message : String(e) };
     }
     // RCODE (RFC 1035 4.1.1): 0 NOERROR, 3 NXDOMAIN, others a failure
-    if (json.Status === 3) return { status: 'nxdomain', name, chain, records: [], url };
-    if (json.Status !== 0) return { status: 'error', name, chain, records: [], url, error: `DNS error code ${json.Status}` };
+    if (json.Status !== 0 && json.Status !== 3) return { status: 'error', name, chain, records: [], url, error: `DNS error code ${json.Status}` };
     const answers = Array.isArray(json.Answer) ? json.Answer : [];
     // follow the aliases the resolver already chased, in order
     for (;;) {
@@ -111,6 +110,9 @@ export async function queryTxt(resolver, name, { fetch = globalThis.fetch, signa
       seen.add(target);
       current = target;
     }
+    // NXDOMAIN after the aliases: the name at the end of the chain does
+    // not exist (RFC 2308 2.1), the aliases before it do
+    if (json.Status === 3) return { status: 'nxdomain', name, chain, records: [], url };
     const txt = answers.filter((a) => a.type === TXT && normName(a.name) === current);
     const lastWasAlias = chain.length > 0 && chain[chain.length - 1].to === current;
     if (txt.length === 0 && lastWasAlias && hop < MAX_HOPS && !answers.some((a) => normName(a.name) === current)) {

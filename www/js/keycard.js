@@ -37,19 +37,19 @@ export function keyCard(key, { onRemove }) {
     key.saved = name;
     drawSaved();
     changed('keys');
-    announce(`Private key saved as ${name}. Keep it secret: it signs mail as your domain.`);
+    announce(`Private key handed to the browser as ${name}. Keep it secret: it signs mail as your domain. If the browser asked where to save it and you cancelled, press Save again.`);
   };
 
   function drawSaved() {
     fill(savedState, key.saved
-      ? [statusBadge('ok', 'Saved'), ` as ${key.saved}. Keep it secret and give it to your mail server.`]
+      ? [statusBadge('ok', 'Saved'), ` as ${key.saved} (handed to the browser's downloads: if it asked where to save it and you cancelled, press Save again). Keep it secret and give it to your mail server.`]
       : [statusBadge('problem', 'Not saved'), ' The private key exists only in this page: save it before you leave.']);
   }
 
   selector.addEventListener('input', () => {
     const s = selector.value.trim();
     let problem = s ? nameProblem({ selector: s }) : 'Enter a selector.';
-    if (!problem && state.keys.some((k) => k !== key && k.selector === s)) problem = 'Another key on this page uses this selector.';
+    if (!problem && state.keys.some((k) => k !== key && k.selector.toLowerCase() === s.toLowerCase())) problem = 'Another key on this page uses this selector.';
     fieldError(selector, selectorError, problem);
     if (!problem) {
       key.selector = s;
@@ -86,7 +86,12 @@ export function keyCard(key, { onRemove }) {
           h('div', { class: 'value-row' },
             h('code', { id: `${id}-host` }, names.relative),
             copyButton('Copy the name', 'the name', () => names.relative)),
-          h('p', { class: 'hint' }, 'What most DNS providers\' web forms want: they add ', h('code', {}, state.domain), ' themselves.'),
+          h('p', { class: 'hint' }, 'What most DNS providers\' web forms want: they add ', h('code', {}, state.domain), ' themselves.',
+            ...(state.domain.split('.').length > 2
+              ? [' If ', h('code', {}, state.domain), ' is not a zone of its own (its DNS is managed as part of a parent domain), enter the full name less that zone\'s domain: for example ',
+                h('code', {}, `${names.relative}.${state.domain.split('.').slice(0, -2).join('.')}`), ' in the zone of ',
+                h('code', {}, state.domain.split('.').slice(-2).join('.')), '.']
+              : [])),
           h('div', { class: 'value-row' },
             h('span', {}, 'Full name: ', h('code', { id: `${id}-full` }, names.full)),
             copyButton('Copy the full name', 'the full name', () => names.full))),
@@ -174,8 +179,16 @@ export function keyCard(key, { onRemove }) {
 
   drawSaved();
   drawRecord();
-  onChange((what) => {
-    if (what === 'domain' && card.isConnected) drawRecord();
+  // a card removed from the page lets go of its key (the private key with
+  // it); one not yet on the page waits
+  let shown = false;
+  const stop = onChange((what) => {
+    if (card.isConnected) {
+      shown = true;
+      if (what === 'domain') drawRecord();
+    } else if (shown) {
+      stop();
+    }
   });
   return card;
 }

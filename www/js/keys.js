@@ -22,7 +22,7 @@ export function setUpKeys() {
     if (selectorTyped) return;
     const base = `${algorithm() === 'rsa' ? 'rsa' : 'ed'}${new Date().getFullYear()}`;
     let s = base;
-    for (let n = 2; state.keys.some((k) => k.selector === s); n++) s = `${base}-${n}`;
+    for (let n = 2; state.keys.some((k) => k.selector.toLowerCase() === s.toLowerCase()); n++) s = `${base}-${n}`;
     selector.value = s;
   };
 
@@ -41,7 +41,7 @@ export function setUpKeys() {
   const checkSelector = () => {
     const s = selector.value.trim();
     let problem = s ? nameProblem({ selector: s }) : 'Enter a selector.';
-    if (!problem && state.keys.some((k) => k.selector === s)) problem = 'A key on this page already uses this selector.';
+    if (!problem && state.keys.some((k) => k.selector.toLowerCase() === s.toLowerCase())) problem = 'A key on this page already uses this selector.';
     fieldError(selector, $('#selector-error'), problem);
     return !problem;
   };

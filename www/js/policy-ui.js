@@ -12,6 +12,8 @@ export function setUpPolicy() {
       h('span', {}, h('code', {}, `o=${p.o}`), ' ', p.words, h('span', { class: 'hint-inline' }, ` — ${p.detail}`))));
   }
   const form = $('#policy-form');
+  // the form has no action: Enter in its field must not submit it
+  form.addEventListener('submit', (e) => e.preventDefault());
   const testing = $('#policy-testing');
   const report = $('#policy-report');
 

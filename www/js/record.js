@@ -33,6 +33,18 @@ export function zoneStrings(strings) {
  * `{ name | null, value }` (strings concatenated, as a resolver hands them
  * to a verifier), or null for empty text.
  */
+/** A zone-file line without its comment: from an unquoted `;` on (RFC 1035 5.1). */
+function withoutComment(line) {
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === '\\' && quoted) i++;
+    else if (c === '"') quoted = !quoted;
+    else if (c === ';' && !quoted) return line.slice(0, i).trimEnd();
+  }
+  return line;
+}
+
 export function parsePastedRecord(text) {
   let t = String(text).trim();
   if (!t) return null;
@@ -40,7 +52,9 @@ export function parsePastedRecord(text) {
   const m = /^([^\s"]+)\s+(?:\d+\s+)?(?:IN\s+)?TXT\s+([\s\S]*)$/i.exec(t);
   if (m) {
     name = m[1].replace(/\.$/, '');
-    t = m[2].trim().replace(/^\(\s*/, '').replace(/\s*\)$/, '');
+    // zone-file comments (`; ----- DKIM key mail for example.com`, as
+    // opendkim-genkey writes) end each line; a `;` inside quotes is text
+    t = m[2].split(/\r?\n/).map(withoutComment).join('\n').trim().replace(/^\(\s*/, '').replace(/\s*\)$/, '');
   }
   if (t.startsWith('"')) {
     // quoted strings, possibly over several lines

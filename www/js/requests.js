@@ -15,6 +15,15 @@ function kind(entry) {
   return entry.initiatorType;
 }
 
+/** A path as people read it; as it is when it is not valid percent-encoding (`?ref=50%off`). */
+function readable(path) {
+  try {
+    return decodeURI(path);
+  } catch {
+    return path;
+  }
+}
+
 export function setUpRequests() {
   const body = $('#request-table tbody');
   const summary = $('#request-summary');
@@ -36,7 +45,7 @@ export function setUpRequests() {
   const draw = () => {
     fill(body, rows.map((r, i) => h('tr', { class: r.own ? '' : 'foreign' },
       h('td', {}, String(i + 1)),
-      h('td', {}, r.own ? decodeURI(new URL(r.url).pathname + new URL(r.url).search) : r.url),
+      h('td', {}, r.own ? readable(new URL(r.url).pathname + new URL(r.url).search) : r.url),
       h('td', {}, r.blocked ? [statusBadge('problem', 'Blocked'), ' by the page\'s policy, never sent'] : r.kind),
       h('td', {}, r.own ? 'this site' : `other site: ${r.host}`))));
     const made = rows.filter((r) => !r.blocked);

@@ -14,8 +14,10 @@ export const state = {
 
 const listeners = new Set();
 
+/** Calls `fn(what)` on every change; returns the function that stops it. */
 export function onChange(fn) {
   listeners.add(fn);
+  return () => listeners.delete(fn);
 }
 
 /** Tells every view that `what` changed ('domain', 'keys', 'signed'). */
