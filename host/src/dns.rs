@@ -179,17 +179,11 @@ impl Dns {
 /// temporary failure, said on standard error.
 ///
 /// Design note: `name` may come from the sandbox, which parses untrusted
-/// mail: only a DNS name (labels of letters, digits, `-` and `_`) is
-/// looked for, so no name reaches outside `dir` (`../`, `/etc/...`).
+/// mail: only a DNS name ([`waxseal_core::domain::is_dns_name`]) is looked
+/// for, so no name reaches outside `dir` (`../`, `/etc/...`).
 pub fn lookup_dir(dir: &Path, name: &str) -> KeyAnswer {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
-    let label = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
-    if name.len() > 253 || !name.split('.').all(label) {
+    if !waxseal_core::domain::is_dns_name(&name) {
         return KeyAnswer::NxDomain; // no such DNS name can exist
     }
     let path = dir.join(format!("{name}.txt"));

@@ -37,6 +37,14 @@ pub(crate) fn valid_name(name: &str, min_labels: usize) -> bool {
         && name.split('.').count() >= min_labels
 }
 
+/// True when `name` (no final dot) is a DNS name as waxseal takes them: at
+/// most 253 characters, labels of 1 to 63 letters, digits, `-` (not at an
+/// end) and `_`. For a host that gets names from elsewhere (a sandbox, a
+/// file) and must not use anything else as one.
+pub fn is_dns_name(name: &str) -> bool {
+    valid_name(name, 1)
+}
+
 /// True when a name of `len` characters (no final dot) can exist in DNS.
 pub(crate) fn fits_dns(len: usize) -> bool {
     len <= MAX_NAME_LEN

@@ -443,18 +443,11 @@ fn send_verify(lease: &mut Lease, res: ResourceAny, data: &[u8]) -> Result<Resul
     Ok(r.map_err(GuestError::from))
 }
 
-/// True when `name` is a DNS name (at most 253 characters, labels of
-/// letters, digits, `-` and `_`) of the shape the core asks for `kind`:
-/// `<selector>._domainkey.<domain>`, `_policy._domainkey.<domain>` or
-/// `_dmarc.<domain>`.
+/// True when `name` is a DNS name ([`waxseal_core::domain::is_dns_name`])
+/// of the shape the core asks for `kind`: `<selector>._domainkey.<domain>`,
+/// `_policy._domainkey.<domain>` or `_dmarc.<domain>`.
 fn query_shape(name: &str, kind: QueryKind) -> bool {
-    let label = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
-    let dns = name.len() <= 253 && name.split('.').all(label);
+    let dns = waxseal_core::domain::is_dns_name(name);
     let lower = name.to_ascii_lowercase();
     dns && match kind {
         QueryKind::Key => {
