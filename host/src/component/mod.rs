@@ -12,8 +12,10 @@
 //! a memory cap, so a hostile message can neither hang nor exhaust the
 //! host; an instance that trapped is thrown away, never reused.
 //!
-//! - [`imports`]: the host's side of the `crypto` interface (keys lent per
-//!   message, native SHA-256 and public-key checks).
+//! - [`imports`]: the host's side of the `crypto` interface (native
+//!   SHA-256 and public-key checks, signing through the lent keys).
+//! - [`lending`]: the keys lent to an instance for one message, and what
+//!   they sign.
 //! - [`session`]: a message signed or verified in chunks.
 
 use std::io::Read;
@@ -30,9 +32,11 @@ use waxseal_core::verify::{Driver, Lookups};
 use crate::crypto::NativeKey;
 
 pub mod imports;
+pub mod lending;
 pub mod session;
 
-pub use imports::{HostSha256, HostState, Lending, Refusal};
+pub use imports::{HostSha256, HostState};
+pub use lending::{Lending, Refusal};
 pub use session::{SandboxSigner, SandboxVerifier};
 
 /// Bindings generated from `wasm/wit/waxseal.wit`, world `dkim-host-crypto`.
