@@ -181,11 +181,6 @@ impl SandboxSigner {
         }
     }
 
-    /// How many signatures the message gets.
-    pub fn signatures(&self) -> usize {
-        self.options.len()
-    }
-
     /// Feeds the next chunk of the message.
     pub fn update(&mut self, chunk: &[u8]) -> Result<Result<(), GuestError>> {
         if !self.streaming {
@@ -229,7 +224,15 @@ impl SandboxSigner {
             let prepared = i.bindings.waxseal_dkim_signing().prepared();
             prepared.call_finish(&mut i.store, p)
         })?;
-        Ok(r.map_err(GuestError::from))
+        self.checked(r.map_err(GuestError::from))
+    }
+
+    /// The component's answer, its fields checked ([`checked_fields`]).
+    fn checked(&self, r: Result<String, GuestError>) -> Result<Result<String, GuestError>> {
+        Ok(match r {
+            Ok(text) => Ok(checked_fields(text, self.options.len())?),
+            Err(e) => Err(e),
+        })
     }
 
     /// Signs a whole message in memory (one call when it fits, without a
@@ -253,7 +256,7 @@ impl SandboxSigner {
             let prepared = i.bindings.waxseal_dkim_signing().prepared();
             prepared.call_sign(&mut i.store, p, message)
         })?;
-        Ok(r.map_err(GuestError::from))
+        self.checked(r.map_err(GuestError::from))
     }
 }
 
@@ -443,6 +446,61 @@ fn send_verify(lease: &mut Lease, res: ResourceAny, data: &[u8]) -> Result<Resul
     Ok(r.map_err(GuestError::from))
 }
 
+/// The signature fields the sandbox returned, checked before they go into
+/// mail: `n` fields named `DKIM-Signature`, each line ending in CRLF, each
+/// continuation line starting with white space, no other control
+/// character, at most 16 KiB a field. A parser taken over by a hostile
+/// message could otherwise add any header field, or a line break that
+/// starts one.
+fn checked_fields(text: String, n: usize) -> Result<String> {
+    let b = text.as_bytes();
+    // one branch-free pass for the control characters (this runs for
+    // every message signed), then the few line ends
+    let control = b.iter().fold(false, |acc, &c| {
+        acc | ((c < 0x20) & (c != b'\t') & (c != b'\r') & (c != b'\n')) | (c == 0x7f)
+    });
+    if control {
+        anyhow::bail!("the sandbox returned a control character in a signature field");
+    }
+    let mut fields = 0;
+    let mut size = 0;
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', b) {
+        let line = &b[start..=nl];
+        start = nl + 1;
+        let Some(content) = line.strip_suffix(b"\r\n") else {
+            anyhow::bail!("the sandbox returned a signature field line without CRLF");
+        };
+        if memchr::memchr(b'\r', content).is_some() {
+            anyhow::bail!("the sandbox returned a bare CR in a signature field");
+        }
+        if content.starts_with(b" ") || content.starts_with(b"\t") {
+            if fields == 0 {
+                anyhow::bail!("the sandbox returned a continuation line first");
+            }
+            size += line.len();
+        } else if content
+            .get(..15)
+            .is_some_and(|name| name.eq_ignore_ascii_case(b"DKIM-Signature:"))
+        {
+            fields += 1;
+            size = line.len();
+        } else {
+            anyhow::bail!("the sandbox returned a field that is not a DKIM-Signature");
+        }
+        if size > 16 * 1024 {
+            anyhow::bail!("the sandbox returned a signature field over 16 KiB");
+        }
+    }
+    if start != b.len() {
+        anyhow::bail!("the sandbox returned a signature field line without CRLF");
+    }
+    if fields != n {
+        anyhow::bail!("the sandbox returned {fields} signature fields for {n} signatures");
+    }
+    Ok(text)
+}
+
 /// True when `name` is a DNS name ([`waxseal_core::domain::is_dns_name`])
 /// of the shape the core asks for `kind`: `<selector>._domainkey.<domain>`,
 /// `_policy._domainkey.<domain>` or `_dmarc.<domain>`.
@@ -461,6 +519,32 @@ fn query_shape(name: &str, kind: QueryKind) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a parser taken over by a hostile message might return instead
+    /// of signature fields never goes into mail.
+    #[test]
+    fn signature_fields_from_the_sandbox_are_checked() {
+        let one = "DKIM-Signature: v=1; a=ed25519-sha256; d=example.com;\r\n\ts=s; b=AAAA\r\n";
+        assert!(checked_fields(one.into(), 1).is_ok());
+        assert!(checked_fields(format!("{one}{}", one.to_lowercase()), 2).is_ok());
+        for (bad, n) in [
+            (one, 2),
+            ("", 1),
+            (
+                "DKIM-Signature: v=1\r\nAuthentication-Results: mx; dkim=pass\r\n",
+                1,
+            ),
+            ("DKIM-Signature: v=1\nX-Injected: yes\r\n", 1),
+            ("DKIM-Signature: v=1\r\n\r\nbody\r\n", 1),
+            ("DKIM-Signature: v=1; b=A\rB\r\n", 1),
+            ("DKIM-Signature: v=1", 1),
+            (" folded: first\r\n", 1),
+        ] {
+            assert!(checked_fields(bad.into(), n).is_err(), "{bad:?}");
+        }
+        let big = format!("DKIM-Signature: b={}\r\n", "A".repeat(17 * 1024));
+        assert!(checked_fields(big, 1).is_err());
+    }
 
     /// Only names of the shapes the core asks for go to DNS.
     #[test]

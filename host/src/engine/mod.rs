@@ -237,13 +237,7 @@ impl Engine {
         keys: Arc<Vec<NativeKey>>,
     ) -> Result<Result<String, InputError>> {
         match self.signer(specs, keys)? {
-            Ok(SignSession::Wasm(s)) => {
-                let n = s.signatures();
-                Ok(match (*s).sign_whole(message)? {
-                    Ok(text) => Ok(checked_fields(text, n)?),
-                    Err(e) => Err(InputError::from(e)),
-                })
-            }
+            Ok(SignSession::Wasm(s)) => Ok((*s).sign_whole(message)?.map_err(InputError::from)),
             Ok(mut s) => {
                 if let Err(e) = s.update(message)? {
                     return Ok(Err(e));
@@ -287,70 +281,9 @@ impl SignSession {
     pub fn finish(self) -> Result<Result<String, InputError>> {
         Ok(match self {
             SignSession::Native(s) => (*s).finish(),
-            SignSession::Wasm(s) => {
-                let n = s.signatures();
-                match (*s).finish()? {
-                    Ok(text) => Ok(checked_fields(text, n)?),
-                    Err(e) => Err(InputError::from(e)),
-                }
-            }
+            SignSession::Wasm(s) => (*s).finish()?.map_err(InputError::from),
         })
     }
-}
-
-/// The signature fields the sandbox returned, checked before they go into
-/// mail: `n` fields named `DKIM-Signature`, each line ending in CRLF, each
-/// continuation line starting with white space, no other control
-/// character, at most 16 KiB a field. A parser taken over by a hostile
-/// message could otherwise add any header field, or a line break that
-/// starts one.
-fn checked_fields(text: String, n: usize) -> Result<String> {
-    let b = text.as_bytes();
-    // one branch-free pass for the control characters (this runs for
-    // every message signed), then the few line ends
-    let control = b.iter().fold(false, |acc, &c| {
-        acc | ((c < 0x20) & (c != b'\t') & (c != b'\r') & (c != b'\n')) | (c == 0x7f)
-    });
-    if control {
-        anyhow::bail!("the sandbox returned a control character in a signature field");
-    }
-    let mut fields = 0;
-    let mut size = 0;
-    let mut start = 0;
-    for nl in memchr::memchr_iter(b'\n', b) {
-        let line = &b[start..=nl];
-        start = nl + 1;
-        let Some(content) = line.strip_suffix(b"\r\n") else {
-            anyhow::bail!("the sandbox returned a signature field line without CRLF");
-        };
-        if memchr::memchr(b'\r', content).is_some() {
-            anyhow::bail!("the sandbox returned a bare CR in a signature field");
-        }
-        if content.starts_with(b" ") || content.starts_with(b"\t") {
-            if fields == 0 {
-                anyhow::bail!("the sandbox returned a continuation line first");
-            }
-            size += line.len();
-        } else if content
-            .get(..15)
-            .is_some_and(|name| name.eq_ignore_ascii_case(b"DKIM-Signature:"))
-        {
-            fields += 1;
-            size = line.len();
-        } else {
-            anyhow::bail!("the sandbox returned a field that is not a DKIM-Signature");
-        }
-        if size > 16 * 1024 {
-            anyhow::bail!("the sandbox returned a signature field over 16 KiB");
-        }
-    }
-    if start != b.len() {
-        anyhow::bail!("the sandbox returned a signature field line without CRLF");
-    }
-    if fields != n {
-        anyhow::bail!("the sandbox returned {fields} signature fields for {n} signatures");
-    }
-    Ok(text)
 }
 
 impl VerifySession {
@@ -527,32 +460,6 @@ pub fn describe_engine_error(e: &anyhow::Error, limits: &Limits) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    /// What a parser taken over by a hostile message might return instead
-    /// of signature fields never goes into mail.
-    #[test]
-    fn signature_fields_from_the_sandbox_are_checked() {
-        let one = "DKIM-Signature: v=1; a=ed25519-sha256; d=example.com;\r\n\ts=s; b=AAAA\r\n";
-        assert!(checked_fields(one.into(), 1).is_ok());
-        assert!(checked_fields(format!("{one}{}", one.to_lowercase()), 2).is_ok());
-        for (bad, n) in [
-            (one, 2),
-            ("", 1),
-            (
-                "DKIM-Signature: v=1\r\nAuthentication-Results: mx; dkim=pass\r\n",
-                1,
-            ),
-            ("DKIM-Signature: v=1\nX-Injected: yes\r\n", 1),
-            ("DKIM-Signature: v=1\r\n\r\nbody\r\n", 1),
-            ("DKIM-Signature: v=1; b=A\rB\r\n", 1),
-            ("DKIM-Signature: v=1", 1),
-            (" folded: first\r\n", 1),
-        ] {
-            assert!(checked_fields(bad.into(), n).is_err(), "{bad:?}");
-        }
-        let big = format!("DKIM-Signature: b={}\r\n", "A".repeat(17 * 1024));
-        assert!(checked_fields(big, 1).is_err());
-    }
 
     #[test]
     fn reports_from_the_sandbox_are_checked() {
