@@ -1521,31 +1521,15 @@ fn operator_mistakes_get_clear_errors() {
     .unwrap();
     let key = format!("{out}/mail/mail.private");
     let m = msg.to_str().unwrap();
-    let o = waxseal(&[
-        "sign",
-        "-d",
-        "b\u{fc}cher.example",
-        "-s",
-        "s",
-        "-k",
-        &key,
-        "--headers",
-        "from,x;y",
-        m,
-    ]);
+    let sign = |extra: &[&str]| {
+        let mut args = vec!["sign", "-d", "b\u{fc}cher.example", "-s", "s", "-k", &key];
+        args.extend_from_slice(extra);
+        args.push(m);
+        waxseal(&args)
+    };
+    let o = sign(&["--headers", "from,x;y"]);
     assert_eq!(code(&o), 2, "{}", stdout(&o));
-    let o = waxseal(&[
-        "sign",
-        "-d",
-        "b\u{fc}cher.example",
-        "-s",
-        "s",
-        "-k",
-        &key,
-        "-i",
-        "joe@b\u{fc}cher.example",
-        m,
-    ]);
+    let o = sign(&["-i", "joe@b\u{fc}cher.example"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stdout(&o).contains("i=joe@xn--bcher-kva.example;"),
