@@ -274,7 +274,7 @@ impl ComponentHost {
         let fuel = std::env::var_os("WAXSEAL_WASM_FUEL").is_some();
         config.consume_fuel(fuel);
         // compiled code is cached on disk, so the command starts fast
-        if let Ok(cache) = wasmtime::Cache::new(wasmtime::CacheConfig::new()) {
+        if let Ok(cache) = wasmtime::Cache::new(cache_config()) {
             config.cache(Some(cache));
         }
         let engine = Engine::new(&config)?;
@@ -530,6 +530,23 @@ impl ComponentHost {
             .map(|p| p.iter().map(Vec::len).sum())
             .unwrap_or(0)
     }
+}
+
+/// wasmtime's disk cache of compiled code, with its recompression off.
+///
+/// By default the cache's worker thread recompresses an entry with zstd at
+/// level 20 once it has been used 256 times, in whichever process makes the
+/// 256th use: that took a `waxseal verify` of a 50 MB message (a process
+/// that lives long enough for the worker to get to it) from 38 MB to 208 MB
+/// resident, and a milter started as the 256th use would pay it while
+/// serving mail. A short-lived command usually exits first and leaves the
+/// task's lock file behind, so the next try comes 30 minutes later in
+/// another process. The entries stay at the baseline level (about 0.9 MB
+/// for the component).
+fn cache_config() -> wasmtime::CacheConfig {
+    let mut c = wasmtime::CacheConfig::new();
+    c.with_optimized_compression_usage_counter_threshold(u64::MAX);
+    c
 }
 
 /// Reads as much as is available into `buf` (retrying on interrupts).
