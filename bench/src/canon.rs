@@ -11,7 +11,7 @@ use crate::message;
 use crate::race::race;
 
 /// `len` bytes of base64 text in lines of 76 characters (pseudo-random).
-fn base64_body(len: usize) -> Vec<u8> {
+pub(crate) fn base64_body(len: usize) -> Vec<u8> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = Vec::with_capacity(len + 80);
     let mut x: u32 = 1;

@@ -219,11 +219,15 @@ impl BodyCanonicalizer {
                     // text (a CR that does not start a line ending is text)
                     let s = i;
                     let mut e = i + 1;
+                    // line endings passed here: from the second on, the run
+                    // is likely to go on (an attachment, a paragraph), and
+                    // WebAssembly's scan takes its wide window
+                    let mut line_ends = 0u32;
                     loop {
                         // a run is scanned at most RUN_MAX at a time (the
                         // scan passes over a paragraph's line endings)
                         let cap = len.min(s + RUN_MAX).max(e);
-                        e = body_run_end(&chunk[..cap], e);
+                        e = body_run_end(&chunk[..cap], e, line_ends >= 2);
                         // a line ending with text on both sides is its own
                         // canonical form: the run goes on (one run for a
                         // paragraph, not one per line)
@@ -232,6 +236,7 @@ impl BodyCanonicalizer {
                             && e - s < RUN_MAX
                         {
                             e += 3;
+                            line_ends += 1;
                             continue;
                         }
                         // a CR that does not start a line ending is text

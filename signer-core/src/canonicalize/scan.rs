@@ -112,22 +112,50 @@ pub(super) fn text_run_end(value: &[u8], mut i: usize) -> usize {
 /// are a superset of the ends (as in [`text_run_end`], which checks them
 /// one by one).
 ///
-/// Only where vector compares are part of the base instruction set: on
-/// baseline WebAssembly (the npm package) and small cores the same code
-/// would test one byte at a time, slower than [`text_run_end`]'s words.
+/// WebAssembly with SIMD (the component) takes the x86-64 path's 64-byte
+/// window, its masks made by `i8x16.bitmask` (module `simd`), once the
+/// caller has seen the run pass two line endings (`long_run`): such a run
+/// usually goes on (a base64 attachment, a paragraph), where in a run
+/// that stops on every line (at a double space, an indent) the window
+/// costs more than the text scan it replaces. Only where vector compares are there: on baseline WebAssembly
+/// (the npm package) and small cores the same code would test one byte at
+/// a time, slower than [`text_run_end`]'s words.
 #[inline(always)]
-pub(super) fn body_run_end(value: &[u8], #[allow(unused_mut)] mut i: usize) -> usize {
+pub(super) fn body_run_end(
+    value: &[u8],
+    #[allow(unused_mut)] mut i: usize,
+    long_run: bool,
+) -> usize {
     if i == 0 {
         // no byte before: the caller always has one (the run's first)
         return text_run_end(value, i);
     }
+    // WebAssembly: a window costs several times a turn of the text scan,
+    // which pays only where the run goes on past line endings
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if !long_run {
+        return text_run_end(value, i);
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let _ = long_run;
     // the window: the byte before the block, 64 bytes, the two after
     #[cfg(target_arch = "x86_64")]
     while let Some(w) = value.get(i - 1..i + 66).and_then(|w| w.first_chunk::<67>()) {
         if let Some(ahead) = value.get(i + PREFETCH) {
             safe_arch::prefetch_t0(ahead);
         }
-        let c = sse2::body_candidates(w);
+        let c = candidates_of(sse2::body_masks(w), w);
+        if c != 0 {
+            i += c.trailing_zeros() as usize;
+            break;
+        }
+        i += 64;
+    }
+    // WebAssembly with SIMD (the component): the same 64-byte window
+    // (WebAssembly has no prefetch)
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    while let Some(w) = value.get(i - 1..i + 66).and_then(|w| w.first_chunk::<67>()) {
+        let c = candidates_of(simd::body_masks(w), w);
         if c != 0 {
             i += c.trailing_zeros() as usize;
             break;
@@ -146,7 +174,11 @@ pub(super) fn body_run_end(value: &[u8], #[allow(unused_mut)] mut i: usize) -> u
     }
     // a block may end between the CR and the LF of a line ending it passed
     // over: the line ending is looked at whole
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    #[cfg(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    ))]
     if value[i - 1] == b'\r' && value.get(i) == Some(&b'\n') {
         i -= 1;
     }
@@ -183,22 +215,57 @@ fn body_candidates(w: &[u8; 35]) -> u32 {
     1 << first
 }
 
+/// Four tests of the 64 bytes `w[1..65]` of a window, one bit per byte
+/// (bit `k` for `w[1 + k]`): up to 0x20, SP, CR, LF.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+#[derive(Default, Clone, Copy)]
+struct Masks {
+    low: u64,
+    sp: u64,
+    cr: u64,
+    lf: u64,
+}
+
+/// The candidates in `w[1..65]` (`w[0]` is the byte before, `w[65..]` the
+/// two after), one bit per byte, from the block's [`Masks`]: a byte up to
+/// 0x20, except an SP followed by a byte above 0x20, and either byte of a
+/// CRLF followed by a byte above 0x20. What follows or precedes a byte is
+/// a shift of a mask, with the window's edge bytes shifted in.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+#[inline(always)]
+fn candidates_of(m: Masks, w: &[u8; 67]) -> u64 {
+    let bit = |c: bool, at: u32| u64::from(c) << at;
+    // of the byte after each one, of the one two after, of the one before
+    let text_1 = (!m.low >> 1) | bit(w[65] > b' ', 63);
+    let text_2 = (!m.low >> 2) | bit(w[65] > b' ', 62) | bit(w[66] > b' ', 63);
+    let lf_1 = (m.lf >> 1) | bit(w[65] == b'\n', 63);
+    let cr_before = (m.cr << 1) | u64::from(w[0] == b'\r');
+    m.low & !(m.sp & text_1) & !(m.cr & lf_1 & text_2) & !(m.lf & cr_before & text_1)
+}
+
+/// How far ahead of the scan x86-64 asks for the body to be brought into
+/// the cache.
+#[cfg(target_arch = "x86_64")]
+const PREFETCH: usize = 1024;
+
 /// [`body_run_end`]'s candidate search on x86-64, with SSE2 (part of
 /// the base instruction set): 64 bytes per loop turn.
 ///
 /// Design note: each byte is tested four times (up to 0x20, SP, CR, LF)
 /// and each test becomes a 64-bit mask (a compare and a byte-mask move
 /// per 16 bytes); what follows or precedes a byte is then a shift of a
-/// mask rather than another compare on shifted bytes. Half the vector
-/// work of the portable test (aarch64's), and relaxed canonicalization of
-/// base64 went from about 8.3 to 12.8 GB/s (`waxseal-bench --canon`).
+/// mask rather than another compare on shifted bytes ([`candidates_of`],
+/// shared with WebAssembly SIMD). Half the vector work of the portable
+/// test (aarch64's), and relaxed canonicalization of base64 went from
+/// about 8.3 to 12.8 GB/s (`waxseal-bench --canon`).
 /// safe_arch makes the intrinsics safe functions: this crate forbids
 /// unsafe code, and SSE2 is part of every x86-64.
-/// How far ahead of the scan x86-64 asks for the body to be brought into
-/// the cache.
-#[cfg(target_arch = "x86_64")]
-const PREFETCH: usize = 1024;
-
 #[cfg(target_arch = "x86_64")]
 mod sse2 {
     use safe_arch::{
@@ -206,43 +273,35 @@ mod sse2 {
         set_splat_i8_m128i,
     };
 
-    /// The candidates in `w[1..65]` (`w[0]` is the byte before, `w[65..]`
-    /// the two after), one bit per byte: a byte up to 0x20, except an SP
-    /// followed by a byte above 0x20, and either byte of a CRLF followed
-    /// by a byte above 0x20.
+    /// The four masks of `w[1..65]` (see [`Masks`](super::Masks)).
     #[inline(always)]
-    pub(super) fn body_candidates(w: &[u8; 67]) -> u64 {
+    pub(super) fn body_masks(w: &[u8; 67]) -> super::Masks {
         let (sp, cr, lf) = (
             set_splat_i8_m128i(b' ' as i8),
             set_splat_i8_m128i(b'\r' as i8),
             set_splat_i8_m128i(b'\n' as i8),
         );
-        let (mut low, mut is_sp, mut is_cr, mut is_lf) = (0u64, 0u64, 0u64, 0u64);
+        let mut m = super::Masks::default();
         for k in 0..4 {
             let bytes = w[1 + 16 * k..]
                 .first_chunk::<16>()
                 .copied()
                 .unwrap_or_default();
             let v = load_unaligned_m128i(&bytes);
-            let bits = |m: m128i| u64::from(move_mask_i8_m128i(m) as u16) << (16 * k);
+            let bits = |x: m128i| u64::from(move_mask_i8_m128i(x) as u16) << (16 * k);
             // unsigned v <= 0x20: min(v, 0x20) == v
-            low |= bits(cmp_eq_mask_i8_m128i(min_u8_m128i(v, sp), v));
-            is_sp |= bits(cmp_eq_mask_i8_m128i(v, sp));
-            is_cr |= bits(cmp_eq_mask_i8_m128i(v, cr));
-            is_lf |= bits(cmp_eq_mask_i8_m128i(v, lf));
+            m.low |= bits(cmp_eq_mask_i8_m128i(min_u8_m128i(v, sp), v));
+            m.sp |= bits(cmp_eq_mask_i8_m128i(v, sp));
+            m.cr |= bits(cmp_eq_mask_i8_m128i(v, cr));
+            m.lf |= bits(cmp_eq_mask_i8_m128i(v, lf));
         }
-        let bit = |c: bool, at: u32| u64::from(c) << at;
-        // of the byte after each one, of the one two after, of the one before
-        let text_1 = (!low >> 1) | bit(w[65] > b' ', 63);
-        let text_2 = (!low >> 2) | bit(w[65] > b' ', 62) | bit(w[66] > b' ', 63);
-        let lf_1 = (is_lf >> 1) | bit(w[65] == b'\n', 63);
-        let cr_before = (is_cr << 1) | u64::from(w[0] == b'\r');
-        low & !(is_sp & text_1) & !(is_cr & lf_1 & text_2) & !(is_lf & cr_before & text_1)
+        m
     }
 }
 
 /// [`text_run_end`]'s candidate search with WebAssembly SIMD (wasmtime
-/// runs it as SSE/AVX): 16 bytes per vector, two vectors per loop turn.
+/// runs it as SSE/AVX): 16 bytes per vector, two vectors per loop turn;
+/// and the masks of [`body_run_end`]'s 64-byte window.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd {
     use core::arch::wasm32::{
@@ -270,6 +329,23 @@ mod simd {
             low,
             v128_or(v128_not(u8x16_eq(v, sp)), next_low),
         )))
+    }
+
+    /// The four masks of `w[1..65]` (see [`Masks`](super::Masks)): four
+    /// compares and an `i8x16.bitmask` per test and 16 bytes.
+    #[inline(always)]
+    pub(super) fn body_masks(w: &[u8; 67]) -> super::Masks {
+        let (sp, cr, lf) = (u8x16_splat(b' '), u8x16_splat(b'\r'), u8x16_splat(b'\n'));
+        let mut m = super::Masks::default();
+        for k in 0..4 {
+            let v = load(&w[1..65], 16 * k);
+            let bits = |x: v128| u64::from(u8x16_bitmask(x)) << (16 * k);
+            m.low |= bits(u8x16_le(v, sp));
+            m.sp |= bits(u8x16_eq(v, sp));
+            m.cr |= bits(u8x16_eq(v, cr));
+            m.lf |= bits(u8x16_eq(v, lf));
+        }
+        m
     }
 
     /// From `*i` on, 32 bytes at a time while 33 are left: the index of
