@@ -117,9 +117,10 @@ pub(super) fn text_run_end(value: &[u8], mut i: usize) -> usize {
 /// caller has seen the run pass two line endings (`long_run`): such a run
 /// usually goes on (a base64 attachment, a paragraph), where in a run
 /// that stops on every line (at a double space, an indent) the window
-/// costs more than the text scan it replaces. Only where vector compares are there: on baseline WebAssembly
-/// (the npm package) and small cores the same code would test one byte at
-/// a time, slower than [`text_run_end`]'s words.
+/// costs more than the text scan it replaces. Only where vector compares
+/// are there: on baseline WebAssembly (the npm package) and small cores
+/// the same code would test one byte at a time, slower than
+/// [`text_run_end`]'s words.
 #[inline(always)]
 pub(super) fn body_run_end(
     value: &[u8],
@@ -131,10 +132,11 @@ pub(super) fn body_run_end(
         return text_run_end(value, i);
     }
     // WebAssembly: a window costs several times a turn of the text scan,
-    // which pays only where the run goes on past line endings
+    // which pays only where the run goes on past line endings (out of
+    // line: the short runs' code stays as small as it was)
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    if !long_run {
-        return text_run_end(value, i);
+    if long_run {
+        return simd::body_run_end_wide(value, i);
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     let _ = long_run;
@@ -145,17 +147,6 @@ pub(super) fn body_run_end(
             safe_arch::prefetch_t0(ahead);
         }
         let c = candidates_of(sse2::body_masks(w), w);
-        if c != 0 {
-            i += c.trailing_zeros() as usize;
-            break;
-        }
-        i += 64;
-    }
-    // WebAssembly with SIMD (the component): the same 64-byte window
-    // (WebAssembly has no prefetch)
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    while let Some(w) = value.get(i - 1..i + 66).and_then(|w| w.first_chunk::<67>()) {
-        let c = candidates_of(simd::body_masks(w), w);
         if c != 0 {
             i += c.trailing_zeros() as usize;
             break;
@@ -174,11 +165,7 @@ pub(super) fn body_run_end(
     }
     // a block may end between the CR and the LF of a line ending it passed
     // over: the line ending is looked at whole
-    #[cfg(any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        all(target_arch = "wasm32", target_feature = "simd128")
-    ))]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     if value[i - 1] == b'\r' && value.get(i) == Some(&b'\n') {
         i -= 1;
     }
@@ -346,6 +333,28 @@ mod simd {
             m.lf |= bits(u8x16_eq(v, lf));
         }
         m
+    }
+
+    /// [`body_run_end`](super::body_run_end) with the 64-byte window
+    /// (from `i >= 1`), for runs that go on past line endings.
+    #[inline(never)]
+    pub(super) fn body_run_end_wide(value: &[u8], mut i: usize) -> usize {
+        // the window: the byte before the block, 64 bytes, the two after
+        // (WebAssembly has no prefetch)
+        while let Some(w) = value.get(i - 1..i + 66).and_then(|w| w.first_chunk::<67>()) {
+            let c = super::candidates_of(body_masks(w), w);
+            if c != 0 {
+                i += c.trailing_zeros() as usize;
+                break;
+            }
+            i += 64;
+        }
+        // a block may end between the CR and the LF of a line ending it
+        // passed over: the line ending is looked at whole
+        if value[i - 1] == b'\r' && value.get(i) == Some(&b'\n') {
+            i -= 1;
+        }
+        super::text_run_end(value, i)
     }
 
     /// From `*i` on, 32 bytes at a time while 33 are left: the index of
