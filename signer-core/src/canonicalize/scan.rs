@@ -140,36 +140,60 @@ pub(super) fn body_run_end(
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     let _ = long_run;
-    // the window: the byte before the block, 64 bytes, the two after
     #[cfg(target_arch = "x86_64")]
+    {
+        i = wide_window(value, i, sse2::body_masks);
+    }
+    // the window: the byte before the block, 32 bytes, the two after
+    #[cfg(target_arch = "aarch64")]
+    {
+        while let Some(w) = value.get(i - 1..i + 34).and_then(|w| w.first_chunk::<35>()) {
+            let c = body_candidates(w);
+            if c != 0 {
+                i += c.trailing_zeros() as usize;
+                break;
+            }
+            i += 32;
+        }
+        // a block may end between the CR and the LF of a line ending it
+        // passed over: the line ending is looked at whole
+        if value[i - 1] == b'\r' && value.get(i) == Some(&b'\n') {
+            i -= 1;
+        }
+    }
+    text_run_end(value, i)
+}
+
+/// The 64-byte window scan (x86-64, and WebAssembly SIMD for long runs)
+/// from `i >= 1`, with `masks` the target's [`Masks`] of a window: the
+/// first candidate, or where fewer than 67 bytes are left, put back on the
+/// CR of a line ending the last block passed over half.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+#[inline(always)]
+fn wide_window(value: &[u8], mut i: usize, masks: impl Fn(&[u8; 67]) -> Masks) -> usize {
+    // the window: the byte before the block, 64 bytes, the two after
     while let Some(w) = value.get(i - 1..i + 66).and_then(|w| w.first_chunk::<67>()) {
+        // (WebAssembly has no prefetch)
+        #[cfg(target_arch = "x86_64")]
         if let Some(ahead) = value.get(i + PREFETCH) {
             safe_arch::prefetch_t0(ahead);
         }
-        let c = candidates_of(sse2::body_masks(w), w);
+        let c = candidates_of(masks(w), w);
         if c != 0 {
             i += c.trailing_zeros() as usize;
             break;
         }
         i += 64;
     }
-    // the window: the byte before the block, 32 bytes, the two after
-    #[cfg(target_arch = "aarch64")]
-    while let Some(w) = value.get(i - 1..i + 34).and_then(|w| w.first_chunk::<35>()) {
-        let c = body_candidates(w);
-        if c != 0 {
-            i += c.trailing_zeros() as usize;
-            break;
-        }
-        i += 32;
-    }
     // a block may end between the CR and the LF of a line ending it passed
     // over: the line ending is looked at whole
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     if value[i - 1] == b'\r' && value.get(i) == Some(&b'\n') {
         i -= 1;
     }
-    text_run_end(value, i)
+    i
 }
 
 /// aarch64: the first candidate in the block `w[1..33]` (`w[0]` is the byte
@@ -338,23 +362,8 @@ mod simd {
     /// [`body_run_end`](super::body_run_end) with the 64-byte window
     /// (from `i >= 1`), for runs that go on past line endings.
     #[inline(never)]
-    pub(super) fn body_run_end_wide(value: &[u8], mut i: usize) -> usize {
-        // the window: the byte before the block, 64 bytes, the two after
-        // (WebAssembly has no prefetch)
-        while let Some(w) = value.get(i - 1..i + 66).and_then(|w| w.first_chunk::<67>()) {
-            let c = super::candidates_of(body_masks(w), w);
-            if c != 0 {
-                i += c.trailing_zeros() as usize;
-                break;
-            }
-            i += 64;
-        }
-        // a block may end between the CR and the LF of a line ending it
-        // passed over: the line ending is looked at whole
-        if value[i - 1] == b'\r' && value.get(i) == Some(&b'\n') {
-            i -= 1;
-        }
-        super::text_run_end(value, i)
+    pub(super) fn body_run_end_wide(value: &[u8], i: usize) -> usize {
+        super::text_run_end(value, super::wide_window(value, i, body_masks))
     }
 
     /// From `*i` on, 32 bytes at a time while 33 are left: the index of
