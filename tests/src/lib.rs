@@ -12,7 +12,7 @@
 //!   wasmtime.
 //!
 //! The `waxseal` command's own tests (with a loopback DNS server) live in
-//! `host/tests/cli.rs`, where cargo knows the binary's path.
+//! `host/tests/cli/`, where cargo knows the binary's path.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
