@@ -213,16 +213,11 @@ fn keygen_sizes_unusable_keys_and_internationalized_domains() {
         "{}",
         stdout(&o)
     );
-    let o = waxseal(&[
-        "sign",
-        "-k",
+    let o = waxseal(&sign_ed(
         &key,
-        "-s",
-        "ed",
-        "-d",
         "bad_name!",
         t.join("m.eml").to_str().unwrap(),
-    ]);
+    ));
     assert!(
         stderr(&o).contains("--domain bad_name!: "),
         "{}",

@@ -124,6 +124,14 @@ fn sign_ed<'a>(key: &'a str, domain: &'a str, file: &'a str) -> [&'a str; 8] {
     ["sign", "-k", key, "-s", "ed", "-d", domain, file]
 }
 
+/// `waxseal --engine ENGINE sign -k KEY -s ed -d example.com OPTIONS.. FILE`.
+fn sign_ed_with(engine: &str, key: &str, options: &[&str], file: &str) -> Output {
+    let mut args = vec!["--engine", engine];
+    args.extend(sign_ed(key, "example.com", file));
+    args.splice(args.len() - 1..args.len() - 1, options.iter().copied());
+    waxseal(&args)
+}
+
 /// Arguments as owned strings, for tables of command lines.
 fn owned(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| a.to_string()).collect()

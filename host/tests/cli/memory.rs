@@ -15,20 +15,12 @@ fn a_50_mb_message_signs_and_verifies() {
     std::fs::write(t.join("big.eml"), &big).unwrap();
     let keys = t.join("keys").display().to_string();
     for engine in ["wasm", "native"] {
-        let o = waxseal(&[
-            "--engine",
+        let o = sign_ed_with(
             engine,
-            "sign",
-            "-k",
             &ed,
-            "-s",
-            "ed",
-            "-d",
-            "example.com",
-            "--timestamp",
-            "1700000000",
+            &["--timestamp", "1700000000"],
             t.join("big.eml").to_str().unwrap(),
-        ]);
+        );
         assert_eq!(code(&o), 0, "{engine}: {}", stderr(&o));
         assert!(
             o.stdout.len() > big.len() && o.stdout[o.stdout.len() - big.len()..] == big[..],
@@ -89,18 +81,8 @@ fn memory_is_bounded_by_the_header_block_not_the_body() {
         for name in ["small", "big"] {
             let file = t.join(&format!("{name}.eml"));
             let signed = t.join(&format!("{name}-signed-{engine}.eml"));
-            let o = waxseal_measured(&[
-                "--engine",
-                engine,
-                "sign",
-                "-k",
-                &ed,
-                "-s",
-                "ed",
-                "-d",
-                "example.com",
-                file.to_str().unwrap(),
-            ]);
+            let sign = sign_ed(&ed, "example.com", file.to_str().unwrap());
+            let o = waxseal_measured(&[&["--engine", engine][..], &sign].concat());
             assert_eq!(code(&o), 0, "{engine} {name}: {}", stderr(&o));
             std::fs::write(&signed, &o.stdout).unwrap();
             let sign_peak = peak_kib(&o);
@@ -159,16 +141,7 @@ fn the_code_cache_is_not_recompressed_in_our_process() {
     };
     let sign = |file: &str| {
         let file = t.join(file);
-        run(&[
-            "sign",
-            "-k",
-            &ed,
-            "-s",
-            "ed",
-            "-d",
-            "example.com",
-            file.to_str().unwrap(),
-        ])
+        run(&sign_ed(&ed, "example.com", file.to_str().unwrap()))
     };
     // the first run compiles the component and fills the cache
     sign("small.eml");

@@ -234,20 +234,12 @@ fn second_from_field_and_cr_only_line_ends() {
     let keys = t.join("keys").display().to_string();
     std::fs::write(t.join("m.eml"), MSG).unwrap();
     for engine in ["wasm", "native"] {
-        let o = waxseal(&[
-            "--engine",
+        let o = sign_ed_with(
             engine,
-            "sign",
-            "-k",
             &ed,
-            "-s",
-            "ed",
-            "-d",
-            "example.com",
-            "--headers",
-            "From,To,Subject,Date",
+            &["--headers", "From,To,Subject,Date"],
             t.join("m.eml").to_str().unwrap(),
-        ]);
+        );
         assert_eq!(code(&o), 0, "{engine}: {}", stderr(&o));
         let mut evil = b"From: Evil <ceo@evil.example>\r\n".to_vec();
         evil.extend_from_slice(&o.stdout);
@@ -273,18 +265,7 @@ fn second_from_field_and_cr_only_line_ends() {
         ]);
         assert_eq!(code(&o), 0, "{engine}: {}", stdout(&o));
         // the signer refuses such a message
-        let o = waxseal(&[
-            "--engine",
-            engine,
-            "sign",
-            "-k",
-            &ed,
-            "-s",
-            "ed",
-            "-d",
-            "example.com",
-            &evil_path,
-        ]);
+        let o = sign_ed_with(engine, &ed, &[], &evil_path);
         assert_eq!(code(&o), 2, "{engine}");
         assert!(
             stderr(&o).contains("2 From header fields"),
@@ -295,18 +276,11 @@ fn second_from_field_and_cr_only_line_ends() {
         std::fs::write(t.join("mac.eml"), MSG.replace("\r\n", "\r")).unwrap();
         let mac = t.join("mac.eml").display().to_string();
         for args in [
-            vec![
-                "--engine",
-                engine,
-                "sign",
-                "-k",
-                &ed,
-                "-s",
-                "ed",
-                "-d",
-                "example.com",
-                &mac,
-            ],
+            [
+                &["--engine", engine][..],
+                &sign_ed(&ed, "example.com", &mac),
+            ]
+            .concat(),
             vec!["--engine", engine, "verify", &mac, "--key-dir", &keys],
         ] {
             let o = waxseal(&args);
