@@ -304,3 +304,52 @@ fn whitespace_and_control_bytes_canonicalize_alike_in_the_sandbox() {
         }
     }
 }
+
+/// A signature's `d=`, `s=` and `i=` are the sender's bytes, salvaged even
+/// from signatures that do not parse: one longer than any DNS name, or
+/// with a C1 control character, must still give a report (the host
+/// refuses an oversized or control-laden one from the sandbox, which a
+/// milter would answer with a temporary failure on every retry), and the
+/// same one in both engines.
+#[test]
+fn hostile_signature_labels_still_give_a_report() {
+    let wasm = waxseal::engine::Engine::wasm(None, Limits::default()).unwrap();
+    let long = "a".repeat(5000);
+    let fields: [&[u8]; 3] = [
+        &[
+            b"DKIM-Signature: v=1; a=rsa-sha256; s=x; d=",
+            long.as_bytes(),
+            b"; b=AA; bh=AA; h=from",
+        ]
+        .concat(),
+        b"DKIM-Signature: v=1; a=rsa-sha256; s=x; d=\xC2\x85x.com; b=AA; bh=AA; h=from",
+        b"DKIM-Signature: v=1; a=rsa-sha256; s=x; d=x.com; i=a=0D=0A@x.com; b=AA; bh=AA; h=from",
+    ];
+    for field in fields {
+        let msg = [field, b"\r\nFrom: a@x.com\r\n\r\nbody\r\n"].concat();
+        let mut reports = Vec::new();
+        for engine in [&waxseal::engine::Engine::Native, &wasm] {
+            let r = engine
+                .verify(
+                    &msg,
+                    &waxseal_core::VerifyPolicy::default(),
+                    Some(1_700_000_100),
+                    "mx",
+                    &mut |_| waxseal_core::KeyAnswer::NxDomain,
+                )
+                .unwrap()
+                .unwrap();
+            assert_eq!(r.verdicts.len(), 1);
+            assert_ne!(r.verdicts[0].result, "pass");
+            let summary = &r.verdicts[0].summary;
+            assert!(summary.len() < 1024, "{} bytes", summary.len());
+            let ar = &r.authentication_results;
+            assert!(
+                ar.len() < 1024 && !ar.chars().any(char::is_control),
+                "{ar:.200}"
+            );
+            reports.push(r);
+        }
+        assert_eq!(reports[0], reports[1]);
+    }
+}

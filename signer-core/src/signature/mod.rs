@@ -64,18 +64,45 @@ pub struct DkimSignature {
 
 /// Salvaged identification of a signature that could not be parsed, for
 /// reporting (RFC 8601 `header.d`, `header.s`, ...).
+///
+/// Design note: these are the sender's bytes, salvaged even from
+/// signatures that do not parse, and they go into log lines and the
+/// `Authentication-Results` field. A value is kept only when it has no
+/// control character (C0, DEL or C1, once decoded) and is no longer than
+/// any valid one can be; otherwise it is left out, as if
+/// absent. A hostile signature can then neither break a log line nor make
+/// the report too big for the checks a host applies to it (the sandbox's
+/// report is refused when oversized, which would tempfail the message on
+/// every retry).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignatureLabels {
-    /// `d=` as written, if present.
+    /// `d=` as written, if present and reportable.
     pub domain: Option<String>,
-    /// `s=` as written, if present.
+    /// `s=` as written, if present and reportable.
     pub selector: Option<String>,
-    /// `a=` as written, if present.
+    /// `a=` as written, if present and reportable.
     pub algorithm: Option<String>,
-    /// `i=` as written, if present.
+    /// `i=` as written (quoted-printable decoded), if present and
+    /// reportable.
     pub identity: Option<String>,
-    /// `b=` as written (FWS removed), if present.
+    /// `b=` as written (FWS removed), if present and reportable.
     pub signature: Option<String>,
+}
+
+/// The longest value kept of each label, in bytes: `d=` and `s=` are DNS
+/// names (at most 255 octets, RFC 1035 2.3.4), `i=` a local part of at most
+/// 64 octets (RFC 5321 4.5.3.1.1), `@` and a domain; `a=` one of a few
+/// short names; `b=` the base64 of at most an RSA-8192 signature (1,366
+/// characters).
+const MAX_NAME: usize = 255;
+const MAX_IDENTITY: usize = 64 + 1 + MAX_NAME;
+const MAX_ALGORITHM: usize = 32;
+const MAX_SIGNATURE: usize = 1400;
+
+/// `value` if it may be reported: at most `max` bytes, no control
+/// character.
+fn reportable(value: String, max: usize) -> Option<String> {
+    (value.len() <= max && !value.chars().any(char::is_control)).then_some(value)
 }
 
 impl SignatureLabels {
@@ -95,16 +122,21 @@ impl SignatureLabels {
                 Err(_) => String::from_utf8_lossy(&v).into_owned(),
             }
         };
+        let label =
+            |name: &str, max: usize| tags.get(name).map(text).and_then(|v| reportable(v, max));
         SignatureLabels {
-            domain: tags.get("d").map(text),
-            selector: tags.get("s").map(text),
-            algorithm: tags.get("a").map(text),
-            identity: tags.get("i").map(|i| {
-                let raw = i.value_without_fws();
-                let bytes = qp_decode(&raw).unwrap_or(raw);
-                String::from_utf8_lossy(&bytes).into_owned()
-            }),
-            signature: tags.get("b").map(text),
+            domain: label("d", MAX_NAME),
+            selector: label("s", MAX_NAME),
+            algorithm: label("a", MAX_ALGORITHM),
+            identity: tags
+                .get("i")
+                .map(|i| {
+                    let raw = i.value_without_fws();
+                    let bytes = qp_decode(&raw).unwrap_or(raw);
+                    String::from_utf8_lossy(&bytes).into_owned()
+                })
+                .and_then(|v| reportable(v, MAX_IDENTITY)),
+            signature: label("b", MAX_SIGNATURE),
         }
     }
 }

@@ -243,3 +243,30 @@ fn very_long_names_still_fold_safely() {
     let value = &h.as_bytes()[HEADER_NAME.len() + 1..];
     assert_eq!(DkimSignature::parse(value).unwrap(), s);
 }
+
+#[test]
+fn salvage_leaves_out_what_cannot_be_reported() {
+    // longer than any DNS name, or a C1 control once decoded (U+0085, a
+    // line break to some log viewers): left out, as if absent
+    let long = ["v=1; a=rsa-sha256; s=sel; d=", &"a".repeat(256)].concat();
+    let l = SignatureLabels::salvage(long.as_bytes());
+    assert_eq!(l.domain, None);
+    assert_eq!(l.selector.as_deref(), Some("sel"));
+    let l = SignatureLabels::salvage(b"v=1; d=\xC2\x85x.com; s=sel; a=rsa-sha256; i=x=0A@x.com");
+    assert_eq!((l.domain, l.identity), (None, None));
+    assert_eq!(l.selector.as_deref(), Some("sel"));
+    assert_eq!(l.algorithm.as_deref(), Some("rsa-sha256"));
+    // the longest valid values stay
+    let name = [
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(63),
+        "d".repeat(61),
+    ]
+    .join(".");
+    assert_eq!(name.len(), 253);
+    let sig = ["v=1; d=", &name, "; b=", &"A".repeat(1366)].concat();
+    let l = SignatureLabels::salvage(sig.as_bytes());
+    assert_eq!(l.domain.as_deref(), Some(name.as_str()));
+    assert_eq!(l.signature.map(|b| b.len()), Some(1366));
+}
