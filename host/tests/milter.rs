@@ -1096,7 +1096,8 @@ fn import_opendkim_converts_a_typical_setup() {
         format!(
             "# a Debian-style opendkim.conf\nSyslog yes\nUMask 007\nSocket inet:8891@localhost\nMode sv\n\
 Canonicalization relaxed/simple\nKeyTable refile:{0}/key.table\nSigningTable refile:{0}/signing.table\n\
-InternalHosts {0}/trusted.hosts\nOversignHeaders From\nOn-DNSError tempfail\nOn-BadSignature reject\nMTA ORIGINATING\nUserID opendkim\n",
+InternalHosts {0}/trusted.hosts\nOversignHeaders From\nSignHeaders *,+X-Mailer,-List-Help\nPeerList 127.0.0.1\n\
+On-DNSError tempfail\nOn-BadSignature reject\nMTA ORIGINATING\nUserID opendkim\n",
             d.display()
         ),
     )
@@ -1108,12 +1109,13 @@ InternalHosts {0}/trusted.hosts\nOversignHeaders From\nOn-DNSError tempfail\nOn-
     .unwrap();
     std::fs::write(
         d.join("signing.table"),
-        "*@example.com mail._domainkey.example.com\n*@*.example.com mail._domainkey.example.com\n",
+        "*@example.com mail._domainkey.example.com\n*@*.example.com mail._domainkey.example.com\n\
+news@example.com mail._domainkey.example.com\n*@example.com mail._domainkey.example.com\n",
     )
     .unwrap();
     std::fs::write(
         d.join("trusted.hosts"),
-        "127.0.0.1\n::1\nlocalhost\n10.0.0.0/8\nmail.example.com\n",
+        "127.0.0.1\n::1\nlocalhost\n10.0.0.0/8\n!10.0.0.99\nmail.example.com\n",
     )
     .unwrap();
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_waxseal"))
@@ -1126,7 +1128,7 @@ InternalHosts {0}/trusted.hosts\nOversignHeaders From\nOn-DNSError tempfail\nOn-
     for want in [
         "listen = \"inet:127.0.0.1:8891\"",
         "socket_mode = \"0770\"",
-        "networks = [\"127.0.0.1\", \"::1\", \"127.0.0.1/32\", \"::1/128\", \"10.0.0.0/8\"]",
+        "networks = [\"127.0.0.1\", \"::1\", \"127.0.0.1/32\", \"::1/128\", \"10.0.0.0/8\", \"!10.0.0.99\"]",
         "daemon_names = [\"ORIGINATING\"]",
         "dns_error = \"tempfail\"",
         "[keys.\"mail._domainkey.example.com\"]",
@@ -1138,6 +1140,12 @@ InternalHosts {0}/trusted.hosts\nOversignHeaders From\nOn-DNSError tempfail\nOn-
         "#   InternalHosts mail.example.com: host names are not matched",
         "#   On-BadSignature reject:",
         "#   UserID opendkim:",
+        // OpenDKIM's first match: the later lines were never used
+        "#   SigningTable news@example.com mail._domainkey.example.com: never used by OpenDKIM (the earlier pattern example.com",
+        "#   SigningTable *@example.com mail._domainkey.example.com: never used",
+        // settings without an equivalent are listed, not dropped
+        "#   PeerList 127.0.0.1 (line 12): no waxseal equivalent",
+        "#   Syslog yes (line 2): no waxseal equivalent",
     ] {
         assert!(toml.contains(want), "missing `{want}` in:\n{toml}");
     }
@@ -1149,7 +1157,24 @@ InternalHosts {0}/trusted.hosts\nOversignHeaders From\nOn-DNSError tempfail\nOn-
         "/etc/opendkim/keys/example.com/mail.private",
         keyfile.to_str().unwrap(),
     );
+    // `*,+X-Mailer,-List-Help`: the default list changed
+    let headers = toml.lines().find(|l| l.starts_with("headers = ")).unwrap();
+    assert!(
+        headers.contains("\"x-mailer\"") || headers.contains("\"X-Mailer\""),
+        "{headers}"
+    );
+    assert!(
+        headers.contains("\"subject\"") && !headers.contains("list-help"),
+        "{headers}"
+    );
+    assert!(
+        !headers.contains('*') && !headers.contains('+'),
+        "{headers}"
+    );
     std::fs::write(d.join("waxseal.toml"), toml).unwrap();
     let c = Config::load(&d.join("waxseal.toml")).unwrap();
     assert_eq!(c.rules.len(), 2);
+    let excluded = |ip: &str| c.trust.network_of(ip.parse().unwrap()).map(|n| n.excluded);
+    assert_eq!(excluded("10.0.0.98"), Some(false));
+    assert_eq!(excluded("10.0.0.99"), Some(true));
 }

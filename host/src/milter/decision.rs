@@ -63,15 +63,10 @@ fn trusted(config: &Config, tx: &Transaction<'_>) -> Option<String> {
     {
         return Some(format!("daemon {d}"));
     }
-    if let Some(ip) = tx.client {
-        // an IPv4-mapped IPv6 address is the IPv4 address
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        if let Some(net) = t.networks.iter().find(|n| n.contains(&ip)) {
-            return Some(format!("client {ip} in {net}"));
-        }
+    if let Some(ip) = tx.client
+        && let Some(net) = t.network_of(ip).filter(|n| !n.excluded)
+    {
+        return Some(format!("client {ip} in {net}"));
     }
     None
 }
@@ -284,6 +279,41 @@ expire = 3600
     }
 
     #[test]
+    fn the_most_specific_network_decides() {
+        // OpenDKIM's `InternalHosts 10.0.0.0/8, !10.0.0.99` as imported;
+        // IPv4-mapped networks are the IPv4 ones
+        let (_d, c) = config(
+            "[trust]\nnetworks = [\"10.0.0.0/8\", \"!10.0.0.99\", \"!10.9.0.0/16\", \"10.9.9.0/24\", \"::ffff:192.0.2.0/120\", \"!2001:db8::/32\", \"2001:db8::/32\"]\n",
+        );
+        let decide_ip = |ip: &str| {
+            let mut t = tx(&[" a@example.com"]);
+            t.client = Some(ip.parse().unwrap());
+            reason(&decide(&c, &t))
+        };
+        assert_eq!(
+            decide_ip("10.0.0.98"),
+            "sign example.com (client 10.0.0.98 in 10.0.0.0/8)"
+        );
+        assert_eq!(decide_ip("10.0.0.99"), "verify");
+        assert_eq!(decide_ip("::ffff:10.0.0.99"), "verify");
+        assert_eq!(decide_ip("10.9.8.1"), "verify");
+        assert_eq!(
+            decide_ip("10.9.9.1"),
+            "sign example.com (client 10.9.9.1 in 10.9.9.0/24)"
+        );
+        assert_eq!(
+            decide_ip("192.0.2.7"),
+            "sign example.com (client 192.0.2.7 in 192.0.2.0/24)"
+        );
+        assert_eq!(
+            decide_ip("::ffff:192.0.2.7"),
+            "sign example.com (client ::ffff:192.0.2.7 in 192.0.2.0/24)"
+        );
+        // the same network both ways: excluded
+        assert_eq!(decide_ip("2001:db8::1"), "verify");
+    }
+
+    #[test]
     fn trusted_but_not_signable() {
         let (_d, c) = config("");
         let ours = |from: &[&'static str]| {
@@ -339,6 +369,11 @@ expire = 3600
         );
         let e = bad("listen = \"inet:127.0.0.1:1\"\n[trust]\nnetworks = [\"10.0.0.0/33\"]\n");
         assert!(e.contains("w.toml:3:") && e.contains("10.0.0.0/33"), "{e}");
+        let e = bad("listen = \"inet:127.0.0.1:1\"\n[trust]\nnetworks = [\"!x\"]\n");
+        assert!(
+            e.contains("w.toml:3:") && e.contains("`!x` is not an address"),
+            "{e}"
+        );
         let e = bad("listen = \"inet:127.0.0.1:1\"\nunknown = 1\n");
         assert!(e.contains("w.toml:2:"), "{e}");
         let e = bad("listen = \"nowhere\"\n");

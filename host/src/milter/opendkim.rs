@@ -3,11 +3,14 @@
 //! equivalent is kept as a comment that says so, never dropped silently.
 //!
 //! Read: Socket, UMask, Mode, AuthservID, Domain/Selector/KeyFile (single
-//! key), KeyTable, SigningTable (`file:` and `refile:`), SubDomains,
-//! InternalHosts, MTA, Canonicalization, SignHeaders, OversignHeaders,
-//! MinimumKeyBits, and the On-* actions.
+//! key), KeyTable, SigningTable (`file:` and `refile:`), MultipleSignatures,
+//! SubDomains, InternalHosts (`!` exclusions kept), MTA, Canonicalization,
+//! SignHeaders (`*` with `+`/`-` changes too), OversignHeaders,
+//! MinimumKeyBits, and the On-* actions; every other setting is listed as
+//! not converted.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -17,10 +20,14 @@ use anyhow::{Context, Result, bail};
 struct Conf {
     dir: PathBuf,
     settings: Vec<(String, String, usize)>,
+    /// The names looked up (lower case): the others are listed as not
+    /// converted.
+    read: RefCell<BTreeSet<String>>,
 }
 
 impl Conf {
     fn get(&self, name: &str) -> Option<&str> {
+        self.read.borrow_mut().insert(name.to_ascii_lowercase());
         self.settings
             .iter()
             .rev()
@@ -73,6 +80,7 @@ fn parse_conf(path: &Path) -> Result<Conf> {
     Ok(Conf {
         dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
         settings,
+        read: RefCell::default(),
     })
 }
 
@@ -139,6 +147,55 @@ fn pattern(p: &str) -> Option<String> {
     (!p.contains('*') && !p.is_empty()).then(|| p.to_string())
 }
 
+/// True when the converted pattern `earlier` matches every address
+/// `later` does: OpenDKIM, taking the first line that matches, never
+/// reaches `later`.
+fn covers(earlier: &str, later: &str) -> bool {
+    let domain = |p: &str| p.rsplit_once('@').map_or(p, |(_, d)| d).to_string();
+    if earlier == later {
+        return true;
+    }
+    if let Some(parent) = earlier.strip_prefix("*.") {
+        // *.x matches every subdomain of x, and so every address in one
+        let d = domain(later.trim_start_matches("*."));
+        return d.ends_with(&format!(".{parent}"));
+    }
+    // a domain matches its users
+    !earlier.contains('@') && later.contains('@') && domain(later) == earlier
+}
+
+/// OpenDKIM's SignHeaders: a list, or (with `*` in it) a change to the
+/// default list: `+name` added, `-name` removed. waxseal's default list
+/// (`DEFAULT_SIGNED_HEADERS`) holds OpenDKIM's and more; `None` when that
+/// default is what is meant.
+fn sign_headers(entries: &[String], notes: &mut Vec<String>) -> Option<Vec<String>> {
+    if !entries.iter().any(|e| e == "*") {
+        return Some(entries.to_vec());
+    }
+    let mut list: Vec<String> = waxseal_core::sign::DEFAULT_SIGNED_HEADERS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut changed = false;
+    for e in entries.iter().filter(|e| *e != "*") {
+        changed = true;
+        match e.strip_prefix('-') {
+            Some(gone) => list.retain(|h| !h.eq_ignore_ascii_case(gone)),
+            None => {
+                let add = e.strip_prefix('+').unwrap_or(e);
+                if !list.iter().any(|h| h.eq_ignore_ascii_case(add)) {
+                    list.push(add.to_string());
+                }
+            }
+        }
+    }
+    notes.push(
+        "SignHeaders *: waxseal's default list (OpenDKIM's and Message-ID, MIME-Version, Content-Type, Content-Transfer-Encoding)"
+            .into(),
+    );
+    changed.then_some(list)
+}
+
 fn action(v: &str) -> std::result::Result<&'static str, String> {
     match v.to_ascii_lowercase().as_str() {
         "a" | "accept" => Ok("accept"),
@@ -163,6 +220,14 @@ pub fn convert(conf_path: &Path) -> Result<String> {
     match conf.get("Socket").map(socket) {
         Some(Ok(l)) => {
             let _ = writeln!(out, "listen = {}", q(&l));
+            if let Some(v) = conf
+                .get("Socket")
+                .filter(|v| v.starts_with("inet") && !v.contains('@'))
+            {
+                notes.push(format!(
+                    "Socket {v}: OpenDKIM listened on every interface; this listens on loopback only (an MTA on another host needs its address in listen)"
+                ));
+            }
         }
         Some(Err(e)) => {
             notes.push(e);
@@ -194,12 +259,15 @@ pub fn convert(conf_path: &Path) -> Result<String> {
     match conf.get("InternalHosts") {
         Some(v) => {
             for h in conf.dataset(v)? {
-                let h = h.trim_start_matches('!');
-                if h.parse::<ipnet::IpNet>().is_ok() || h.parse::<std::net::IpAddr>().is_ok() {
+                // `!` excludes (OpenDKIM: the most specific entry decides,
+                // as waxseal's networks do)
+                let bang = if h.starts_with('!') { "!" } else { "" };
+                let name = h.trim_start_matches('!');
+                if super::config::Network::parse(&h).is_some() {
                     nets.push(h.to_string());
-                } else if h == "localhost" {
-                    nets.push("127.0.0.1/32".into());
-                    nets.push("::1/128".into());
+                } else if name == "localhost" {
+                    nets.push(format!("{bang}127.0.0.1/32"));
+                    nets.push(format!("{bang}::1/128"));
                 } else {
                     notes.push(format!(
                         "InternalHosts {h}: host names are not matched; list its addresses"
@@ -270,10 +338,10 @@ pub fn convert(conf_path: &Path) -> Result<String> {
                 format!("{c}/simple")
             }
         });
-    let headers = conf
-        .get("SignHeaders")
-        .map(|v| conf.dataset(v))
-        .transpose()?;
+    let headers = match conf.get("SignHeaders") {
+        Some(v) => sign_headers(&conf.dataset(v)?, &mut notes),
+        None => None,
+    };
     let oversign = conf
         .get("OversignHeaders")
         .map(|v| conf.dataset(v))
@@ -304,6 +372,12 @@ pub fn convert(conf_path: &Path) -> Result<String> {
         let Some(st) = conf.get("SigningTable") else {
             bail!("{}: KeyTable without SigningTable", conf_path.display());
         };
+        let multiple = conf
+            .get("MultipleSignatures")
+            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "yes" | "true" | "1"));
+        if multiple {
+            notes.push("MultipleSignatures yes: waxseal signs with the keys of the most specific pattern only (list every key a sender needs in its rule)".into());
+        }
         for line in conf.dataset(st)? {
             let mut f = line.split_whitespace();
             let (Some(p), Some(k)) = (f.next(), f.next()) else {
@@ -315,12 +389,22 @@ pub fn convert(conf_path: &Path) -> Result<String> {
                 notes.push(format!("SigningTable {p}: key {k} is not converted"));
                 continue;
             }
-            match pattern(p) {
-                Some(from) => match rules.iter_mut().find(|r| r.0 == [from.clone()]) {
-                    Some(r) => r.1.push(k),
-                    None => rules.push((vec![from], vec![k])),
-                },
-                None => notes.push(format!("SigningTable {p}: this pattern has no equivalent")),
+            let Some(from) = pattern(p) else {
+                notes.push(format!("SigningTable {p}: this pattern has no equivalent"));
+                continue;
+            };
+            // OpenDKIM signs with the first line that matches (all of them
+            // only with MultipleSignatures); waxseal with the most specific
+            // pattern: a line an earlier one covers was never used
+            let earlier = rules.iter_mut().find(|r| covers(&r.0[0], &from));
+            match earlier {
+                Some(r) if r.0[0] == from && multiple => r.1.push(k),
+                Some(r) => notes.push(format!(
+                    "SigningTable {p} {k}: never used by OpenDKIM (the earlier pattern {} matches first{}); left out",
+                    r.0[0],
+                    if multiple { "" } else { ", and MultipleSignatures is off" }
+                )),
+                None => rules.push((vec![from], vec![k])),
             }
         }
     } else if let (Some(d), Some(s), Some(f)) = (
@@ -376,6 +460,14 @@ pub fn convert(conf_path: &Path) -> Result<String> {
         }
         if let Some(o) = &oversign {
             let _ = writeln!(out, "oversign = {}", list(o));
+        }
+    }
+    let read = conf.read.borrow();
+    for (name, value, line) in &conf.settings {
+        if !read.contains(&name.to_ascii_lowercase()) {
+            notes.push(format!(
+                "{name} {value} (line {line}): no waxseal equivalent"
+            ));
         }
     }
     if !notes.is_empty() {

@@ -9,14 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use ipnet::IpNet;
 use serde::Deserialize;
 use toml::Spanned;
 use waxseal_core::verify::VerifyPolicy;
 
 use super::{
-    Action, Actions, Config, Key, Limits, Listen, Pattern, Rule, Trust, Verify, load_private_key,
-    rule_specs,
+    Action, Actions, Config, Key, Limits, Listen, Network, Pattern, Rule, Trust, Verify,
+    load_private_key, rule_specs,
 };
 
 // ------------------------------------------------------------- raw form
@@ -237,15 +236,12 @@ impl Config {
 
         let mut networks = Vec::new();
         for n in raw.trust.networks.get_ref() {
-            let net = n
-                .parse::<IpNet>()
-                .or_else(|_| n.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    anyhow!(
-                        "{}: trust.networks: `{n}` is not an address or CIDR network",
-                        at(raw.trust.networks.span().start)
-                    )
-                })?;
+            let net = Network::parse(n).ok_or_else(|| {
+                anyhow!(
+                    "{}: trust.networks: `{n}` is not an address or CIDR network (or one after `!`)",
+                    at(raw.trust.networks.span().start)
+                )
+            })?;
             networks.push(net);
         }
         let trust = Trust {

@@ -5,7 +5,7 @@
 //!
 //! The annotated example is `host/milter/waxseal.toml`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,12 +71,76 @@ impl std::fmt::Display for Listen {
 pub struct Trust {
     /// SASL-authenticated clients (`{auth_authen}` set).
     pub authenticated: bool,
-    /// Client networks.
-    pub networks: Vec<IpNet>,
+    /// Client networks, each trusted or (written `!net`) excluded: the
+    /// most specific network that holds a client decides (see
+    /// [`Trust::network_of`]).
+    pub networks: Vec<Network>,
     /// `{daemon_name}` values (Postfix `milter_macro_daemon_name`).
     pub daemon_names: Vec<String>,
     /// The SASL login must be an address in the From domain.
     pub login_must_match_from: bool,
+}
+
+/// A network of `[trust] networks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    /// The addresses; an IPv4-mapped IPv6 network is held as the IPv4
+    /// network it maps (clients' addresses are compared that way too).
+    pub net: IpNet,
+    /// Written `!net`: its clients are not trusted by network, though a
+    /// wider network holds them (OpenDKIM's `InternalHosts` `!` entries).
+    pub excluded: bool,
+}
+
+impl Network {
+    /// Parses `10.0.0.0/8`, `10.1.2.3`, `2001:db8::/32` or one of them
+    /// after `!`.
+    pub fn parse(text: &str) -> Option<Network> {
+        let (excluded, n) = match text.strip_prefix('!') {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, text),
+        };
+        let net = n
+            .parse::<IpNet>()
+            .or_else(|_| n.parse::<IpAddr>().map(IpNet::from))
+            .ok()?;
+        // ::ffff:a.b.c.d/n (n >= 96) is the IPv4 network a.b.c.d/(n - 96)
+        let net = match net {
+            IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+                Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(net, IpNet::V4),
+                None => net,
+            },
+            _ => net,
+        };
+        Some(Network { net, excluded })
+    }
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.excluded {
+            f.write_str("!")?;
+        }
+        write!(f, "{}", self.net)
+    }
+}
+
+impl Trust {
+    /// The network that decides whether `ip` is trusted by network: the
+    /// most specific one that holds it (an exclusion, when a trusted
+    /// network of the same length holds it too), as OpenDKIM reads its
+    /// `InternalHosts`. Trusted when it is not an exclusion.
+    pub fn network_of(&self, ip: IpAddr) -> Option<&Network> {
+        // an IPv4-mapped IPv6 address is the IPv4 address
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.networks
+            .iter()
+            .filter(|n| n.net.contains(&ip))
+            .max_by_key(|n| (n.net.prefix_len(), n.excluded))
+    }
 }
 
 /// A signing key with the `d=` and `s=` it signs with; the key itself is
