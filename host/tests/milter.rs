@@ -772,13 +772,13 @@ fn too_many_forged_results_are_refused() {
 #[test]
 fn a_header_block_over_max_header_bytes_is_not_signed() {
     let m = start(
-        "[trust]\nnetworks = []\n[verify]\nenabled = false\n[limits]\nmax_header_bytes = 4096\n",
+        "[trust]\nnetworks = []\n[verify]\nenabled = false\n[limits]\nmax_header_bytes = 16384\n",
     );
     let mut c = Client::connect(&m);
     c.negotiate();
     c.connect_from("192.0.2.1");
     c.mail(Some("alice@example.com"), "H1");
-    let long = vec![b'x'; 5000];
+    let long = vec![b'x'; 17_000];
     let mut fields = signed_fields();
     fields.insert(1, ("X-Long", &long));
     let (code, text) = c.headers_reply(&fields, "H1");
@@ -1035,6 +1035,63 @@ fn sighup_applies_a_new_message_limit() {
     for c in [&mut first, second.as_mut().unwrap(), &mut third] {
         assert_eq!(c.body(BODY).iter().filter(|r| r.0 == b'i').count(), 2);
     }
+}
+
+/// A SIGHUP while the milter starts (a reload racing the start, say from
+/// logrotate) is a reload, not the end of the process: the command, with
+/// an empty compilation cache, so that building the sandbox takes a while.
+#[test]
+fn sighup_while_starting_is_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    install_key(dir.path(), "ed25519.pem");
+    let port = free_port();
+    let path = dir.path().join("w.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "listen = \"inet:127.0.0.1:{port}\"\n[keys.ed]\ndomain = \"example.com\"\nselector = \"ed\"\nfile = \"ed25519.pem\"\n[[signing]]\nfrom = \"example.com\"\nkeys = [\"ed\"]\n"
+        ),
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_waxseal"))
+        .args(["milter", "--config"])
+        .arg(&path)
+        .env("HOME", &cache)
+        .env("XDG_CACHE_HOME", &cache)
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    signal("-HUP");
+    // (the port answers before the sandbox is built: the log says when
+    // the reload is done)
+    let log = || std::fs::read_to_string(dir.path().join("log")).unwrap();
+    for _ in 0..2400 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "the milter ended on SIGHUP while starting: {status}\n{}",
+                log()
+            );
+        }
+        if log().contains("reloaded: 1 keys") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(log().contains("reloaded: 1 keys"), "{}", log());
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_ok());
+    signal("-TERM");
+    assert!(child.wait().unwrap().success());
 }
 
 #[test]

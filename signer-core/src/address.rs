@@ -118,19 +118,69 @@ fn without_comments(value: &[u8]) -> Vec<u8> {
 /// The angle-addr, if any (outside quotes), else the first address of a
 /// list.
 fn first_address(clean: &[u8]) -> &[u8] {
-    let mut in_quotes = false;
+    let first = first_element(clean);
     let (mut open, mut close) = (None, None);
-    for (i, &b) in clean.iter().enumerate() {
+    for (i, b) in unquoted(first) {
         match b {
-            b'"' => in_quotes = !in_quotes,
-            b'<' if !in_quotes && open.is_none() => open = Some(i),
-            b'>' if !in_quotes && open.is_some() && close.is_none() => close = Some(i),
+            b'<' if open.is_none() => open = Some(i),
+            b'>' if open.is_some() && close.is_none() => close = Some(i),
             _ => {}
         }
     }
     match (open, close) {
-        (Some(a), Some(z)) => &clean[a + 1..z],
-        _ => clean.split(|b| *b == b',').next().unwrap_or(&[]),
+        (Some(a), Some(z)) => &first[a + 1..z],
+        _ => first,
+    }
+}
+
+/// The bytes of a value without comments that are outside quoted strings,
+/// with their indexes (a quoted-pair, `\"`, does not end a quoted string:
+/// RFC 5322 3.2.4).
+fn unquoted(clean: &[u8]) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let (mut quoted, mut escaped) = (false, false);
+    clean.iter().enumerate().filter_map(move |(i, &b)| {
+        if escaped {
+            escaped = false;
+            return None;
+        }
+        match b {
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
+            _ if !quoted => return Some((i, b)),
+            _ => {}
+        }
+        None
+    })
+}
+
+/// The first element of an address list (up to a comma outside quoted
+/// strings and angle brackets).
+fn first_element(clean: &[u8]) -> &[u8] {
+    let mut angle = false;
+    for (i, b) in unquoted(clean) {
+        match b {
+            b'<' => angle = true,
+            b'>' => angle = false,
+            b',' if !angle => return &clean[..i],
+            _ => {}
+        }
+    }
+    clean
+}
+
+/// How many addresses a From or Sender field value lists (RFC 5322 3.6.2
+/// allows several in From): the elements of the list that hold an `@`.
+pub fn address_count(value: &[u8]) -> usize {
+    let clean = without_comments(value);
+    let mut rest: &[u8] = &clean;
+    let mut n = 0;
+    loop {
+        let first = first_element(rest);
+        n += usize::from(first.contains(&b'@'));
+        match rest.get(first.len() + 1..) {
+            Some(r) => rest = r,
+            None => return n,
+        }
     }
 }
 
@@ -167,6 +217,19 @@ mod tests {
             pair("\"joe q\"", "example.com")
         );
         assert_eq!(m(" a@example.com, b@other.org"), pair("a", "example.com"));
+        assert_eq!(
+            m(" a@example.com, B <b@other.org>"),
+            pair("a", "example.com")
+        );
+        // a quoted-pair does not end the quoted string (RFC 5322 3.2.4)
+        assert_eq!(
+            m(" \"\\\" <alice@a.example>\" <ceo@b.example>"),
+            pair("ceo", "b.example")
+        );
+        assert_eq!(
+            m(" \"x\\\"y, <z@a.example>\" <ceo@b.example>"),
+            pair("ceo", "b.example")
+        );
         assert_eq!(m(" <joe@exa\r\n mple.com.>"), pair("joe", "example.com"));
     }
 
@@ -180,6 +243,22 @@ mod tests {
         assert_eq!(m(" <joe@localhost>"), None);
         // an internationalized domain: not here, but as written below
         assert_eq!(m(" J\u{f6}rg <j\u{f6}rg@b\u{fc}cher.example>"), None);
+    }
+
+    #[test]
+    fn addresses_counted() {
+        for (v, n) in [
+            (" a@example.com", 1),
+            (" Joe <joe@example.com>", 1),
+            (" \"Smith, Joe <x@evil.example>\" <joe@example.com>", 1),
+            (" (a@b.example, c@d.example) joe@example.com", 1),
+            (" a@example.com, b@other.org", 2),
+            (" \"\\\", x\" <a@example.com>, B <b@other.org>", 2),
+            (" a@example.com, ,", 1),
+            (" undisclosed-recipients:;", 0),
+        ] {
+            assert_eq!(address_count(v.as_bytes()), n, "{v}");
+        }
     }
 
     #[test]

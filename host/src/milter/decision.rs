@@ -88,6 +88,12 @@ pub fn decide<'c>(config: &'c Config, tx: &Transaction<'_>) -> Decision<'c> {
         [] => return Decision::NotSigned("not signed: no From field".into()),
         many => return Decision::NotSigned(format!("not signed: {} From fields", many.len())),
     };
+    // RFC 5322 3.6.2 allows several authors in one From: signing for the
+    // first would vouch for the others (and slip past the login check)
+    let count = waxseal_core::address::address_count(from);
+    if count > 1 {
+        return Decision::NotSigned(format!("not signed: {count} addresses in the From field"));
+    }
     let Some(mailbox) = waxseal_core::address::mailbox(from).or_else(|| idn_mailbox(from)) else {
         return Decision::NotSigned("not signed: no address in the From field".into());
     };
@@ -314,6 +320,18 @@ expire = 3600
     }
 
     #[test]
+    fn fully_qualified_patterns_match() {
+        let (_d, c) = config(
+            "[[signing]]\nfrom = [\"Other.ORG.\", \"*.sub.example.\", \"bob@third.example.\"]\nkeys = [\"ed\"]\n",
+        );
+        for from in [" a@other.org", " a@x.sub.example", " bob@third.example."] {
+            let mut t = tx(&[from]);
+            t.login = Some("alice@example.com");
+            assert!(matches!(decide(&c, &t), Decision::Sign { .. }), "{from}");
+        }
+    }
+
+    #[test]
     fn trusted_but_not_signable() {
         let (_d, c) = config("");
         let ours = |from: &[&'static str]| {
@@ -330,6 +348,15 @@ expire = 3600
             "not signed: 2 From fields"
         );
         assert_eq!(ours(&[]), "not signed: no From field");
+        assert_eq!(
+            ours(&[" alice@example.com, ceo@evil.example"]),
+            "not signed: 2 addresses in the From field"
+        );
+        // a quoted display name with a quoted-pair holds no address
+        assert_eq!(
+            ours(&[" \"\\\" <alice@example.com>\" <ceo@other.org>"]),
+            "not signed: no key for From domain other.org"
+        );
         assert_eq!(
             ours(&[" undisclosed"]),
             "not signed: no address in the From field"
@@ -369,6 +396,16 @@ expire = 3600
         );
         let e = bad("listen = \"inet:127.0.0.1:1\"\n[trust]\nnetworks = [\"10.0.0.0/33\"]\n");
         assert!(e.contains("w.toml:3:") && e.contains("10.0.0.0/33"), "{e}");
+        let e = bad("listen = \"inet:127.0.0.1:1\"\n\n[limits]\nmax_header_bytes = 1024\n");
+        assert!(
+            e.contains("w.toml:4:") && e.contains("at least 16384, not 1024"),
+            "{e}"
+        );
+        let e = bad("listen = \"inet:127.0.0.1:1\"\n[verify]\ndns_timeout = 0\n");
+        assert!(
+            e.contains("w.toml:3:") && e.contains("1 to 300 seconds"),
+            "{e}"
+        );
         let e = bad("listen = \"inet:127.0.0.1:1\"\n[trust]\nnetworks = [\"!x\"]\n");
         assert!(
             e.contains("w.toml:3:") && e.contains("`!x` is not an address"),

@@ -132,6 +132,12 @@ pub async fn serve(
     path: PathBuf,
     stop: Option<watch::Receiver<bool>>,
 ) -> Result<()> {
+    // caught from the start: building the sandbox takes a moment, and a
+    // SIGHUP then (a reload racing the start) would otherwise end the
+    // process; one that arrives now is handled once the loop runs
+    let mut hup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
     for w in &config.warnings {
         warn!("{w}");
     }
@@ -158,9 +164,6 @@ pub async fn serve(
         state: RwLock::new(Arc::new(state)),
         shutdown: rx,
     });
-    let mut hup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
-    let mut term = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
     // without a stop channel (the command), only signals stop the server
     let (_stop_sender, mut stop) = match stop {
         Some(rx) => (None, rx),

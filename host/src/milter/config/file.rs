@@ -68,7 +68,7 @@ impl Default for RawTrust {
 struct RawVerify {
     enabled: bool,
     resolver: Option<Spanned<String>>,
-    dns_timeout: u64,
+    dns_timeout: Spanned<u64>,
     min_rsa_bits: usize,
     allow_rsa_sha1: bool,
     allow_unsigned_body_tail: bool,
@@ -84,7 +84,7 @@ impl Default for RawVerify {
         RawVerify {
             enabled: true,
             resolver: None,
-            dns_timeout: 5,
+            dns_timeout: Spanned::new(0..0, 5),
             min_rsa_bits: p.min_rsa_bits,
             allow_rsa_sha1: p.allow_rsa_sha1,
             allow_unsigned_body_tail: p.allow_unsigned_body_tail,
@@ -118,10 +118,13 @@ impl Default for RawActions {
     }
 }
 
+/// The smallest `max_header_bytes` taken: a typical header block is 2-8 KiB.
+const MIN_HEADER_BYTES: usize = 16 * 1024;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawLimits {
-    max_header_bytes: usize,
+    max_header_bytes: Spanned<usize>,
     max_messages: usize,
     sandbox_deadline: u64,
     sandbox_memory_mib: usize,
@@ -130,7 +133,7 @@ struct RawLimits {
 impl Default for RawLimits {
     fn default() -> Self {
         RawLimits {
-            max_header_bytes: waxseal_core::sign::DEFAULT_MAX_HEADER_BYTES,
+            max_header_bytes: Spanned::new(0..0, waxseal_core::sign::DEFAULT_MAX_HEADER_BYTES),
             max_messages: 1024,
             sandbox_deadline: 10,
             sandbox_memory_mib: 256,
@@ -265,15 +268,24 @@ impl Config {
         // past a few minutes the MTA has given up on the message (Postfix's
         // milter_content_timeout is 300 s); a huge value overflowed the
         // resolver's clock
-        if !(1..=300).contains(&v.dns_timeout) {
+        let dns_timeout = *v.dns_timeout.get_ref();
+        if !(1..=300).contains(&dns_timeout) {
             bail!(
-                "{}: verify.dns_timeout must be 1 to 300 seconds, not {}",
-                path.display(),
-                v.dns_timeout
+                "{}: verify.dns_timeout must be 1 to 300 seconds, not {dns_timeout}",
+                at(v.dns_timeout.span().start)
+            );
+        }
+        // below a few KiB nearly every message's header block is over it
+        // (its mail not signed): most likely KiB were meant
+        let max_header_bytes = *raw.limits.max_header_bytes.get_ref();
+        if max_header_bytes < MIN_HEADER_BYTES {
+            bail!(
+                "{}: limits.max_header_bytes is in bytes: at least {MIN_HEADER_BYTES}, not {max_header_bytes}",
+                at(raw.limits.max_header_bytes.span().start)
             );
         }
         let limits = Limits {
-            max_header_bytes: raw.limits.max_header_bytes,
+            max_header_bytes,
             max_messages: raw.limits.max_messages.max(1),
             deadline: Duration::from_secs(raw.limits.sandbox_deadline.max(1)),
             memory: raw.limits.sandbox_memory_mib.max(16) << 20,
@@ -281,7 +293,7 @@ impl Config {
         let verify = Verify {
             enabled: v.enabled,
             resolver,
-            dns_timeout: Duration::from_secs(v.dns_timeout),
+            dns_timeout: Duration::from_secs(dns_timeout),
             policy: VerifyPolicy {
                 min_rsa_bits: v.min_rsa_bits,
                 allow_rsa_sha1: v.allow_rsa_sha1,

@@ -185,6 +185,9 @@ impl Pattern {
             },
         }
         .to_ascii_lowercase();
+        // a fully qualified `example.com.` is the From domain `example.com`
+        // (whose trailing dot the decision strips too)
+        let lower = lower.strip_suffix('.').unwrap_or(&lower);
         if let Some((local, domain)) = lower.rsplit_once('@') {
             Domain::new(domain).map_err(|e| anyhow!("`{s}`: {e}"))?;
             if local.is_empty() {
@@ -199,9 +202,9 @@ impl Pattern {
             Domain::new(parent).map_err(|e| anyhow!("`{s}`: {e}"))?;
             return Ok(Pattern::Subdomains(parent.into()));
         }
-        Domain::new(&lower)
+        Domain::new(lower)
             .map_err(|e| anyhow!("`{s}`: {e} (a domain, *.domain or user@domain)"))?;
-        Ok(Pattern::Domain(lower))
+        Ok(Pattern::Domain(lower.into()))
     }
 
     /// How specific a match is: an address over a domain over a wildcard
