@@ -71,8 +71,15 @@ async fn bind(config: &Config) -> Result<Listener> {
         }
         Listen::Unix(path) => {
             if path.exists() {
-                if tokio::net::UnixStream::connect(path).await.is_ok() {
-                    bail!("{}: another server is listening there", path.display());
+                // only a socket nobody listens on is stale: one this user
+                // may not connect to may be another instance's, live
+                match tokio::net::UnixStream::connect(path).await {
+                    Ok(_) => bail!("{}: another server is listening there", path.display()),
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+                    Err(e) => bail!(
+                        "{}: cannot tell whether another server listens there ({e}); remove it if not",
+                        path.display()
+                    ),
                 }
                 std::fs::remove_file(path).with_context(|| {
                     format!("cannot remove the stale socket {}", path.display())

@@ -204,13 +204,11 @@ impl Conn {
     }
 
     /// A message the verifier cannot read (a malformed header block): it
-    /// is delivered without a DKIM result.
+    /// is delivered without a DKIM result (and without the fields that
+    /// claim our authserv-id).
     fn verify_input_error(&mut self, qid: &str, e: InputError) {
         info!("{qid}: not verified: {e}");
-        if let Some(m) = self.msg.as_mut() {
-            m.work = Work::Done;
-        }
-        self.reply(Reply::Accept);
+        self.let_through();
     }
 
     /// A body chunk. Failures are kept for end-of-message: with
