@@ -157,7 +157,7 @@ export interface VerifyPolicy {
   ignoreExpiration?: boolean;
   /** Allowed t= in the future, seconds. Default 300. */
   clockSkew?: number;
-  /** Signatures checked per message; the rest are `neutral`. Default 8. */
+  /** Signatures checked per message (the From domain's first, then its parent domains', then the others, from the top); the rest are one `neutral` result. Default 8. */
   maxSignatures?: number;
   /** Largest header block checked, bytes; a larger one gets one `permerror` result (`header_too_large`). Default 1048576. */
   maxHeaderBytes?: number;

@@ -24,8 +24,9 @@ pub struct VerifyPolicy {
     pub ignore_expiration: bool,
     /// How far `t=` may lie in the future, in seconds. Default: 300.
     pub clock_skew: u64,
-    /// At most this many signatures are evaluated, from the top; the rest
-    /// get `neutral`. Default: 8.
+    /// At most this many signatures are evaluated: those of the From
+    /// domain first, then of its parent domains, then the others, each
+    /// from the top; the rest get one `neutral` entry. Default: 8.
     pub max_signatures: usize,
     /// Largest header block accepted, in bytes. Default: 1 MiB.
     pub max_header_bytes: usize,

@@ -322,28 +322,39 @@ impl Verifier {
         self.spans = message::parse_header_spans(block)?;
         let fields: Vec<HeaderField<'_>> = self.spans.iter().map(|s| s.field(block)).collect();
         self.from_domain = from_domain(&fields);
-        let mut seen = 0usize;
+        let chosen = chosen_signatures(
+            &fields,
+            self.from_domain.as_deref(),
+            self.policy.max_signatures,
+        );
+        // the entry that stands for the signatures not verified
+        let mut lump: Option<usize> = None;
         for (index, f) in fields.iter().enumerate() {
             if !f.is(HEADER_NAME) {
                 continue;
             }
-            seen += 1;
-            if seen > self.policy.max_signatures {
+            if chosen
+                .as_ref()
+                .is_some_and(|c| c.binary_search(&index).is_err())
+            {
                 // One entry stands for every signature beyond the limit,
                 // so a header block of thousands of signatures costs no
-                // more than counting them.
-                match self.sigs.last_mut().map(|st| &mut st.parsed) {
+                // more than reading their d= tags.
+                match lump.map(|i| &mut self.sigs[i].parsed) {
                     Some(Err(Reason::TooManySignatures { more, .. })) => *more += 1,
-                    _ => self.sigs.push(SigState {
-                        labels: SignatureLabels::salvage(f.value),
-                        parsed: Err(Reason::TooManySignatures {
-                            limit: self.policy.max_signatures,
-                            more: 1,
-                        }),
-                        body_slot: None,
-                        query: None,
-                        field: index,
-                    }),
+                    _ => {
+                        lump = Some(self.sigs.len());
+                        self.sigs.push(SigState {
+                            labels: SignatureLabels::salvage(f.value),
+                            parsed: Err(Reason::TooManySignatures {
+                                limit: self.policy.max_signatures,
+                                more: 1,
+                            }),
+                            body_slot: None,
+                            query: None,
+                            field: index,
+                        });
+                    }
                 }
                 continue;
             }
@@ -403,6 +414,48 @@ impl Verifier {
         }
         Ok(())
     }
+}
+
+/// The indexes (sorted) of the signature fields verified when there are
+/// more than `max`; `None` when all are.
+///
+/// Design note: relays and lists add their signatures above the author's,
+/// so the first `max` from the top can leave out the one a DMARC check
+/// needs (RFC 7489 3.1.1: `d=` aligned with the From domain). Those whose
+/// `d=` is the From domain come first, then those whose `d=` is a parent
+/// of it, then the others, each group top to bottom. The rest are
+/// reported as one neutral entry; none of this can turn a result into a
+/// pass.
+fn chosen_signatures(
+    fields: &[HeaderField<'_>],
+    from: Option<&str>,
+    max: usize,
+) -> Option<Vec<usize>> {
+    let sigs = || fields.iter().enumerate().filter(|(_, f)| f.is(HEADER_NAME));
+    if sigs().count() <= max {
+        return None;
+    }
+    let rank = |f: &HeaderField<'_>| -> u8 {
+        let (Some(from), Some(d)) = (from, SignatureLabels::salvage(f.value).domain) else {
+            return 2;
+        };
+        let d = d.trim_end_matches('.').to_ascii_lowercase();
+        if d == from {
+            0
+        } else if from.len() > d.len()
+            && from.ends_with(&d)
+            && from.as_bytes()[from.len() - d.len() - 1] == b'.'
+        {
+            1
+        } else {
+            2
+        }
+    };
+    let mut ranked: Vec<(u8, usize)> = sigs().map(|(i, f)| (rank(f), i)).collect();
+    ranked.sort_unstable();
+    let mut chosen: Vec<usize> = ranked.into_iter().take(max).map(|(_, i)| i).collect();
+    chosen.sort_unstable();
+    Some(chosen)
 }
 
 /// The domain of the first address in the first From field, if any,
