@@ -206,7 +206,10 @@ impl Client {
         d.extend_from_slice(ip.as_bytes());
         d.push(0);
         self.send(b'C', &d);
-        // NR_CONNECT: no reply
+        // no reply where NR_CONNECT was negotiated
+        if self.protocol & flag::NR_CONNECT == 0 {
+            assert_eq!(self.recv().0, b'c');
+        }
     }
 
     fn mail(&mut self, login: Option<&str>, qid: &str) {
@@ -217,6 +220,9 @@ impl Client {
         }
         self.macros(b'M', &pairs);
         self.send(b'M', b"<sender@example.com>\0");
+        if self.protocol & flag::NR_MAIL == 0 {
+            assert_eq!(self.recv().0, b'c');
+        }
     }
 
     /// Sends the header fields (values as Postfix sends them with
@@ -233,9 +239,17 @@ impl Client {
             }
             let mut d = name.as_bytes().to_vec();
             d.push(0);
+            // without HDR_LEADSPC the MTA drops the space after the colon
+            let value = match value.strip_prefix(b" ") {
+                Some(v) if self.protocol & flag::HEADER_LEADING_SPACE == 0 => v,
+                _ => value,
+            };
             d.extend_from_slice(value);
             d.push(0);
             self.send(b'L', &d);
+            if self.protocol & flag::NR_HEADER == 0 {
+                assert_eq!(self.recv().0, b'c');
+            }
         }
         if !self.sendmail {
             self.macros(b'N', &[("i", qid)]);
@@ -297,6 +311,12 @@ fn wire(fields: &[(&str, &[u8])]) -> Vec<u8> {
 /// Applies INSHEADER replies (all at index 1: just below Postfix's own
 /// Received, above every field the milter saw) to `header`.
 fn apply_inserts(replies: &[(u8, Vec<u8>)], header: &[u8]) -> Vec<u8> {
+    apply_inserts_as(replies, header, true)
+}
+
+/// [`apply_inserts`] by an MTA that negotiated HDR_LEADSPC or not (then it
+/// writes a space after the colon itself).
+fn apply_inserts_as(replies: &[(u8, Vec<u8>)], header: &[u8], leading_space: bool) -> Vec<u8> {
     let mut inserted: Vec<Vec<u8>> = Vec::new();
     for (code, data) in replies {
         if *code != b'i' {
@@ -307,6 +327,8 @@ fn apply_inserts(replies: &[(u8, Vec<u8>)], header: &[u8]) -> Vec<u8> {
         let nul = rest.iter().position(|&b| b == 0).unwrap();
         let (name, value) = (&rest[..nul], &rest[nul + 1..rest.len() - 1]);
         assert!(!value.contains(&b'\r'), "no CR in header values");
+        let spaced = [b" ", value].concat();
+        let value = if leading_space { value } else { &spaced[..] };
         let field = wire(&[(std::str::from_utf8(name).unwrap(), value)]);
         // each insert at index 1 goes above the ones before it
         inserted.insert(0, field);
@@ -374,6 +396,45 @@ fn negotiation_asks_for_what_waxseal_needs() {
     old.send(b'O', &d);
     let mut buf = [0u8; 1];
     assert_eq!(old.s.read(&mut buf).unwrap(), 0, "closed, no reply");
+}
+
+/// An MTA that offers none of the protocol flags (no leading space, a
+/// reply to every command): the milter answers each, puts back the space
+/// after each colon, and the signatures verify on the fields as the MTA
+/// holds them.
+#[test]
+fn an_mta_that_offers_no_flags_gets_the_same_signatures() {
+    // simple header canonicalization: the space after the colon counts
+    let m = start(
+        "[trust]\nnetworks = []\n[verify]\nenabled = false\n\n[[signing]]\nfrom = \"simple.example.com\"\nkeys = [\"rsa\", \"ed\"]\ncanonicalization = \"simple/simple\"\n",
+    );
+    let mut c = Client::connect(&m);
+    let (_, protocol) = c.negotiate_offer(0);
+    assert_eq!(protocol, 0);
+    c.connect_from("192.0.2.9");
+    let mut fields = signed_fields();
+    fields[0].1 = b" Alice <alice@simple.example.com>";
+    for qid in ["P1", "P2"] {
+        c.mail(Some("alice@example.com"), qid);
+        assert_eq!(c.headers(&fields, qid), b'c');
+        let replies = c.body(BODY);
+        let mut msg = apply_inserts_as(&replies, &wire(&fields), false);
+        msg.extend_from_slice(b"\r\n");
+        msg.extend_from_slice(BODY);
+        let r =
+            waxseal_core::verify(&msg, &VerifyPolicy::default(), None, &mut record_lookup).unwrap();
+        let summary: Vec<String> = r.results.iter().map(|x| x.to_string()).collect();
+        assert_eq!(r.results.len(), 2, "{summary:?}");
+        assert!(
+            r.results
+                .iter()
+                .all(|x| x.result == waxseal_core::DkimResult::Pass),
+            "{summary:?}"
+        );
+        let text = String::from_utf8_lossy(&msg);
+        assert!(text.starts_with("DKIM-Signature: v=1;") && text.contains("c=simple/simple"));
+        c.abort();
+    }
 }
 
 #[test]
