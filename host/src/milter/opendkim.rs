@@ -300,7 +300,10 @@ pub fn convert(conf_path: &Path) -> Result<String> {
     ];
     let default = conf.get("On-Default");
     for (od, ours) in classes {
-        if let Some(v) = conf.get(od).or(default) {
+        // OpenDKIM tempfails on a DNS error unless told otherwise;
+        // waxseal's default accepts (with dkim=temperror)
+        let unset = (od == "On-DNSError" && mode.contains('v')).then_some("tempfail");
+        if let Some(v) = conf.get(od).or(default).or(unset) {
             match action(v) {
                 Ok(a) => {
                     actions.insert(ours, a);
@@ -315,11 +318,17 @@ pub fn convert(conf_path: &Path) -> Result<String> {
         "On-NoSignature",
         "On-Security",
     ] {
-        if let Some(v) = conf.get(od) {
-            notes.push(format!(
-                "{od} {v}: waxseal delivers such mail with its result in Authentication-Results; let DMARC policy decide"
-            ));
-        }
+        // On-Default covers these too (OpenDKIM reads it first)
+        let what = match (conf.get(od), default) {
+            (Some(v), _) => format!("{od} {v}"),
+            (None, Some(d)) if !matches!(d.to_ascii_lowercase().as_str(), "a" | "accept") => {
+                format!("On-Default {d} (for {od})")
+            }
+            _ => continue,
+        };
+        notes.push(format!(
+            "{what}: waxseal delivers such mail with its result in Authentication-Results; let DMARC policy decide"
+        ));
     }
     if !actions.is_empty() {
         let _ = writeln!(out, "\n[actions]");
@@ -483,6 +492,28 @@ pub fn convert(conf_path: &Path) -> Result<String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn convert_text(text: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("opendkim.conf");
+        std::fs::write(&p, text).unwrap();
+        convert(&p).unwrap()
+    }
+
+    #[test]
+    fn opendkim_defaults_and_on_default() {
+        // OpenDKIM tempfails on DNS errors unless told otherwise
+        let out = convert_text("Mode sv\n");
+        assert!(out.contains("dns_error = \"tempfail\""), "{out}");
+        assert!(!convert_text("Mode s\n").contains("dns_error"));
+        // On-Default covers every class, the ones waxseal has no action
+        // for included
+        let out = convert_text("Mode sv\nOn-Default reject\nOn-KeyNotFound accept\n");
+        assert!(out.contains("dns_error = \"reject\""), "{out}");
+        assert!(out.contains("#   On-Default reject (for On-BadSignature):"), "{out}");
+        assert!(out.contains("#   On-KeyNotFound accept:"), "{out}");
+        assert!(!out.contains("(for On-KeyNotFound)"), "{out}");
+    }
 
     #[test]
     fn patterns_and_sockets() {
