@@ -1062,6 +1062,29 @@ fn more_messages_than_the_limit_get_the_overload_action() {
     second.abort();
     second.mail(Some("alice@example.com"), "O3");
     assert_eq!(second.headers(&signed_fields(), "O3"), b'c');
+    // a connection dropped in the middle of its message gives its place
+    // back (the milter sees the close when it next reads)
+    drop(second);
+    for round in 0..3 {
+        let mut c = Client::connect(&m);
+        c.negotiate();
+        c.connect_from("192.0.2.3");
+        let mut got = false;
+        for attempt in 0..200 {
+            let qid = format!("D{round}-{attempt}");
+            c.mail(Some("alice@example.com"), &qid);
+            if c.headers(&signed_fields(), &qid) == b'c' {
+                got = true;
+                break;
+            }
+            c.abort();
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        assert!(got, "the dropped message's place is free again");
+        // dropped in the middle of the body
+        c.send(b'B', &BODY[..10]);
+        drop(c);
+    }
 }
 
 #[test]

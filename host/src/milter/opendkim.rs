@@ -510,7 +510,10 @@ mod tests {
         // for included
         let out = convert_text("Mode sv\nOn-Default reject\nOn-KeyNotFound accept\n");
         assert!(out.contains("dns_error = \"reject\""), "{out}");
-        assert!(out.contains("#   On-Default reject (for On-BadSignature):"), "{out}");
+        assert!(
+            out.contains("#   On-Default reject (for On-BadSignature):"),
+            "{out}"
+        );
         assert!(out.contains("#   On-KeyNotFound accept:"), "{out}");
         assert!(!out.contains("(for On-KeyNotFound)"), "{out}");
     }
