@@ -1005,6 +1005,69 @@ fn the_annotated_example_config_loads() {
     );
 }
 
+/// `--check --dns` warns of the DMARC policy that covers each From domain
+/// of the signing table: the domain's own `p=`, the `sp=` of the domain a
+/// `*.domain` entry names, and for a subdomain without a record of its
+/// own, its parent's `sp=` (RFC 7489 6.6.3).
+#[test]
+fn check_dns_reads_the_dmarc_policy_of_each_from_domain() {
+    let dns = Dnsmasq::start(&[
+        (
+            "rsa2026._domainkey.example.com",
+            split255(&public_record("rsa2048.pem")),
+        ),
+        (
+            "ed2026._domainkey.example.com",
+            split255(&public_record("ed25519.pem")),
+        ),
+        (
+            "_dmarc.example.com",
+            vec!["v=DMARC1; p=none; sp=reject".into()],
+        ),
+        (
+            "_dmarc.news.example.com",
+            vec!["v=DMARC1; p=quarantine".into()],
+        ),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    install_key(dir.path(), "rsa2048.pem");
+    install_key(dir.path(), "ed25519.pem");
+    let path = dir.path().join("waxseal.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "listen = \"inet:127.0.0.1:1\"\n[verify]\nresolver = \"{}\"\ndns_timeout = 3\n\
+[keys.rsa]\ndomain = \"example.com\"\nselector = \"rsa2026\"\nfile = \"rsa2048.pem\"\n\
+[keys.ed]\ndomain = \"example.com\"\nselector = \"ed2026\"\nfile = \"ed25519.pem\"\n\
+[[signing]]\nfrom = [\"example.com\", \"*.example.com\", \"shop.example.com\", \"news.example.com\"]\nkeys = [\"rsa\", \"ed\"]\n",
+            dns.addr()
+        ),
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_waxseal"))
+        .args(["milter", "--check", "--dns", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let cautions: Vec<&str> = out.lines().filter(|l| l.contains("caution:")).collect();
+    assert_eq!(cautions.len(), 2, "{out}");
+    assert!(
+        cautions[0].contains("_dmarc.example.com says sp=reject for *.example.com"),
+        "{out}"
+    );
+    assert!(
+        cautions[1].contains("_dmarc.example.com says sp=reject for shop.example.com"),
+        "{out}"
+    );
+    drop(dns);
+}
+
 #[test]
 fn stopping_finishes_the_message_in_flight() {
     let mut m = start("[trust]\nnetworks = []\n[verify]\nenabled = false\n");

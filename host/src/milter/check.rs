@@ -1,10 +1,11 @@
 //! `waxseal milter --check`: loads the configuration and keys as the
 //! server would, and says what it would do. With `--dns`, each key's
 //! published record is looked up and compared with the key (like
-//! `waxseal dns check`), and each signing domain's policy records are read
-//! for the caveats: a key record still in test mode (`t=y`), or an
-//! exclusive policy (legacy `o=!`, DMARC `p=reject`) that makes receivers
-//! drop list mail whose signature a mailing list broke.
+//! `waxseal dns check`), and policy records are read for the caveats: a
+//! key record still in test mode (`t=y`), or an exclusive policy that
+//! makes receivers drop list mail whose signature a mailing list broke:
+//! DMARC `p=reject` (or `sp=reject`) covering a From domain of the
+//! signing table, legacy `o=!` of a key's domain.
 
 use std::io::Write;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use anyhow::Result;
 use waxseal_core::policy::{DmarcRecord, LegacyPolicy, SigningPractice};
 use waxseal_core::{KeyAnswer, KeyRecord};
 
-use super::config::Config;
+use super::config::{Config, Pattern};
 use crate::dns::Dns;
 
 /// Prints the summary (and with `dns`, the record checks) to `out`;
@@ -153,21 +154,43 @@ pub fn check(config: &Config, dns: bool, out: &mut dyn Write) -> Result<bool> {
             domains.push(d);
         }
     }
-    for d in &domains {
-        let dmarc = resolver.lookup(&format!("_dmarc.{d}"));
-        if let KeyAnswer::Records(rs) = &dmarc
-            && let Some(Ok(rec)) = rs
-                .iter()
-                .map(|r| r.concat())
-                .find(|r| r.starts_with(b"v=DMARC1"))
-                .map(|r| DmarcRecord::parse(&r))
-            && rec.policy == waxseal_core::policy::DmarcPolicy::Reject
-        {
-            writeln!(
-                out,
-                "  caution: _dmarc.{d} says p=reject: mail your users send to mailing lists that change messages will be rejected by receivers that check DMARC"
-            )?;
+    // the DMARC policy that covers each From domain signed: the one of the
+    // domain, or of a parent domain (for a subdomain without its own
+    // record, RFC 7489 6.6.3 uses the organizational domain's, whose `sp=`
+    // applies); for `*.domain`, the domain's `sp=`
+    let mut policy_domains: Vec<(String, bool)> = Vec::new();
+    for r in &config.rules {
+        for p in &r.from {
+            let target = match p {
+                Pattern::Domain(d) | Pattern::Address { domain: d, .. } => (d.clone(), false),
+                Pattern::Subdomains(d) => (d.clone(), true),
+            };
+            if !policy_domains.contains(&target) {
+                policy_domains.push(target);
+            }
         }
+    }
+    for (d, subdomains) in &policy_domains {
+        if let Some((at, rec)) = dmarc_policy(&resolver, d) {
+            let (tag, applied) = if at != *d || *subdomains {
+                ("sp", rec.subdomain_policy.unwrap_or(rec.policy))
+            } else {
+                ("p", rec.policy)
+            };
+            if applied == waxseal_core::policy::DmarcPolicy::Reject {
+                let whose = if *subdomains {
+                    format!("*.{d}")
+                } else {
+                    d.clone()
+                };
+                writeln!(
+                    out,
+                    "  caution: _dmarc.{at} says {tag}=reject for {whose}: mail your users send to mailing lists that change messages will be rejected by receivers that check DMARC"
+                )?;
+            }
+        }
+    }
+    for d in &domains {
         let legacy = resolver.lookup(&format!("_policy._domainkey.{d}"));
         if let KeyAnswer::Records(rs) = &legacy
             && let Some(r) = rs.first()
@@ -181,4 +204,26 @@ pub fn check(config: &Config, dns: bool, out: &mut dyn Write) -> Result<bool> {
         }
     }
     Ok(ok)
+}
+
+/// The DMARC record that covers `domain` (and its subdomains), and the
+/// domain it is published at: the domain's own, else the nearest
+/// parent's with two labels or more.
+fn dmarc_policy(resolver: &Dns, domain: &str) -> Option<(String, DmarcRecord)> {
+    let mut at = domain;
+    loop {
+        if let KeyAnswer::Records(rs) = resolver.lookup(&format!("_dmarc.{at}"))
+            && let Some(r) = rs
+                .iter()
+                .map(|r| r.concat())
+                .find(|r| r.starts_with(b"v=DMARC1"))
+        {
+            return DmarcRecord::parse(&r).ok().map(|rec| (at.to_string(), rec));
+        }
+        let parent = at.split_once('.').map(|(_, p)| p)?;
+        if !parent.contains('.') {
+            return None;
+        }
+        at = parent;
+    }
 }
