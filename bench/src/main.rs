@@ -260,7 +260,28 @@ fn main() {
     // WebAssembly instructions of one 2 KB Ed25519 signature (wasmtime
     // fuel), the sandbox's work whatever the machine's load (the host's
     // crypto and the calls are not counted). WAXSEAL_BENCH_LEN=N: an
-    // N-byte message instead (0: headers only), here and in `--loop`
+    // N-byte message instead (0: headers only), here and in `--loop`.
+    // `--instructions-verify [COMPONENT]`: the same for verifying the
+    // verification race's 2 KB message signed by mail-auth (RSA-2048).
+    if args.get(1).map(String::as_str) == Some("--instructions-verify") {
+        let s = setup();
+        let component = args.get(2).map(std::path::PathBuf::from);
+        let engine = Engine::wasm(component.as_deref(), Limits::default()).unwrap();
+        let Engine::Wasm(host) = &engine else {
+            unreachable!("Engine::wasm makes a sandbox")
+        };
+        let signed = mail_auth_signed(0, &message(2048));
+        verify(&engine, &s, &signed);
+        let Some(before) = host.instructions() else {
+            eprintln!("--instructions-verify needs WAXSEAL_WASM_FUEL=1");
+            std::process::exit(2);
+        };
+        for _ in 0..100 {
+            verify(&engine, &s, &signed);
+        }
+        println!("{}", (host.instructions().unwrap() - before) / 100);
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("--instructions") {
         let s = setup();
         let component = args.get(2).map(std::path::PathBuf::from);

@@ -118,47 +118,47 @@ fn without_comments(value: &[u8]) -> Vec<u8> {
 /// The angle-addr, if any (outside quotes), else the first address of a
 /// list.
 fn first_address(clean: &[u8]) -> &[u8] {
-    let first = first_element(clean);
-    let (mut open, mut close) = (None, None);
-    for (i, b) in unquoted(first) {
+    // one pass: the end of the first element, and its angle-addr if any
+    let (mut quoted, mut escaped) = (false, false);
+    let (mut open, mut close, mut end) = (None, None, clean.len());
+    for (i, &b) in clean.iter().enumerate() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
         match b {
+            // a quoted-pair does not end the quoted string (RFC 5322 3.2.4)
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
+            _ if quoted => {}
             b'<' if open.is_none() => open = Some(i),
             b'>' if open.is_some() && close.is_none() => close = Some(i),
+            b',' if open.is_none() || close.is_some() => {
+                end = i;
+                break;
+            }
             _ => {}
         }
     }
     match (open, close) {
-        (Some(a), Some(z)) => &first[a + 1..z],
-        _ => first,
+        (Some(a), Some(z)) => &clean[a + 1..z],
+        _ => &clean[..end],
     }
-}
-
-/// The bytes of a value without comments that are outside quoted strings,
-/// with their indexes (a quoted-pair, `\"`, does not end a quoted string:
-/// RFC 5322 3.2.4).
-fn unquoted(clean: &[u8]) -> impl Iterator<Item = (usize, u8)> + '_ {
-    let (mut quoted, mut escaped) = (false, false);
-    clean.iter().enumerate().filter_map(move |(i, &b)| {
-        if escaped {
-            escaped = false;
-            return None;
-        }
-        match b {
-            b'\\' if quoted => escaped = true,
-            b'"' => quoted = !quoted,
-            _ if !quoted => return Some((i, b)),
-            _ => {}
-        }
-        None
-    })
 }
 
 /// The first element of an address list (up to a comma outside quoted
 /// strings and angle brackets).
 fn first_element(clean: &[u8]) -> &[u8] {
-    let mut angle = false;
-    for (i, b) in unquoted(clean) {
+    let (mut quoted, mut escaped, mut angle) = (false, false, false);
+    for (i, &b) in clean.iter().enumerate() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
         match b {
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
+            _ if quoted => {}
             b'<' => angle = true,
             b'>' => angle = false,
             b',' if !angle => return &clean[..i],

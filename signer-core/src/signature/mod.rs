@@ -8,7 +8,7 @@ use crate::canonicalize::Canonicalization;
 use crate::domain::{Domain, Identity, Selector};
 use crate::keys::SigningAlgorithm;
 use crate::message::HeaderName;
-use crate::tag_list::{Tag, TagList};
+use crate::tag_list::TagList;
 
 pub use crate::message::is_field_name;
 
@@ -85,24 +85,42 @@ pub struct SignatureLabels {
     /// `i=` as written (quoted-printable decoded), if present and
     /// reportable.
     pub identity: Option<String>,
-    /// `b=` as written (FWS removed), if present and reportable.
+    /// The first 8 characters of `b=` (FWS removed), what RFC 6008
+    /// `header.b` reports, if present and reportable.
     pub signature: Option<String>,
 }
 
 /// The longest value kept of each label, in bytes: `d=` and `s=` are DNS
 /// names (at most 255 octets, RFC 1035 2.3.4), `i=` a local part of at most
 /// 64 octets (RFC 5321 4.5.3.1.1), `@` and a domain; `a=` one of a few
-/// short names; `b=` the base64 of at most an RSA-8192 signature (1,366
-/// characters).
+/// short names.
 const MAX_NAME: usize = 255;
 const MAX_IDENTITY: usize = 64 + 1 + MAX_NAME;
 const MAX_ALGORITHM: usize = 32;
-const MAX_SIGNATURE: usize = 1400;
 
-/// `value` if it may be reported: at most `max` bytes, no control
-/// character.
-fn reportable(value: String, max: usize) -> Option<String> {
-    (value.len() <= max && !value.chars().any(char::is_control)).then_some(value)
+/// The characters of `b=` reported (RFC 6008 3: `header.b`, 8 at least).
+const SIGNATURE_CHARS: usize = 8;
+
+/// `value` as text if it may be reported: at most `max` bytes, no control
+/// character (invalid UTF-8 replaced, as `String::from_utf8_lossy` does).
+fn reportable(value: &[u8], max: usize) -> Option<String> {
+    // C0 and DEL are single bytes, C1 (U+0080 to U+009F) is C2 80 to C2 9F:
+    // one pass over the bytes finds any of them (and C2 bytes, for the
+    // exact test), where decoding every character would cost a loop of
+    // its own in WebAssembly
+    let suspect = |b: &u8| *b < 0x20 || *b == 0x7f || *b == 0xc2;
+    let control = |v: &[u8]| {
+        v.iter().any(|&b| b < 0x20 || b == 0x7f)
+            || v.windows(2)
+                .any(|w| w[0] == 0xc2 && (0x80..0xa0).contains(&w[1]))
+    };
+    if value.len() > max || (value.iter().any(suspect) && control(value)) {
+        return None;
+    }
+    Some(match core::str::from_utf8(value) {
+        Ok(s) => String::from(s),
+        Err(_) => String::from_utf8_lossy(value).into_owned(),
+    })
 }
 
 impl SignatureLabels {
@@ -115,28 +133,32 @@ impl SignatureLabels {
     }
 
     fn from_tags(tags: &TagList<'_>) -> Self {
-        let text = |t: &Tag<'_>| {
-            let v = crate::tag_list::without_fws(t.value);
-            match core::str::from_utf8(&v) {
-                Ok(s) => String::from(s),
-                Err(_) => String::from_utf8_lossy(&v).into_owned(),
-            }
+        let label = |name: &str, max: usize| {
+            reportable(&crate::tag_list::without_fws(tags.get(name)?.value), max)
         };
-        let label =
-            |name: &str, max: usize| tags.get(name).map(text).and_then(|v| reportable(v, max));
         SignatureLabels {
             domain: label("d", MAX_NAME),
             selector: label("s", MAX_NAME),
             algorithm: label("a", MAX_ALGORITHM),
-            identity: tags
-                .get("i")
-                .map(|i| {
-                    let raw = i.value_without_fws();
-                    let bytes = qp_decode(&raw).unwrap_or(raw);
-                    String::from_utf8_lossy(&bytes).into_owned()
-                })
-                .and_then(|v| reportable(v, MAX_IDENTITY)),
-            signature: label("b", MAX_SIGNATURE),
+            identity: tags.get("i").and_then(|i| {
+                let raw = i.value_without_fws();
+                reportable(&qp_decode(&raw).unwrap_or(raw), MAX_IDENTITY)
+            }),
+            signature: tags.get("b").and_then(|b| {
+                // the first characters only: the rest (hundreds of bytes)
+                // is never reported, so neither copied nor checked
+                let mut prefix = Vec::with_capacity(4 * SIGNATURE_CHARS);
+                let mut chars = 0;
+                for &c in b.value.iter().filter(|&&c| !crate::tag_list::is_fws(c)) {
+                    let starts = c & 0xc0 != 0x80;
+                    if starts && chars == SIGNATURE_CHARS {
+                        break;
+                    }
+                    chars += usize::from(starts);
+                    prefix.push(c);
+                }
+                reportable(&prefix, 4 * SIGNATURE_CHARS)
+            }),
         }
     }
 }
