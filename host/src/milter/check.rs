@@ -207,8 +207,10 @@ pub fn check(config: &Config, dns: bool, out: &mut dyn Write) -> Result<bool> {
 }
 
 /// The DMARC record that covers `domain` (and its subdomains), and the
-/// domain it is published at: the domain's own, else the nearest
-/// parent's with two labels or more.
+/// domain it is published at: the domain's own, else the nearest parent's
+/// with two labels or more. (DMARC looks at the organizational domain
+/// next, which takes the public-suffix list to find; the nearest parent
+/// that publishes a record is it in the usual case.)
 fn dmarc_policy(resolver: &Dns, domain: &str) -> Option<(String, DmarcRecord)> {
     let mut at = domain;
     loop {
