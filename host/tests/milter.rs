@@ -554,6 +554,35 @@ fn a_sendmail_session() {
     m.thread.take().unwrap().join().unwrap();
 }
 
+/// QUIT_NC ends the SMTP connection: the next one on the same milter
+/// connection does not inherit its macros (here the `{daemon_name}` that
+/// made its mail trusted).
+#[test]
+fn quit_nc_forgets_the_connection_macros() {
+    let m = start("[trust]\nnetworks = []\ndaemon_names = [\"MSA\"]\n[verify]\nenabled = false\n");
+    let mut c = Client::connect(&m);
+    c.negotiate();
+    let connect = |c: &mut Client| {
+        let mut d = b"client.example\0".to_vec();
+        d.push(b'4');
+        d.extend_from_slice(&25u16.to_be_bytes());
+        d.extend_from_slice(b"198.51.100.7\0");
+        c.send(b'C', &d);
+    };
+    c.macros(b'C', &[("j", "mx.example.net"), ("{daemon_name}", "MSA")]);
+    connect(&mut c);
+    let fields = signed_fields();
+    c.mail(None, "K1");
+    assert_eq!(c.headers(&fields, "K1"), b'c', "trusted by its daemon name");
+    assert_eq!(c.body(BODY).iter().filter(|r| r.0 == b'i').count(), 2);
+    c.abort();
+    // the next SMTP connection sends no connection macros at all
+    c.send(b'K', b"");
+    connect(&mut c);
+    c.mail(None, "K2");
+    assert_eq!(c.headers(&fields, "K2"), b'a', "not trusted: not signed");
+}
+
 /// A quiet spell longer than the sandbox deadline: the next message gets
 /// an instance that waited in the pool all that time and drops the last
 /// message's prepared options in it (its timestamp differs), which needs a
