@@ -381,6 +381,7 @@ pub fn convert(conf_path: &Path) -> Result<String> {
         let Some(st) = conf.get("SigningTable") else {
             bail!("{}: KeyTable without SigningTable", conf_path.display());
         };
+        let regex = st.trim_start().starts_with("refile:");
         let multiple = conf
             .get("MultipleSignatures")
             .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "yes" | "true" | "1"));
@@ -396,6 +397,14 @@ pub fn convert(conf_path: &Path) -> Result<String> {
             let k = k.split(':').next().unwrap_or(k).to_string();
             if !keys.iter().any(|x| x.0 == k) {
                 notes.push(format!("SigningTable {p}: key {k} is not converted"));
+                continue;
+            }
+            // only a `refile:` table has patterns: in any other, OpenDKIM
+            // looks keys up as written, and `*@example.com` matches no one
+            if !regex && p.contains('*') {
+                notes.push(format!(
+                    "SigningTable {p} {k}: never used by OpenDKIM (a `*` is a pattern only in a refile: table); left out"
+                ));
                 continue;
             }
             let Some(from) = pattern(p) else {
@@ -516,6 +525,38 @@ mod tests {
         );
         assert!(out.contains("#   On-KeyNotFound accept:"), "{out}");
         assert!(!out.contains("(for On-KeyNotFound)"), "{out}");
+    }
+
+    #[test]
+    fn a_file_table_takes_its_keys_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("keys"), "k example.com:s:/k.private\n").unwrap();
+        std::fs::write(
+            d.join("signing"),
+            "*@example.com k\nexample.com k\n*@*.example.com k\n",
+        )
+        .unwrap();
+        for (kind, rules) in [("file:", 1), ("refile:", 2)] {
+            let p = d.join("opendkim.conf");
+            std::fs::write(
+                &p,
+                format!(
+                    "KeyTable file:{0}/keys\nSigningTable {kind}{0}/signing\n",
+                    d.display()
+                ),
+            )
+            .unwrap();
+            let out = convert(&p).unwrap();
+            assert_eq!(out.matches("[[signing]]").count(), rules, "{kind}\n{out}");
+            if kind == "file:" {
+                assert!(
+                    out.contains("#   SigningTable *@example.com k: never used by OpenDKIM (a `*`"),
+                    "{out}"
+                );
+                assert!(out.contains("from = [\"example.com\"]"), "{out}");
+            }
+        }
     }
 
     #[test]
