@@ -181,6 +181,7 @@ pub async fn serve(
     };
     let mut conns = JoinSet::new();
     let mut n = 0u64;
+    let reloading = Arc::new(tokio::sync::Mutex::new(()));
     loop {
         tokio::select! {
             accepted = accept(&listener) => match accepted {
@@ -203,7 +204,17 @@ pub async fn serve(
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
-            _ = hup.recv() => reload(&shared, &path).await,
+            _ = hup.recv() => {
+                // in a task of its own: accepting goes on while the new
+                // configuration loads (building a sandbox takes a moment);
+                // reloads run one at a time, each reading the file when its
+                // turn comes, so the last one loads the newest file
+                let (shared, path, turn) = (shared.clone(), path.clone(), reloading.clone());
+                tokio::spawn(async move {
+                    let _turn = turn.lock().await;
+                    reload(&shared, &path).await;
+                });
+            }
             _ = term.recv() => { info!("SIGTERM: finishing the messages in flight"); break; }
             _ = int.recv() => { info!("SIGINT: finishing the messages in flight"); break; }
             r = stop.changed() => if r.is_err() || *stop.borrow() { break },
@@ -243,6 +254,7 @@ async fn accept(l: &Listener) -> std::io::Result<Accepted> {
 
 /// SIGHUP: the configuration and keys are read again; the new ones serve
 /// the next messages, or, when they do not load, the running ones go on.
+/// The loading runs on the blocking pool, off the connections' threads.
 async fn reload(shared: &Arc<Shared>, path: &Path) {
     let path = path.to_path_buf();
     let loaded = tokio::task::spawn_blocking(move || Config::load(&path)).await;
@@ -267,7 +279,8 @@ async fn reload(shared: &Arc<Shared>, path: &Path) {
     for w in &config.warnings {
         warn!("{w}");
     }
-    match State::build(config, Some(&current)) {
+    let built = tokio::task::spawn_blocking(move || State::build(config, Some(&current))).await;
+    match built.unwrap_or_else(|e| Err(anyhow::anyhow!("{e}"))) {
         Ok(state) => {
             let summary = format!(
                 "{} keys, {} signing rules",
