@@ -119,18 +119,13 @@ fn without_comments(value: &[u8]) -> Vec<u8> {
 /// list.
 fn first_address(clean: &[u8]) -> &[u8] {
     // one pass: the end of the first element, and its angle-addr if any
-    let (mut quoted, mut escaped) = (false, false);
+    let mut quotes = Quotes::default();
     let (mut open, mut close, mut end) = (None, None, clean.len());
     for (i, &b) in clean.iter().enumerate() {
-        if escaped {
-            escaped = false;
+        if !quotes.outside(b) {
             continue;
         }
         match b {
-            // a quoted-pair does not end the quoted string (RFC 5322 3.2.4)
-            b'\\' if quoted => escaped = true,
-            b'"' => quoted = !quoted,
-            _ if quoted => {}
             b'<' if open.is_none() => open = Some(i),
             b'>' if open.is_some() && close.is_none() => close = Some(i),
             b',' if open.is_none() || close.is_some() => {
@@ -149,16 +144,13 @@ fn first_address(clean: &[u8]) -> &[u8] {
 /// The first element of an address list (up to a comma outside quoted
 /// strings and angle brackets).
 fn first_element(clean: &[u8]) -> &[u8] {
-    let (mut quoted, mut escaped, mut angle) = (false, false, false);
+    let mut quotes = Quotes::default();
+    let mut angle = false;
     for (i, &b) in clean.iter().enumerate() {
-        if escaped {
-            escaped = false;
+        if !quotes.outside(b) {
             continue;
         }
         match b {
-            b'\\' if quoted => escaped = true,
-            b'"' => quoted = !quoted,
-            _ if quoted => {}
             b'<' => angle = true,
             b'>' => angle = false,
             b',' if !angle => return &clean[..i],
@@ -166,6 +158,33 @@ fn first_element(clean: &[u8]) -> &[u8] {
         }
     }
     clean
+}
+
+/// Where a scan of a value without comments is: in a quoted string or
+/// not, after a backslash in one or not.
+#[derive(Default)]
+struct Quotes {
+    quoted: bool,
+    escaped: bool,
+}
+
+impl Quotes {
+    /// Takes the next byte: true when it is outside every quoted string
+    /// (quote marks are not; a quoted-pair does not end the quoted
+    /// string, RFC 5322 3.2.4).
+    #[inline(always)]
+    fn outside(&mut self, b: u8) -> bool {
+        if self.escaped {
+            self.escaped = false;
+            return false;
+        }
+        match b {
+            b'\\' if self.quoted => self.escaped = true,
+            b'"' => self.quoted = !self.quoted,
+            _ => return !self.quoted,
+        }
+        false
+    }
 }
 
 /// How many addresses a From or Sender field value lists (RFC 5322 3.6.2
