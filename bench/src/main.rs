@@ -213,6 +213,34 @@ fn verify(engine: &Engine, s: &Setup, signed: &[u8]) {
     assert!(r.verdicts.iter().all(|v| v.result == "pass"), "{r:?}");
 }
 
+/// `--instructions` / `--instructions-verify`: prints the WebAssembly
+/// instructions of one operation (the mean of 100, after one that
+/// prepares), counted by wasmtime's fuel.
+fn instructions(mode: &str, component: Option<std::path::PathBuf>) {
+    let s = setup();
+    let engine = Engine::wasm(component.as_deref(), Limits::default()).unwrap();
+    let Engine::Wasm(host) = &engine else {
+        unreachable!("Engine::wasm makes a sandbox")
+    };
+    let (engine, s) = (&engine, &s);
+    let mut op: Box<dyn FnMut()> = if mode == "--instructions-verify" {
+        let signed = mail_auth_signed(0, &message(2048));
+        Box::new(move || verify(engine, s, &signed))
+    } else {
+        let msg = bench_message();
+        Box::new(move || drop(sign(engine, s, &msg, 1, "ed")))
+    };
+    op(); // the first call prepares
+    let Some(before) = host.instructions() else {
+        eprintln!("{mode} needs WAXSEAL_WASM_FUEL=1");
+        std::process::exit(2);
+    };
+    for _ in 0..100 {
+        op();
+    }
+    println!("{}", (host.instructions().unwrap() - before) / 100);
+}
+
 /// `--peak native|wasm sign|verify`: one operation on a 10 MB message in
 /// this process; prints the peak resident memory.
 fn peak(engine_kind: &str, op: &str) {
@@ -263,42 +291,10 @@ fn main() {
     // N-byte message instead (0: headers only), here and in `--loop`.
     // `--instructions-verify [COMPONENT]`: the same for verifying the
     // verification race's 2 KB message signed by mail-auth (RSA-2048).
-    if args.get(1).map(String::as_str) == Some("--instructions-verify") {
-        let s = setup();
-        let component = args.get(2).map(std::path::PathBuf::from);
-        let engine = Engine::wasm(component.as_deref(), Limits::default()).unwrap();
-        let Engine::Wasm(host) = &engine else {
-            unreachable!("Engine::wasm makes a sandbox")
-        };
-        let signed = mail_auth_signed(0, &message(2048));
-        verify(&engine, &s, &signed);
-        let Some(before) = host.instructions() else {
-            eprintln!("--instructions-verify needs WAXSEAL_WASM_FUEL=1");
-            std::process::exit(2);
-        };
-        for _ in 0..100 {
-            verify(&engine, &s, &signed);
-        }
-        println!("{}", (host.instructions().unwrap() - before) / 100);
-        return;
-    }
-    if args.get(1).map(String::as_str) == Some("--instructions") {
-        let s = setup();
-        let component = args.get(2).map(std::path::PathBuf::from);
-        let engine = Engine::wasm(component.as_deref(), Limits::default()).unwrap();
-        let Engine::Wasm(host) = &engine else {
-            unreachable!("Engine::wasm makes a sandbox")
-        };
-        let msg = bench_message();
-        drop(sign(&engine, &s, &msg, 1, "ed")); // the first call prepares
-        let Some(before) = host.instructions() else {
-            eprintln!("--instructions needs WAXSEAL_WASM_FUEL=1");
-            std::process::exit(2);
-        };
-        for _ in 0..100 {
-            drop(sign(&engine, &s, &msg, 1, "ed"));
-        }
-        println!("{}", (host.instructions().unwrap() - before) / 100);
+    if let Some(mode @ ("--instructions" | "--instructions-verify")) =
+        args.get(1).map(String::as_str)
+    {
+        instructions(mode, args.get(2).map(std::path::PathBuf::from));
         return;
     }
     // `--canon`: body canonicalization + SHA-256 against SHA-256 alone, on
