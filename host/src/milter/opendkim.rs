@@ -217,13 +217,11 @@ pub fn convert(conf_path: &Path) -> Result<String> {
         "# waxseal milter configuration, converted from {} by `waxseal milter import-opendkim`.\n# Check it with `waxseal milter --check --config FILE` (and --dns).\n",
         conf_path.display()
     );
-    match conf.get("Socket").map(socket) {
+    let socket_value = conf.get("Socket");
+    match socket_value.map(socket) {
         Some(Ok(l)) => {
             let _ = writeln!(out, "listen = {}", q(&l));
-            if let Some(v) = conf
-                .get("Socket")
-                .filter(|v| v.starts_with("inet") && !v.contains('@'))
-            {
+            if let Some(v) = socket_value.filter(|v| v.starts_with("inet") && !v.contains('@')) {
                 notes.push(format!(
                     "Socket {v}: OpenDKIM listened on every interface; this listens on loopback only (an MTA on another host needs its address in listen)"
                 ));
