@@ -484,6 +484,8 @@ fn report(r: &waxseal_core::VerificationReport, authserv_id: &str) -> VerifyRepo
 /// The `verifier` resource.
 pub struct VerifierResource {
     inner: RefCell<Option<waxseal_core::Verifier>>,
+    /// `feed` has given the queries.
+    fed_queries: Cell<bool>,
 }
 
 impl VerifierResource {
@@ -499,6 +501,7 @@ impl verification::GuestVerifier for VerifierResource {
     fn create(policy_options: wit::VerifyPolicy, now: Option<u64>) -> verification::Verifier {
         verification::Verifier::new(VerifierResource {
             inner: RefCell::new(Some(new_verifier(policy(&policy_options), now))),
+            fed_queries: Cell::new(false),
         })
     }
 
@@ -515,20 +518,7 @@ impl verification::GuestVerifier for VerifierResource {
     }
 
     fn queries(&self) -> Vec<Query> {
-        self.with(|v| {
-            v.queries()
-                .into_iter()
-                .map(|q| Query {
-                    name: q.name,
-                    kind: match q.kind {
-                        QueryKind::Key => wit::QueryKind::Key,
-                        QueryKind::LegacyPolicy => wit::QueryKind::LegacyPolicy,
-                        QueryKind::Dmarc => wit::QueryKind::Dmarc,
-                    },
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+        self.with(wit_queries).unwrap_or_default()
     }
 
     fn answer(&self, name: String, a: TxtAnswer) {
@@ -544,6 +534,51 @@ impl verification::GuestVerifier for VerifierResource {
         let r = finish_verifier(v)?;
         Ok(report(&r, &authserv_id))
     }
+
+    fn feed(&self, chunk: Vec<u8>) -> Result<Option<Vec<Query>>, Error> {
+        self.with(|v| {
+            if !chunk.is_empty() {
+                v.update(&chunk).map_err(error)?;
+            }
+            if self.fed_queries.get() || !v.headers_complete() {
+                return Ok(None);
+            }
+            self.fed_queries.set(true);
+            Ok(Some(wit_queries(v)))
+        })?
+    }
+
+    fn conclude(
+        this: verification::Verifier,
+        answers: Vec<(String, TxtAnswer)>,
+        authserv_id: String,
+    ) -> Result<VerifyReport, Error> {
+        let this: VerifierResource = this.into_inner();
+        let mut v = this
+            .inner
+            .into_inner()
+            .ok_or_else(|| state_error("the verifier is finished"))?;
+        for (name, a) in answers {
+            v.answer(&name, answer(a));
+        }
+        let r = finish_verifier(v)?;
+        Ok(report(&r, &authserv_id))
+    }
+}
+
+/// The verifier's queries in the component's types.
+fn wit_queries(v: &mut waxseal_core::Verifier) -> Vec<Query> {
+    v.queries()
+        .into_iter()
+        .map(|q| Query {
+            name: q.name,
+            kind: match q.kind {
+                QueryKind::Key => wit::QueryKind::Key,
+                QueryKind::LegacyPolicy => wit::QueryKind::LegacyPolicy,
+                QueryKind::Dmarc => wit::QueryKind::Dmarc,
+            },
+        })
+        .collect()
 }
 
 impl verification::Guest for Component {

@@ -16,7 +16,11 @@ pub struct SandboxVerifier {
     gather: Gather,
     /// The component said the header block is complete.
     complete: bool,
-    /// The resource is still alive in the instance (not finished).
+    /// The queries `feed` gave, until they are asked for.
+    fed: Option<Vec<wit::Query>>,
+    /// The key answers, given to the component with `conclude`.
+    answers: Vec<(String, wit::TxtAnswer)>,
+    /// The resource is still alive in the instance (not concluded).
     live: bool,
     /// The most queries taken from the component: one per signature the
     /// policy verifies, and the From domain's two policy records.
@@ -38,6 +42,8 @@ impl SandboxVerifier {
             res,
             gather: Gather::default(),
             complete: false,
+            fed: None,
+            answers: Vec::new(),
             live: true,
             max_queries: max_signatures.saturating_add(2),
         }
@@ -45,14 +51,15 @@ impl SandboxVerifier {
 
     /// Feeds the next chunk of the message.
     pub fn update(&mut self, chunk: &[u8]) -> Result<Result<(), GuestError>> {
-        let (lease, res) = (&mut self.lease, self.res);
+        let (lease, res, fed) = (&mut self.lease, self.res, &mut self.fed);
         self.gather
-            .push(chunk, &mut |data| send_verify(lease, res, data))
+            .push(chunk, &mut |data| send_verify(lease, res, data, fed))
     }
 
     fn flush(&mut self) -> Result<Result<(), GuestError>> {
-        let (lease, res) = (&mut self.lease, self.res);
-        self.gather.flush(&mut |data| send_verify(lease, res, data))
+        let (lease, res, fed) = (&mut self.lease, self.res, &mut self.fed);
+        self.gather
+            .flush(&mut |data| send_verify(lease, res, data, fed))
     }
 
     /// Declares the message to have no body (no empty line after the
@@ -73,24 +80,31 @@ impl SandboxVerifier {
     /// refused); `None` before. The answers may come while the body
     /// streams.
     pub fn queries(&mut self, lookups: Lookups) -> Result<Result<Option<Vec<Query>>, GuestError>> {
-        if !self.complete {
+        if !self.complete && self.fed.is_none() {
             if let Err(e) = self.flush()? {
                 return Ok(Err(e));
             }
-            let res = self.res;
-            self.complete = self.lease.call(|i| {
-                let v = i.bindings.waxseal_dkim_verification().verifier();
-                v.call_headers_complete(&mut i.store, res)
-            })?;
-            if !self.complete {
-                return Ok(Ok(None));
+            // nothing was held, or the header block ended without a body
+            if self.fed.is_none() {
+                let (lease, res, fed) = (&mut self.lease, self.res, &mut self.fed);
+                if let Err(e) = send_verify(lease, res, &[], fed)? {
+                    return Ok(Err(e));
+                }
             }
         }
-        let res = self.res;
-        let queries = self.lease.call(|i| {
-            let v = i.bindings.waxseal_dkim_verification().verifier();
-            v.call_queries(&mut i.store, res)
-        })?;
+        let queries = match self.fed.take() {
+            Some(q) => q,
+            None if !self.complete => return Ok(Ok(None)),
+            // asked again: the component still has them
+            None => {
+                let res = self.res;
+                self.lease.call(|i| {
+                    let v = i.bindings.waxseal_dkim_verification().verifier();
+                    v.call_queries(&mut i.store, res)
+                })?
+            }
+        };
+        self.complete = true;
         // the names go to DNS: taken only in the shapes the core makes, and
         // no more than the policy allows (a compromised parser could
         // otherwise send the resolver anything, as often as it likes)
@@ -112,18 +126,16 @@ impl SandboxVerifier {
         )))
     }
 
-    /// The answer to a key query.
+    /// The answer to a key query: kept, and given to the component with
+    /// the end of the message (one call for all of them and the end).
     pub fn answer(&mut self, name: &str, answer: waxseal_core::KeyAnswer) -> Result<()> {
         let answer = match answer {
             waxseal_core::KeyAnswer::Records(r) => wit::TxtAnswer::Records(r),
             waxseal_core::KeyAnswer::NxDomain => wit::TxtAnswer::NxDomain,
             waxseal_core::KeyAnswer::TempFail => wit::TxtAnswer::TempFail,
         };
-        let res = self.res;
-        self.lease.call(|i| {
-            let v = i.bindings.waxseal_dkim_verification().verifier();
-            v.call_answer(&mut i.store, res, name, &answer)
-        })
+        self.answers.push((name.to_owned(), answer));
+        Ok(())
     }
 
     /// Ends the message: a result per signature (a key query without an
@@ -132,13 +144,12 @@ impl SandboxVerifier {
         if let Err(e) = self.flush()? {
             return Ok(Err(e));
         }
-        let res = self.res;
+        let (res, answers) = (self.res, std::mem::take(&mut self.answers));
+        // `conclude` takes the resource: it is gone whatever the outcome
         self.live = false;
         let r = self.lease.call(|i| {
             let v = i.bindings.waxseal_dkim_verification().verifier();
-            let r = v.call_finish(&mut i.store, res, authserv_id)?;
-            res.resource_drop(&mut i.store)?;
-            Ok(r)
+            v.call_conclude(&mut i.store, res, &answers, authserv_id)
         })?;
         Ok(r.map_err(GuestError::from))
     }
@@ -179,12 +190,26 @@ impl VerifySteps for SandboxVerifier {
     }
 }
 
-fn send_verify(lease: &mut Lease, res: ResourceAny, data: &[u8]) -> Result<Result<(), GuestError>> {
+/// Feeds `data` to the component; the queries, once it gives them, go to
+/// `fed`.
+fn send_verify(
+    lease: &mut Lease,
+    res: ResourceAny,
+    data: &[u8],
+    fed: &mut Option<Vec<wit::Query>>,
+) -> Result<Result<(), GuestError>> {
     let r = lease.call(|i| {
         let v = i.bindings.waxseal_dkim_verification().verifier();
-        v.call_update(&mut i.store, res, data)
+        v.call_feed(&mut i.store, res, data)
     })?;
-    Ok(r.map_err(GuestError::from))
+    Ok(match r {
+        Ok(Some(queries)) => {
+            *fed = Some(queries);
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(GuestError::from(e)),
+    })
 }
 
 /// True when `name` is a DNS name ([`waxseal_core::domain::is_dns_name`])
@@ -205,6 +230,93 @@ fn query_shape(name: &str, kind: QueryKind) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::component::{Limits, Role};
+    use waxseal_core::verify::Driver;
+
+    /// The RFC 8463 A.3 message (an Ed25519 and an RSA signature) and the
+    /// answers to its key queries; `body: false` leaves out its body.
+    fn a3(body: bool) -> (Vec<u8>, impl FnMut(&str) -> waxseal_core::KeyAnswer) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../signer-core/tests/vectors/rfc8463");
+        let mut msg = std::fs::read(dir.join("a3-signed.eml")).unwrap();
+        if !body {
+            let end = msg.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+            msg.truncate(end + 2);
+        }
+        let keys = dir.join("keys");
+        let lookup =
+            move |name: &str| match std::fs::read_to_string(keys.join(format!("{name}.txt"))) {
+                Ok(text) => waxseal_core::KeyAnswer::from_record_text(&text),
+                Err(_) => waxseal_core::KeyAnswer::NxDomain,
+            };
+        (msg, lookup)
+    }
+
+    /// The verifier's one-call methods (`feed`, `conclude`, which the
+    /// host uses) and its step-by-step ones (`update`, `headers-complete`,
+    /// `queries`, `answer`, `finish`, which a component's other users
+    /// may) give the same report, in chunks of any size and for a message
+    /// without a body.
+    #[test]
+    fn feed_and_conclude_report_as_the_step_by_step_methods() {
+        let host = ComponentHost::embedded(Limits::default()).unwrap();
+        let policy = wit::VerifyPolicy {
+            min_rsa_bits: None,
+            allow_rsa_sha1: false,
+            allow_unsigned_body_tail: false,
+            allow_unsigned_from: false,
+            allow_from_count: false,
+            ignore_expiration: false,
+            clock_skew: None,
+            max_signatures: None,
+            max_header_bytes: None,
+        };
+        let now = Some(1_528_637_909);
+        for body in [true, false] {
+            let (msg, mut lookup) = a3(body);
+            // step by step, the message in one call
+            let mut inst = host
+                .checkout(host.shared.nothing_lent.clone(), Role::Verify)
+                .unwrap();
+            let v = inst.bindings.waxseal_dkim_verification().verifier();
+            let st = &mut inst.store;
+            let res = v.call_create(&mut *st, policy, now).unwrap();
+            v.call_update(&mut *st, res, &msg).unwrap().unwrap();
+            if !body {
+                v.call_finish_headers(&mut *st, res).unwrap().unwrap();
+            }
+            assert!(v.call_headers_complete(&mut *st, res).unwrap());
+            let queries = v.call_queries(&mut *st, res).unwrap();
+            let keys = queries.iter().filter(|q| q.kind == wit::QueryKind::Key);
+            assert_eq!(keys.clone().count(), 2);
+            for q in keys {
+                let waxseal_core::KeyAnswer::Records(r) = lookup(&q.name) else {
+                    panic!("{} is published", q.name);
+                };
+                v.call_answer(&mut *st, res, &q.name, &wit::TxtAnswer::Records(r))
+                    .unwrap();
+            }
+            let want = v.call_finish(&mut *st, res, "mx").unwrap().unwrap();
+            res.resource_drop(&mut *st).unwrap();
+            let passes = want
+                .results
+                .iter()
+                .filter(|r| r.result == wit::DkimResult::Pass);
+            assert_eq!(passes.count(), if body { 2 } else { 0 });
+            // feed and conclude, in chunks of every size from 1 byte
+            for chunk in [1, 7, 64, 1000, msg.len()] {
+                let mut d = Driver::new(host.verifier(&policy, now).unwrap(), Lookups::Keys);
+                for piece in msg.chunks(chunk) {
+                    d.feed_with(piece, &mut lookup).unwrap();
+                }
+                // for the message without a body: `finish-headers`, then
+                // `feed` of nothing for the queries
+                d.end_with(&mut lookup).unwrap();
+                let got = d.into_inner().finish("mx").unwrap().unwrap();
+                assert_eq!(got, want, "body {body}, chunks of {chunk}");
+            }
+        }
+    }
 
     /// Only names of the shapes the core asks for go to DNS.
     #[test]
