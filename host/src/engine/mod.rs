@@ -333,7 +333,7 @@ impl VerifySession {
         Ok(match self {
             VerifySession::Native(v) => (*v).finish(authserv_id),
             VerifySession::Wasm(v) => match (*v).finish(authserv_id)? {
-                Ok(r) => Ok(Report::from_wit(&r).checked()?),
+                Ok(r) => Ok(Report::from_wit(r).checked()?),
                 Err(e) => Err(InputError::from(e)),
             },
         })
@@ -368,7 +368,7 @@ impl Report {
     /// field of the parser's choosing, or a log line), and sizes a real
     /// report has. The core's own text never folds; the milter folds it.
     fn checked(self) -> Result<Self> {
-        let clean = |t: &str, max: usize| t.len() <= max && !t.chars().any(char::is_control);
+        let clean = |t: &str, max: usize| t.len() <= max && !has_control(t);
         if !clean(&self.authentication_results, 64 * 1024)
             || self.verdicts.iter().any(|v| {
                 !clean(&v.summary, 4096)
@@ -383,18 +383,18 @@ impl Report {
         Ok(self)
     }
 
-    fn from_wit(r: &wit::VerifyReport) -> Self {
+    fn from_wit(r: wit::VerifyReport) -> Self {
         Report {
             verdicts: r
                 .results
-                .iter()
+                .into_iter()
                 .map(|s| Verdict {
                     result: result_word(s.result).into(),
-                    reason_code: s.reason_code.clone(),
-                    summary: s.summary.clone(),
+                    reason_code: s.reason_code,
+                    summary: s.summary,
                 })
                 .collect(),
-            authentication_results: r.authentication_results.clone(),
+            authentication_results: r.authentication_results,
         }
     }
 
@@ -412,6 +412,14 @@ impl Report {
             authentication_results: r.authentication_results(authserv_id),
         }
     }
+}
+
+/// Whether `t` has a control character (`char::is_control`: C0, DEL, C1),
+/// found byte by byte: C1 characters are U+0080 to U+009F, in UTF-8 0xC2
+/// then 0x80 to 0x9F.
+fn has_control(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.iter().any(|&c| c < 0x20 || c == 0x7f) || b.windows(2).any(|w| w[0] == 0xc2 && w[1] <= 0x9f)
 }
 
 fn result_word(r: wit::DkimResult) -> &'static str {
@@ -460,6 +468,25 @@ pub fn describe_engine_error(e: &anyhow::Error, limits: &Limits) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// The byte scan finds exactly the characters `char::is_control` does,
+    /// alone and between others.
+    #[test]
+    fn control_characters_are_found_by_their_bytes() {
+        for c in (0..0x3000)
+            .chain(0xfff0..0x10_0000)
+            .filter_map(char::from_u32)
+        {
+            for t in [
+                c.to_string(),
+                format!("a{c}\u{e9}"),
+                format!("\u{a0}{c}\u{a0}"),
+            ] {
+                let want = t.chars().any(char::is_control);
+                assert_eq!(has_control(&t), want, "{t:?}");
+            }
+        }
+    }
 
     #[test]
     fn reports_from_the_sandbox_are_checked() {

@@ -450,12 +450,14 @@ fn answer(a: TxtAnswer) -> KeyAnswer {
     }
 }
 
-fn report(r: &waxseal_core::VerificationReport, authserv_id: &str) -> VerifyReport {
+fn report(r: waxseal_core::VerificationReport, authserv_id: &str) -> VerifyReport {
     use waxseal_core::DkimResult as R;
+    // the texts first, then the labels move out (no copies)
+    let authentication_results = r.authentication_results(authserv_id);
     VerifyReport {
         results: r
             .results
-            .iter()
+            .into_iter()
             .map(|s| SignatureResult {
                 result: match s.result {
                     R::Pass => DkimResult::Pass,
@@ -467,17 +469,17 @@ fn report(r: &waxseal_core::VerificationReport, authserv_id: &str) -> VerifyRepo
                 },
                 reason: s.reason.map(|r| r.to_string()),
                 reason_code: s.reason.map(|r| r.code().to_string()),
-                domain: s.labels.domain.clone(),
-                selector: s.labels.selector.clone(),
-                algorithm: s.labels.algorithm.clone(),
-                identity: s.labels.identity.clone(),
+                summary: s.to_string(),
+                domain: s.labels.domain,
+                selector: s.labels.selector,
+                algorithm: s.labels.algorithm,
+                identity: s.labels.identity,
                 testing: s.testing,
                 key_bits: s.key_bits.map(|b| b as u32),
                 unsigned_body_bytes: s.unsigned_body_bytes,
-                summary: s.to_string(),
             })
             .collect(),
-        authentication_results: r.authentication_results(authserv_id),
+        authentication_results,
     }
 }
 
@@ -532,7 +534,7 @@ impl verification::GuestVerifier for VerifierResource {
             .take()
             .ok_or_else(|| state_error("the verifier is finished"))?;
         let r = finish_verifier(v)?;
-        Ok(report(&r, &authserv_id))
+        Ok(report(r, &authserv_id))
     }
 
     fn feed(&self, chunk: Vec<u8>) -> Result<Option<Vec<Query>>, Error> {
@@ -562,7 +564,7 @@ impl verification::GuestVerifier for VerifierResource {
             v.answer(&name, answer(a));
         }
         let r = finish_verifier(v)?;
-        Ok(report(&r, &authserv_id))
+        Ok(report(r, &authserv_id))
     }
 }
 
@@ -598,6 +600,6 @@ impl verification::Guest for Component {
             v.answer(&name, answer(a));
         }
         let r = finish_verifier(v)?;
-        Ok(report(&r, &authserv_id))
+        Ok(report(r, &authserv_id))
     }
 }

@@ -217,13 +217,21 @@ fn send_verify(
 /// `_policy._domainkey.<domain>` or `_dmarc.<domain>`.
 fn query_shape(name: &str, kind: QueryKind) -> bool {
     let dns = waxseal_core::domain::is_dns_name(name);
-    let lower = name.to_ascii_lowercase();
+    // compared without case and without a lowercased copy
+    let name = name.as_bytes();
+    let starts = |p: &str| {
+        name.get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes()))
+    };
     dns && match kind {
         QueryKind::Key => {
-            lower.contains("._domainkey.") && !lower.starts_with("_policy._domainkey.")
+            let infix = b"._domainkey.";
+            name.windows(infix.len())
+                .any(|w| w.eq_ignore_ascii_case(infix))
+                && !starts("_policy._domainkey.")
         }
-        QueryKind::LegacyPolicy => lower.starts_with("_policy._domainkey."),
-        QueryKind::Dmarc => lower.starts_with("_dmarc."),
+        QueryKind::LegacyPolicy => starts("_policy._domainkey."),
+        QueryKind::Dmarc => starts("_dmarc."),
     }
 }
 
