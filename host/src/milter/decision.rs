@@ -433,6 +433,19 @@ expire = 3600
                 e.contains("w.toml:3:") && e.contains("mode 0644") && e.contains("chmod 600"),
                 "{e}"
             );
+            // and so is one another user owns (root can give it away)
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+            let conf = "listen = \"inet:127.0.0.1:1\"\n\n[keys.k]\ndomain = \"example.com\"\nselector = \"s\"\nfile = \"k.private\"\n";
+            assert!(Config::parse(conf, &p).is_ok());
+            if std::os::unix::fs::chown(&key, Some(65534), None).is_ok() {
+                let e = bad(conf);
+                assert!(
+                    e.contains("w.toml:3:") && e.contains("owned by uid 65534"),
+                    "{e}"
+                );
+            } else {
+                eprintln!("not root: the test of a key another user owns needs root");
+            }
         }
     }
 }

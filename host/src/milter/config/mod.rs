@@ -378,17 +378,27 @@ pub fn rule_specs(rule: &Rule, keys: &[Key], now: u64) -> Vec<crate::engine::Sig
         .collect()
 }
 
-/// Reads a private key file, refusing one that others can read.
+/// Reads a private key file, refusing one that others can read: its mode
+/// gives group and others nothing, and its owner is the user the milter
+/// runs as or root. (A milter run as root could otherwise read a key
+/// another user owns, and that user could read or replace it.)
 pub fn load_private_key(file: &Path) -> Result<NativeKey> {
     let meta =
         std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             bail!(
                 "{}: mode {mode:04o}; a private key must be readable by its owner only (chmod 600)",
+                file.display()
+            );
+        }
+        let (owner, me) = (meta.uid(), rustix::process::geteuid().as_raw());
+        if owner != me && owner != 0 {
+            bail!(
+                "{}: owned by uid {owner}; a private key must belong to the user waxseal runs as (uid {me}) or to root (chown)",
                 file.display()
             );
         }
