@@ -93,7 +93,7 @@ impl Gather {
 /// call trapped.
 struct Lease {
     host: ComponentHost,
-    inst: Option<Instance>,
+    inst: Option<Box<Instance>>,
 }
 
 impl Lease {

@@ -30,7 +30,7 @@ pub struct SandboxVerifier {
 impl SandboxVerifier {
     pub(in crate::component) fn new(
         host: ComponentHost,
-        inst: Instance,
+        inst: Box<Instance>,
         res: ResourceAny,
         max_signatures: usize,
     ) -> Self {
