@@ -437,15 +437,27 @@ expire = 3600
             std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
             let conf = "listen = \"inet:127.0.0.1:1\"\n\n[keys.k]\ndomain = \"example.com\"\nselector = \"s\"\nfile = \"k.private\"\n";
             assert!(Config::parse(conf, &p).is_ok());
-            if std::os::unix::fs::chown(&key, Some(65534), None).is_ok() {
-                let e = bad(conf);
-                assert!(
-                    e.contains("w.toml:3:") && e.contains("owned by uid 65534"),
-                    "{e}"
-                );
+            // a uid that is not this process's (chown to one's own uid
+            // would succeed and change nothing)
+            let other = if rustix::process::geteuid().as_raw() == 65534 {
+                65533
             } else {
-                eprintln!("not root: the test of a key another user owns needs root");
+                65534
+            };
+            match std::os::unix::fs::chown(&key, Some(other), None) {
+                Ok(()) => {
+                    let e = bad(conf);
+                    assert!(
+                        e.contains("w.toml:3:") && e.contains(&format!("owned by uid {other}")),
+                        "{e}"
+                    );
+                }
+                Err(e) => eprintln!("cannot chown the test key ({e}): that case needs root"),
             }
+            // a directory is no key file
+            std::fs::create_dir(dir.path().join("d.private")).unwrap();
+            let e = bad(&conf.replace("k.private", "d.private"));
+            assert!(e.contains("not a regular file"), "{e}");
         }
     }
 }

@@ -378,13 +378,20 @@ pub fn rule_specs(rule: &Rule, keys: &[Key], now: u64) -> Vec<crate::engine::Sig
         .collect()
 }
 
-/// Reads a private key file, refusing one that others can read: its mode
-/// gives group and others nothing, and its owner is the user the milter
-/// runs as or root. (A milter run as root could otherwise read a key
-/// another user owns, and that user could read or replace it.)
+/// Reads a private key file, refusing one that others can read: a
+/// regular file whose mode gives group and others nothing, owned by the
+/// user the milter runs as or by root. (A milter run as root could
+/// otherwise use a key another user owns, which that user can read and
+/// replace.) The checks and the read are of one open file, so the path
+/// cannot be swapped in between.
 pub fn load_private_key(file: &Path) -> Result<NativeKey> {
-    let meta =
-        std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
+    use std::io::Read;
+    let cannot = || format!("cannot read {}", file.display());
+    let mut f = std::fs::File::open(file).with_context(cannot)?;
+    let meta = f.metadata().with_context(cannot)?;
+    if !meta.is_file() {
+        bail!("{}: not a regular file", file.display());
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -398,14 +405,13 @@ pub fn load_private_key(file: &Path) -> Result<NativeKey> {
         let (owner, me) = (meta.uid(), rustix::process::geteuid().as_raw());
         if owner != me && owner != 0 {
             bail!(
-                "{}: owned by uid {owner}; a private key must belong to the user waxseal runs as (uid {me}) or to root (chown)",
+                "{}: owned by uid {owner}, and this process runs as uid {me}: a private key must belong to the milter's user or to root (chown it to the milter's user, and run --check as that user)",
                 file.display()
             );
         }
     }
-    #[cfg(not(unix))]
-    let _ = meta;
-    let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut data = Vec::new();
+    f.read_to_end(&mut data).with_context(cannot)?;
     let key = PrivateKey::parse(&data).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     NativeKey::from_core(key)
 }
