@@ -167,7 +167,7 @@ impl waxseal::dkim::crypto::Host for HostState {
 /// tests call directly), and every component test goes through them.
 pub(super) fn link_zero_copy(linker: &mut Linker<HostState>) -> Result<()> {
     linker.allow_shadowing(true);
-    let mut crypto = linker.instance("waxseal:dkim/crypto@0.1.0")?;
+    let mut crypto = linker.instance("waxseal:dkim/crypto@0.1.1")?;
     crypto.func_wrap(
         "sha256-digest",
         |store: wasmtime::StoreContextMut<'_, HostState>, (data,): (WasmList<u8>,)| {

@@ -473,10 +473,8 @@ mod tests {
     /// alone and between others.
     #[test]
     fn control_characters_are_found_by_their_bytes() {
-        for c in (0..0x3000)
-            .chain(0xfff0..0x10_0000)
-            .filter_map(char::from_u32)
-        {
+        let rest = (0x3000..0x11_0000).step_by(61);
+        for c in (0..0x3000).chain(rest).filter_map(char::from_u32) {
             for t in [
                 c.to_string(),
                 format!("a{c}\u{e9}"),

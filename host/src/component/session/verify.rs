@@ -14,10 +14,10 @@ pub struct SandboxVerifier {
     lease: Lease,
     res: ResourceAny,
     gather: Gather,
-    /// The component said the header block is complete.
+    /// The queries have been handed out (the header block is complete).
     complete: bool,
-    /// The queries `feed` gave, until they are asked for.
-    fed: Option<Vec<wit::Query>>,
+    /// What `feed` said about the queries.
+    fed: Fed,
     /// The key answers, given to the component with `conclude`.
     answers: Vec<(String, wit::TxtAnswer)>,
     /// The resource is still alive in the instance (not concluded).
@@ -42,7 +42,7 @@ impl SandboxVerifier {
             res,
             gather: Gather::default(),
             complete: false,
-            fed: None,
+            fed: Fed::Unknown,
             answers: Vec::new(),
             live: true,
             max_queries: max_signatures.saturating_add(2),
@@ -73,6 +73,10 @@ impl SandboxVerifier {
             let v = i.bindings.waxseal_dkim_verification().verifier();
             v.call_finish_headers(&mut i.store, res)
         })?;
+        // the header block is complete now: the queries are known
+        if self.fed == Fed::NotYet {
+            self.fed = Fed::Unknown;
+        }
         Ok(r.map_err(GuestError::from))
     }
 
@@ -80,23 +84,29 @@ impl SandboxVerifier {
     /// refused); `None` before. The answers may come while the body
     /// streams.
     pub fn queries(&mut self, lookups: Lookups) -> Result<Result<Option<Vec<Query>>, GuestError>> {
-        if !self.complete && self.fed.is_none() {
+        if !self.complete && !matches!(self.fed, Fed::Queries(_)) {
+            // held bytes go over with `feed`, which answers for the
+            // queries too; when what the component last said may be out of
+            // date (nothing fed yet, the end of a header block without a
+            // body), an empty `feed` asks
             if let Err(e) = self.flush()? {
                 return Ok(Err(e));
             }
-            // nothing was held, or the header block ended without a body
-            if self.fed.is_none() {
+            if self.fed == Fed::Unknown {
                 let (lease, res, fed) = (&mut self.lease, self.res, &mut self.fed);
                 if let Err(e) = send_verify(lease, res, &[], fed)? {
                     return Ok(Err(e));
                 }
             }
         }
-        let queries = match self.fed.take() {
-            Some(q) => q,
-            None if !self.complete => return Ok(Ok(None)),
+        let queries = match std::mem::replace(&mut self.fed, Fed::Taken) {
+            Fed::Queries(q) => q,
+            Fed::NotYet | Fed::Unknown if !self.complete => {
+                self.fed = Fed::NotYet;
+                return Ok(Ok(None));
+            }
             // asked again: the component still has them
-            None => {
+            _ => {
                 let res = self.res;
                 self.lease.call(|i| {
                     let v = i.bindings.waxseal_dkim_verification().verifier();
@@ -158,7 +168,7 @@ impl SandboxVerifier {
 impl Drop for SandboxVerifier {
     fn drop(&mut self) {
         // an unfinished verifier's resource goes before the instance is
-        // pooled (a finished one was dropped by `finish`); the drop runs in
+        // pooled (a finished one was used up by `conclude`); the drop runs in
         // the sandbox, so it is a call like any other: a fresh deadline, and
         // an instance that traps is not pooled
         if self.live {
@@ -190,13 +200,26 @@ impl VerifySteps for SandboxVerifier {
     }
 }
 
-/// Feeds `data` to the component; the queries, once it gives them, go to
+/// What the component's `feed` said about the queries.
+#[derive(Debug, PartialEq)]
+enum Fed {
+    /// Nothing yet, or the header block may have ended since.
+    Unknown,
+    /// Not known yet: the header block is incomplete.
+    NotYet,
+    /// The queries, until they are handed out.
+    Queries(Vec<wit::Query>),
+    /// Handed out.
+    Taken,
+}
+
+/// Feeds `data` to the component; what it says about the queries goes to
 /// `fed`.
 fn send_verify(
     lease: &mut Lease,
     res: ResourceAny,
     data: &[u8],
-    fed: &mut Option<Vec<wit::Query>>,
+    fed: &mut Fed,
 ) -> Result<Result<(), GuestError>> {
     let r = lease.call(|i| {
         let v = i.bindings.waxseal_dkim_verification().verifier();
@@ -204,10 +227,15 @@ fn send_verify(
     })?;
     Ok(match r {
         Ok(Some(queries)) => {
-            *fed = Some(queries);
+            *fed = Fed::Queries(queries);
             Ok(())
         }
-        Ok(None) => Ok(()),
+        Ok(None) => {
+            if *fed == Fed::Unknown {
+                *fed = Fed::NotYet;
+            }
+            Ok(())
+        }
         Err(e) => Err(GuestError::from(e)),
     })
 }
@@ -320,9 +348,28 @@ mod tests {
                 // for the message without a body: `finish-headers`, then
                 // `feed` of nothing for the queries
                 d.end_with(&mut lookup).unwrap();
+                // asked again, the component names them again
+                let again = d
+                    .get_mut()
+                    .queries(Lookups::Keys)
+                    .unwrap()
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(again.len(), 2, "{again:?}");
                 let got = d.into_inner().finish("mx").unwrap().unwrap();
                 assert_eq!(got, want, "body {body}, chunks of {chunk}");
             }
+            // a verifier dropped halfway gives its resource back, and the
+            // instance, pooled again, verifies the next message alike
+            let mut v = host.verifier(&policy, now).unwrap();
+            v.update(&msg[..msg.len() / 2]).unwrap().unwrap();
+            drop(v);
+            assert!(host.pooled() >= 1);
+            let got = host
+                .verify(&mut &msg[..], &policy, now, "mx", &mut lookup)
+                .unwrap()
+                .unwrap();
+            assert_eq!(got, want, "body {body}, after a dropped verifier");
         }
     }
 
