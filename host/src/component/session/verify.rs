@@ -291,8 +291,8 @@ mod tests {
     /// The verifier's one-call methods (`feed`, `conclude`, which the
     /// host uses) and its step-by-step ones (`update`, `headers-complete`,
     /// `queries`, `answer`, `finish`, which a component's other users
-    /// may) give the same report, in chunks of any size and for a message
-    /// without a body.
+    /// may) give the same report, whole and in chunks of 1 to 1,000 bytes,
+    /// with and without a body.
     #[test]
     fn feed_and_conclude_report_as_the_step_by_step_methods() {
         let host = ComponentHost::embedded(Limits::default()).unwrap();
@@ -339,7 +339,7 @@ mod tests {
                 .iter()
                 .filter(|r| r.result == wit::DkimResult::Pass);
             assert_eq!(passes.count(), if body { 2 } else { 0 });
-            // feed and conclude, in chunks of every size from 1 byte
+            // feed and conclude, whole and in chunks
             for chunk in [1, 7, 64, 1000, msg.len()] {
                 let mut d = Driver::new(host.verifier(&policy, now).unwrap(), Lookups::Keys);
                 for piece in msg.chunks(chunk) {
