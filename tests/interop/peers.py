@@ -326,6 +326,8 @@ def check_signature(hdr, spec, peer):
         raise Unsupported("%s signs h=%s for --headers %s" % (peer, ":".join(h), ":".join(spec["headers"])))
     if spec["length"] != ("l" in t):
         raise Unsupported("%s wrote %s l= tag" % (peer, "an" if "l" in t else "no"))
+    if spec["identity"] is not None and t.get("i") != spec["identity"]:
+        raise Unsupported("%s signs i=%s for --identity %s" % (peer, t.get("i"), spec["identity"]))
     if spec["timestamp"] is not None and t.get("t") != str(spec["timestamp"]):
         raise Unsupported("%s signs t=%s, not --timestamp %s" % (peer, t.get("t"), spec["timestamp"]))
     if spec["expire"] is not None and (not t.get("x", "").isdigit() or not t.get("t", "").isdigit()
@@ -352,7 +354,8 @@ def cmd_sign(args):
         spec = {"in": os.path.join(tmp, "in.eml"), "key": os.path.abspath(args.key),
                 "domain": args.domain, "selector": args.selector, "algorithm": args.algorithm,
                 "canon": canon, "headers": headers, "length": args.length,
-                "expire": args.expire_after, "timestamp": args.timestamp, "force": args.force}
+                "expire": args.expire_after, "timestamp": args.timestamp, "force": args.force,
+                "identity": args.identity}
         with open(spec["in"], "wb") as fh:
             fh.write(msg)
         if args.algorithm.startswith("ed25519"):  # every peer takes a PKCS#8 v1 PEM
@@ -422,6 +425,7 @@ def main(argv):
     s.add_argument("--length", action="store_true", help="add l= (the whole body)")
     s.add_argument("--expire-after", type=int, metavar="SECONDS", help="add x= = t= + SECONDS")
     s.add_argument("--timestamp", type=int, metavar="T", help="t= (default: now)")
+    s.add_argument("--identity", metavar="I", help="i= (default: none)")
     s.add_argument("--force", action="store_true",
                    help="sign even where the peer is known to make broken signatures")
     s.add_argument("input", metavar="IN")

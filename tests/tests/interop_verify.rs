@@ -1,6 +1,7 @@
 //! waxseal verifies what dkimpy, Mail::DKIM, mailauth and OpenDKIM sign,
 //! with fresh keys: every canonicalization, RSA and Ed25519, oversigned
-//! headers, l=, x=, two signatures by two peers, hard bodies; and it fails
+//! headers, l=, x=, a quoted i=, two signatures by two peers, hard bodies;
+//! and it fails
 //! what it must: tampered bodies and headers, revoked and wrong keys, while
 //! an added unsigned header still passes. The same messages go to the four
 //! peers as verifiers too; where they disagree with each other, waxseal's
@@ -103,6 +104,10 @@ fn peer_deviation(peer: &str, case: &str) -> Option<&'static str> {
         "opendkim" if relaxed_body && case.contains("-no-final-crlf-") => Some(
             "RFC 6376 3.4.4 defines the relaxed form of a body without a final CRLF; \
              OpenDKIM gives no verdict",
+        ),
+        "opendkim" if case.contains("-identity-quoted-at-") => Some(
+            "RFC 6376 3.5: i= is [ Local-part ] \"@\" domain-name, Local-part as in RFC 5321, \
+             whose quoted-string may hold \"@\"; OpenDKIM calls it a permerror",
         ),
         _ => None,
     }
@@ -240,6 +245,12 @@ fn waxseal_verifies_what_the_peers_sign() {
             ),
             ("length", vec!["--length"]),
             ("expire", vec!["--expire-after", "3600"]),
+            // a quoted local part holding "@" (RFC 5321's quoted-string);
+            // peers whose signing API has no i= cannot sign it
+            (
+                "identity-quoted-at",
+                vec!["--identity", "\"joe@home\"@example.com"],
+            ),
         ] {
             jobs.push(Job {
                 name: format!("{peer}-rsa-relaxed-relaxed-{what}"),
@@ -434,6 +445,10 @@ fn waxseal_verifies_what_the_peers_sign() {
     for (peer, case) in [
         ("maildkim", "dkimpy-rsa-simple-simple-no-final-crlf-as-is"),
         ("opendkim", "dkimpy-rsa-relaxed-relaxed-no-final-crlf-as-is"),
+        (
+            "opendkim",
+            "dkimpy-rsa-relaxed-relaxed-identity-quoted-at-as-is",
+        ),
     ] {
         let i = peer_cases.iter().position(|c| c.name == case).unwrap();
         let (_, r) = verdicts[i].iter().find(|(p, _)| p == peer).unwrap();

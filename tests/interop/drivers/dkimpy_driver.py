@@ -95,7 +95,8 @@ def sign(spec_path):
                         canonicalize=(hdr.encode(), body.encode()),
                         signature_algorithm=spec["algorithm"].encode(),
                         include_headers=None if headers is None else [h.encode() for h in headers],
-                        length=spec["length"], linesep=b"\r\n")
+                        length=spec["length"], linesep=b"\r\n",
+                        identity=spec["identity"].encode() if spec.get("identity") else None)
     except dkim.ParameterError as e:  # e.g. h= without From: dkimpy refuses to sign
         print("unsupported: dkimpy: %s" % e, file=sys.stderr)
         return 3
