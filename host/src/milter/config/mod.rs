@@ -6,19 +6,22 @@
 //! The annotated example is `host/milter/waxseal.toml`.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use ipnet::IpNet;
 use serde::Deserialize;
 use waxseal_core::verify::VerifyPolicy;
-use waxseal_core::{Domain, PrivateKey, Selector};
+use waxseal_core::{Domain, Selector};
 
 use crate::crypto::NativeKey;
 
 mod file;
+mod keyfile;
+
+pub use keyfile::load_private_key;
 
 /// What the milter does with a message when something goes wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -376,42 +379,4 @@ pub fn rule_specs(rule: &Rule, keys: &[Key], now: u64) -> Vec<crate::engine::Sig
             },
         })
         .collect()
-}
-
-/// Reads a private key file, refusing one that others can read: a
-/// regular file whose mode gives group and others nothing, owned by the
-/// user the milter runs as or by root. (A milter run as root could
-/// otherwise use a key another user owns, which that user can read and
-/// replace.) The checks and the read are of one open file, so the path
-/// cannot be swapped in between.
-pub fn load_private_key(file: &Path) -> Result<NativeKey> {
-    use std::io::Read;
-    let cannot = || format!("cannot read {}", file.display());
-    let mut f = std::fs::File::open(file).with_context(cannot)?;
-    let meta = f.metadata().with_context(cannot)?;
-    if !meta.is_file() {
-        bail!("{}: not a regular file", file.display());
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            bail!(
-                "{}: mode {mode:04o}; a private key must be readable by its owner only (chmod 600)",
-                file.display()
-            );
-        }
-        let (owner, me) = (meta.uid(), rustix::process::geteuid().as_raw());
-        if owner != me && owner != 0 {
-            bail!(
-                "{}: owned by uid {owner}, and this process runs as uid {me}: a private key must belong to the milter's user or to root (chown it to the milter's user, and run --check as that user)",
-                file.display()
-            );
-        }
-    }
-    let mut data = Vec::new();
-    f.read_to_end(&mut data).with_context(cannot)?;
-    let key = PrivateKey::parse(&data).map_err(|e| anyhow!("{}: {e}", file.display()))?;
-    NativeKey::from_core(key)
 }
