@@ -148,7 +148,14 @@ pub(super) fn keygen(a: &KeygenArgs) -> Result<u8> {
         }
     };
     // the folder only now, so a failure leaves none behind
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // (folders it makes are its owner's only: the milter refuses a key in
+    // a folder others may write to, which a umask of 002 would give)
+    let mut make = std::fs::DirBuilder::new();
+    make.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut make, 0o700);
+    make.create(&dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     let record = KeyRecord::new(&key.public_key()).with_testing(a.testing);
     write_private(&private, &key.to_pkcs8_pem()?, a.force)?;
     write_public(

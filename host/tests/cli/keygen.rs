@@ -27,6 +27,15 @@ fn keygen_writes_a_private_key_record_and_readme() {
             std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
             0o600
         );
+        // the folder it made: its owner's only
+        assert_eq!(
+            std::fs::metadata(t.join("s2026"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o700
+        );
     }
     assert!(
         std::fs::read_to_string(&key)

@@ -328,7 +328,8 @@ impl Config {
             let selector = crate::names::selector("selector", &rk.selector, &domain)
                 .map_err(|e| anyhow!("{where_}: keys.{name}: {e}"))?;
             let file = dir.join(&rk.file);
-            let key = load_private_key(&file).map_err(|e| anyhow!("{where_}: keys.{name}: {e}"))?;
+            let key =
+                load_private_key(&file).map_err(|e| anyhow!("{where_}: keys.{name}: {e:#}"))?;
             keys.push(Key {
                 name,
                 domain,
