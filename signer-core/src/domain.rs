@@ -186,7 +186,7 @@ pub struct Identity {
 
 impl Identity {
     /// Parses `[local-part]@domain`. The local part is split at the last
-    /// `@` and may be empty; it may hold printable ASCII and UTF-8 (RFC
+    /// `@` (an unquoted `@` before it is let through) and may be empty; it may hold printable ASCII and UTF-8 (RFC
     /// 8616 3.2), but no white space, control characters or `;`, except
     /// inside a quoted local part (RFC 5321 4.1.2 `Quoted-string`, which
     /// keeps its quotes: `"joe smith"@example.com`, written `=22joe=20smith=22`
@@ -322,6 +322,13 @@ mod tests {
             Some("jos\u{e9}")
         );
         assert_eq!(Identity::new("a@"), Err(Error::InvalidIdentity));
+        // lenient on purpose: an unquoted `@` in the local part (RFC 5321's
+        // Dot-string has none) is kept, split at the last `@`; what 3.5
+        // asks of i= is its domain, and a verifier that refused the
+        // signature for its local part would fail mail others pass
+        let loose = Identity::new("a@b@example.com").unwrap();
+        assert_eq!(loose.local_part(), Some("a@b"));
+        assert!(loose.is_within(&d));
     }
 
     #[test]
