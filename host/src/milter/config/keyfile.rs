@@ -7,7 +7,7 @@
 //! of root's or the milter's in its place: a file of their own would fail
 //! the owner check), or one that belongs to another user (who can give
 //! themselves that right). OpenDKIM's `RequireSafeKeys` checks the folders
-//! of the resolved path; this check differs where [`check_path`] says.
+//! of the resolved path; this check differs where `check_path` says.
 
 use std::path::Path;
 
@@ -21,7 +21,7 @@ use crate::crypto::NativeKey;
 /// user the milter runs as or by root (a milter run as root could
 /// otherwise use a key another user owns, which that user can read and
 /// replace), reached through folders and links only that user and root
-/// can change (on Unix; see [`check_path`]). The file's checks and the read
+/// can change (on Unix; see `check_path`). The file's checks and the read
 /// are of one open file, and the folders are checked on the way to that
 /// same file.
 pub fn load_private_key(file: &Path) -> Result<NativeKey> {
