@@ -186,8 +186,9 @@ pub struct Identity {
 
 impl Identity {
     /// Parses `[local-part]@domain`. The local part is split at the last
-    /// `@` (an unquoted `@` before it is let through) and may be empty; it may hold printable ASCII and UTF-8 (RFC
-    /// 8616 3.2), but no white space, control characters or `;`, except
+    /// `@` (an unquoted `@` before it is let through) and may be empty; it
+    /// may hold printable ASCII and UTF-8 (RFC 8616 3.2), but no white
+    /// space, control characters or `;`, except
     /// inside a quoted local part (RFC 5321 4.1.2 `Quoted-string`, which
     /// keeps its quotes: `"joe smith"@example.com`, written `=22joe=20smith=22`
     /// in `i=`).
