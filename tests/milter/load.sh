@@ -33,7 +33,8 @@
 # latency), PROFILE (1: `perf record -a` over the rounds, and each
 # process's CPU time per message while the batches were sent, both sides:
 # where the time the milter adds goes, its own and Postfix's), KEEP (1:
-# leave the work folder, with each batch's figures, for a look). Needs root.
+# leave the work folder, with each batch's figures, for a look), POSTCONF
+# (Postfix settings for both instances, e.g. 'in_flow_delay=0'). Needs root.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -48,6 +49,7 @@ MESSAGES=${MESSAGES:-1250}
 WARMUP=${WARMUP:-400}
 SESSIONS=${SESSIONS:-200}
 SIZE=${SIZE:-}
+POSTCONF=${POSTCONF:-}
 MILTER_PORT=12030
 # MILTER_SOCKET=inet (default) or unix: how Postfix reaches the milter
 MILTER_SOCKET=${MILTER_SOCKET:-inet}
@@ -116,6 +118,8 @@ tune() {  # room for 200 sessions and a 50 MB message
   postconf -c "$1/etc" -e message_size_limit=0 default_process_limit=400 \
     smtpd_client_connection_count_limit=0 smtpd_client_connection_rate_limit=0 \
     smtp_destination_concurrency_limit=50 default_destination_concurrency_limit=50
+  # shellcheck disable=SC2086 # settings, one word each
+  [ -z "$POSTCONF" ] || postconf -c "$1/etc" -e $POSTCONF
   postfix -c "$1/etc" reload >/dev/null 2>&1
 }
 SMTP_PORT=12025 SUBMISSION_PORT=12587 SINK_PORT=12026 "$PF" start "$T/plain" >/dev/null
@@ -279,7 +283,7 @@ for r, (p, m) in enumerate(zip(plain, milter), 1):
     print(f"    {r}: {p['accepted'] / p['wall']:.0f} / {m['accepted'] / m['wall']:.0f}, {dp:.0f} / {dm:.0f}; "
           f"{cp:.2f} / {cm:.2f} ({mm:.2f}), {ep:.2f} / {em:.2f} ({emm:.2f}); "
           f"retried {p['retries']} / {m['retries']}")
-print(f"  end of DATA -> 250, 200 sessions (the machine saturated): without p50 {pct(lp, .5):.1f} ms "
+print(f"  end of DATA -> 250, {os.environ.get('SESSIONS', '200')} sessions (the machine saturated): without p50 {pct(lp, .5):.1f} ms "
       f"p99 {pct(lp, .99):.1f} ms, with p50 {pct(lm, .5):.1f} ms p99 {pct(lm, .99):.1f} ms")
 print(f"  end of DATA -> 250, one session, 2 KB, {len(op)} messages a side: without p50 {pct(op, .5):.2f} ms p99 {pct(op, .99):.2f} ms, "
       f"with p50 {pct(om, .5):.2f} ms p99 {pct(om, .99):.2f} ms; "
