@@ -1,6 +1,7 @@
 //! Limits and bad input: the sandbox deadline, header blocks over the
 //! limit or over 64 KiB, malformed and oversized packets, a connection
-//! dropped mid-message, more messages than the limit.
+//! dropped mid-message, more messages than the limit; random
+//! conversations.
 
 use super::*;
 
@@ -186,4 +187,357 @@ fn more_messages_than_the_limit_get_the_overload_action() {
         c.send(b'B', &BODY[..10]);
         drop(c);
     }
+}
+
+/// Panics so far on the runtime threads of the milters this test binary
+/// started. A panic there ends one connection's task and the server goes
+/// on, so nothing but a hook sees it.
+fn worker_panics() -> usize {
+    use std::sync::Once;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name() == Some(WORKER) {
+                COUNT.fetch_add(1, Ordering::SeqCst);
+            }
+            previous(info);
+        }));
+    });
+    COUNT.load(Ordering::SeqCst)
+}
+
+/// xorshift64: random conversations that replay from their seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len())]
+    }
+
+    /// `n` random bytes, none of them NUL (which ends a string field).
+    fn text(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| (self.next() as u8).max(1)).collect()
+    }
+
+    /// Fewer than `max` random bytes, none of them NUL.
+    fn text_upto(&mut self, max: usize) -> Vec<u8> {
+        let n = self.below(max);
+        self.text(n)
+    }
+}
+
+/// One packet: length, command, data.
+fn packet(code: u8, data: &[u8]) -> Vec<u8> {
+    let mut p = ((data.len() + 1) as u32).to_be_bytes().to_vec();
+    p.push(code);
+    p.extend_from_slice(data);
+    p
+}
+
+/// String pairs, each NUL-terminated (macros, CONNECT, MAIL).
+fn strings(parts: &[&[u8]]) -> Vec<u8> {
+    let mut d = Vec::new();
+    for p in parts {
+        d.extend_from_slice(p);
+        d.push(0);
+    }
+    d
+}
+
+/// The packets of one random step of a conversation; `None` for a step
+/// that cuts the conversation short (a packet announced longer than sent).
+fn random_step(rng: &mut Rng, qid: &str) -> Option<Vec<u8>> {
+    const SIGNATURE: &[u8] = b" v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=rsa2026;\n\th=from:subject; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=dGVzdA==";
+    let long = vec![b'x'; 70_000];
+    let step = match rng.below(16) {
+        0 => {
+            let daemon = *rng.pick(&[&b"smtpd"[..], b"ORIGINATING", b""]);
+            let mut d = vec![b'C'];
+            d.extend(strings(&[
+                b"j",
+                b"mx.example.net",
+                b"{daemon_name}",
+                daemon,
+            ]));
+            packet(b'D', &d)
+        }
+        1 => {
+            let login = *rng.pick(&[&b"alice@example.com"[..], b"bob@other.org", b""]);
+            let mut d = vec![b'M'];
+            d.extend(strings(&[b"i", qid.as_bytes(), b"{auth_authen}", login]));
+            packet(b'D', &d)
+        }
+        2 => {
+            let mut d = vec![*rng.pick(b"HRTNLEQ")];
+            let (n, v) = (rng.text_upto(8), rng.text_upto(40));
+            d.extend(strings(&[&n, &v]));
+            packet(b'D', &d)
+        }
+        3 => {
+            let family = *rng.pick(b"46LU");
+            let address = *rng.pick(&[
+                &b"192.0.2.1"[..],
+                b"::1",
+                b"IPv6:2001:db8::1",
+                b"garbage",
+                b"",
+            ]);
+            let mut d = strings(&[b"client.example"]);
+            d.push(family);
+            d.extend_from_slice(&25u16.to_be_bytes());
+            d.extend(strings(&[address]));
+            packet(b'C', &d)
+        }
+        4 => packet(b'M', &strings(&[b"<sender@example.com>"])),
+        5..=7 => {
+            let name = *rng.pick(&[
+                &b"From"[..],
+                b"To",
+                b"Subject",
+                b"DKIM-Signature",
+                b"Authentication-Results",
+                b"Sender",
+                b"X-Random",
+            ]);
+            let text = rng.text_upto(300);
+            let value = match rng.below(7) {
+                0 => b" alice@example.com".to_vec(),
+                1 => b" Bob <bob@other.org>".to_vec(),
+                2 => b" x@".to_vec(),
+                3 => SIGNATURE.to_vec(),
+                4 => b" mx.example.net; dkim=pass header.d=example.com".to_vec(),
+                5 => long.clone(),
+                _ => text,
+            };
+            let mut p = packet(
+                b'D',
+                &[&[b'L'][..], &strings(&[b"i", qid.as_bytes()])].concat(),
+            );
+            p.extend(packet(b'L', &strings(&[name, &value])));
+            p
+        }
+        8 => packet(b'N', b""),
+        9 | 10 => {
+            let n = *rng.pick(&[0, 1, 100, 65_535, 70_000]);
+            packet(b'B', &rng.text(n))
+        }
+        11 => {
+            let n = *rng.pick(&[0, 10]);
+            packet(b'E', &rng.text(n))
+        }
+        12 => packet(b'A', b""),
+        13 => match rng.below(5) {
+            0 => packet(b'K', b""),
+            1 => packet(b'H', &strings(&[b"client.example"])),
+            2 => packet(b'R', &strings(&[b"<bob@other.org>"])),
+            3 => packet(b'T', b""),
+            _ => packet(b'U', &strings(&[b"NOOP"])),
+        },
+        14 => {
+            let code = rng.next() as u8;
+            let data = rng.text_upto(50);
+            packet(code, &data)
+        }
+        _ => return None,
+    };
+    Some(step)
+}
+
+/// The steps of a well-formed conversation, as Postfix sends them: the
+/// connection, then one to three messages (signed when the sender logs
+/// in, verified when not), each ended, aborted or left open.
+fn script(rng: &mut Rng, n: usize) -> Vec<Vec<u8>> {
+    const SIGNATURE: &[u8] = b" v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=rsa2026;\n\th=from:subject; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=dGVzdA==";
+    let mut steps = vec![
+        packet(
+            b'D',
+            &[
+                &b"C"[..],
+                &strings(&[b"j", b"mx.example.net", b"{daemon_name}", b"smtpd"]),
+            ]
+            .concat(),
+        ),
+        packet(
+            b'C',
+            &[
+                &strings(&[b"client.example"])[..],
+                b"4\0\x19",
+                &strings(&[b"192.0.2.1"]),
+            ]
+            .concat(),
+        ),
+    ];
+    for k in 0..1 + rng.below(3) {
+        let qid = format!("R{n}x{k}");
+        let login: &[u8] = if rng.below(2) == 0 {
+            b"alice@example.com"
+        } else {
+            b""
+        };
+        steps.push(packet(
+            b'D',
+            &[
+                &b"M"[..],
+                &strings(&[b"i", qid.as_bytes(), b"{auth_authen}", login]),
+            ]
+            .concat(),
+        ));
+        steps.push(packet(b'M', &strings(&[b"<alice@example.com>"])));
+        let mut fields: Vec<(&[u8], &[u8])> = vec![
+            (b"From", b" Alice <alice@example.com>"),
+            (b"Subject", b" hello"),
+        ];
+        if rng.below(2) == 0 {
+            fields.insert(0, (b"DKIM-Signature", SIGNATURE));
+        }
+        if rng.below(3) == 0 {
+            fields.push((b"Authentication-Results", b" mx.example.net; dkim=pass"));
+        }
+        for (name, value) in fields {
+            steps.push(packet(
+                b'D',
+                &[&b"L"[..], &strings(&[b"i", qid.as_bytes()])].concat(),
+            ));
+            steps.push(packet(b'L', &strings(&[name, value])));
+        }
+        steps.push(packet(
+            b'D',
+            &[&b"N"[..], &strings(&[b"i", qid.as_bytes()])].concat(),
+        ));
+        steps.push(packet(b'N', b""));
+        for _ in 0..rng.below(3) {
+            let len = *rng.pick(&[10, 1_000, 65_535]);
+            steps.push(packet(b'B', &rng.text(len)));
+        }
+        match rng.below(4) {
+            0 => steps.push(packet(b'A', b"")),
+            1 => {}
+            _ => {
+                steps.push(packet(b'E', b""));
+                steps.push(packet(b'A', b""));
+            }
+        }
+    }
+    steps
+}
+
+/// Replies to a random conversation: packets, signatures and
+/// Authentication-Results fields added, until the server closes it.
+#[derive(Default, Debug)]
+struct Seen {
+    packets: usize,
+    signatures: usize,
+    results: usize,
+}
+
+fn read_replies(mut s: TcpStream) -> Seen {
+    let mut seen = Seen::default();
+    let mut len = [0u8; 4];
+    while s.read_exact(&mut len).is_ok() {
+        let mut p = vec![0u8; u32::from_be_bytes(len) as usize];
+        if s.read_exact(&mut p).is_err() {
+            break;
+        }
+        seen.packets += 1;
+        if p.first() == Some(&b'i') {
+            let text = String::from_utf8_lossy(&p);
+            seen.signatures += usize::from(text.contains("DKIM-Signature"));
+            seen.results += usize::from(text.contains("Authentication-Results"));
+        }
+    }
+    seen
+}
+
+/// Random conversations from a fixed seed: well-formed ones (signed and
+/// verified messages, forged results, several messages) with steps
+/// dropped, repeated, swapped or replaced by random ones (any command in
+/// any state, values of every kind, fields and body chunks over the
+/// limits, packets malformed or cut short), the connection closed at any
+/// point. No task of the server panics, each connection ends when the
+/// client goes (no hang), no message slot is kept (a limit of 4 would
+/// show it), and the next message is signed. The counts show that the
+/// signing and verifying paths were reached.
+#[test]
+fn random_conversations_never_panic_hang_or_keep_a_slot() {
+    let panics = worker_panics();
+    let rsa = public_record("rsa2048.pem");
+    let dns = Dnsmasq::start(&[("rsa2026._domainkey.example.com", split255(&rsa))]);
+    let m = start(&format!(
+        "[trust]\nnetworks = []\n[verify]\nresolver = \"{}\"\ndns_timeout = 1\n\
+         [limits]\nmax_messages = 4\n",
+        dns.addr()
+    ));
+    let mut rng = Rng(0x5eed_0f3a_5ea1_ed01);
+    let mut total = Seen::default();
+    for n in 0..400 {
+        let mut c = Client::connect(&m);
+        if rng.below(20) > 0 {
+            c.negotiate();
+        }
+        let reader = c.s.try_clone().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_replies(reader));
+        });
+        let mut steps = script(&mut rng, n);
+        // mutations: a random step in, a step out, one repeated, two
+        // swapped, the end cut off; some conversations are left whole
+        for _ in 0..rng.below(6) {
+            let at = rng.below(steps.len() + 1);
+            match rng.below(5) {
+                0 | 1 => match random_step(&mut rng, &format!("R{n}")) {
+                    Some(p) => steps.insert(at, p),
+                    None => {
+                        // a packet announced longer than what follows
+                        steps.truncate(at);
+                        steps.push(vec![0, 0, 1, 0, b'B', 1, 2, 3]);
+                    }
+                },
+                2 if at < steps.len() => drop(steps.remove(at)),
+                3 if at < steps.len() => steps.insert(at, steps[at].clone()),
+                4 if at + 1 < steps.len() => steps.swap(at, at + 1),
+                _ => steps.truncate(at),
+            }
+        }
+        for p in &steps {
+            if c.s.write_all(p).is_err() {
+                break; // the server closed it (a protocol error)
+            }
+        }
+        let _ = c.s.shutdown(std::net::Shutdown::Write);
+        let seen = rx
+            .recv_timeout(Duration::from_secs(15))
+            .unwrap_or_else(|_| {
+                panic!("conversation {n}: the server did not close the connection")
+            });
+        total.packets += seen.packets;
+        total.signatures += seen.signatures;
+        total.results += seen.results;
+    }
+    eprintln!("random conversations: {total:?}");
+    assert_eq!(worker_panics(), panics, "a task of the server panicked");
+    assert!(total.signatures >= 100 && total.results >= 50, "{total:?}");
+    let mut c = Client::connect(&m);
+    c.negotiate();
+    c.connect_from("192.0.2.1");
+    c.mail(Some("alice@example.com"), "LAST");
+    assert_eq!(c.headers(&signed_fields(), "LAST"), b'c');
+    let replies = c.body(BODY);
+    assert_eq!(replies.iter().filter(|r| r.0 == b'i').count(), 2);
 }

@@ -83,6 +83,10 @@ fn public_record(name: &str) -> String {
     KeyRecord::new(&PrivateKey::parse(&pem).unwrap().public_key()).to_txt()
 }
 
+/// The name of the milters' runtime threads (where a panic would end a
+/// connection's task and nothing else).
+const WORKER: &str = "milter-test-worker";
+
 /// Starts a milter with the two test keys for example.com and `extra`
 /// settings appended.
 fn start(extra: &str) -> Milter {
@@ -116,6 +120,7 @@ keys = ["rsa", "ed"]
     let thread = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .thread_name(WORKER)
             .enable_all()
             .build()
             .unwrap();
