@@ -6,25 +6,23 @@ use super::*;
 
 #[test]
 fn the_annotated_example_config_loads() {
+    // the README's steps: keys made by `waxseal keygen -o keys`, next to
+    // the annotated configuration, which must find them as they are
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
         repo().join("host/milter/waxseal.toml"),
         dir.path().join("waxseal.toml"),
     )
     .unwrap();
-    std::fs::create_dir(dir.path().join("keys")).unwrap();
-    install_key(&dir.path().join("keys"), "rsa2048.pem");
-    install_key(&dir.path().join("keys"), "ed25519.pem");
-    std::fs::rename(
-        dir.path().join("keys/rsa2048.pem"),
-        dir.path().join("keys/rsa2026.private"),
-    )
-    .unwrap();
-    std::fs::rename(
-        dir.path().join("keys/ed25519.pem"),
-        dir.path().join("keys/ed2026.private"),
-    )
-    .unwrap();
+    for args in [&["-s", "rsa2026"][..], &["-s", "ed2026", "-a", "ed25519"]] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_waxseal"))
+            .args(["keygen", "-d", "example.com", "--testing", "-o"])
+            .arg(dir.path().join("keys"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
     let c = Config::load(&dir.path().join("waxseal.toml")).unwrap();
     assert_eq!(c.keys.len(), 2);
     assert_eq!(c.rules.len(), 2);
