@@ -76,7 +76,12 @@ fn rfc8463_a3_tampered() {
             .all(|s| s.reason == Some(Reason::BadSignature))
     );
     // and bare-LF line endings verify like CRLF
-    let lf = run(include_bytes!("../vectors/rfc8463/a3-lf.eml"), &dns, &p, None);
+    let lf = run(
+        include_bytes!("../vectors/rfc8463/a3-lf.eml"),
+        &dns,
+        &p,
+        None,
+    );
     assert_eq!(
         results(&lf),
         [(DkimResult::Pass, None), (DkimResult::Pass, None)]
