@@ -477,8 +477,8 @@ fn main() {
                 .selector("ed")
                 .headers(HEADERS);
         // waxseal's defaults sign more: every RFC 6376 5.4.1 field present
-        // and six oversigned names (13 h= entries here); mail-auth signs the
-        // five fields it is given. The same work: those five fields.
+        // and nine oversigned names (14 h= entries here); mail-auth signs
+        // the five fields it is given. The same work: those five fields.
         let same = SignSpec {
             key: k,
             spec: waxseal_core::SignSpec {
@@ -515,9 +515,16 @@ fn main() {
                 ("native, 5 fields", &mut n5),
             ],
         );
+        // issue 16's targets: Ed25519 natively 1.1x mail-auth; RSA's is
+        // against raw AWS-LC signatures (scripts/bench.sh's table)
+        let (native_target, sandbox_target) = if k == 0 {
+            ("", "0.9")
+        } else {
+            (" (target >= 1.1)", "0.85")
+        };
         println!("sign 2 KB, {name}:");
         println!(
-            "  native, same fields        {} msg/s = {:.2}x mail-auth (target >= 1.0)",
+            "  native, same fields        {} msg/s = {:.2}x mail-auth{native_target}",
             f(r[3]),
             r.ratio(3, 2)
         );
@@ -527,7 +534,7 @@ fn main() {
             r.ratio(0, 2)
         );
         println!(
-            "  wasmtime component         {} msg/s = {:.2}x native (target >= 0.8)",
+            "  wasmtime component         {} msg/s = {:.2}x native (target >= {sandbox_target})",
             f(r[1]),
             r.ratio(1, 0)
         );

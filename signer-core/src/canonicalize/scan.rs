@@ -17,9 +17,10 @@ pub(super) const BREAKS_TEXT: [bool; 256] = {
 /// run); `value.len()` if none.
 ///
 /// Design note: eight bytes are tested at a time (SWAR: a word's bytes
-/// compared at once with carry-free arithmetic), or 16 with WebAssembly
-/// SIMD (the component's build: module `simd`), which is what makes relaxed
-/// canonicalization cheap in WebAssembly too. The word test finds
+/// compared at once with carry-free arithmetic), two words per loop turn,
+/// or 32 bytes per turn with WebAssembly SIMD (the component's build:
+/// module `simd`), which is what makes relaxed canonicalization cheap in
+/// WebAssembly too. The word test finds
 /// candidates, a superset of the ends (any byte up to 0x20 other than SP,
 /// an SP followed by one), with few operations; each candidate and the
 /// last bytes are then checked one at a time. Inlined: in wasmtime every

@@ -4,9 +4,10 @@
 //! needs one) and returns it to the pool when dropped (finished or not);
 //! an instance that trapped is thrown away instead. A message of up to 256
 //! KiB is signed in one call however it is fed; a longer one, and every
-//! message verified, goes over in calls no larger than the chunks it comes
-//! in (an MTA's body packets of 64 KiB, `STREAM_CALL`; at most
-//! `ONE_CALL`), so an instance never holds more of the body than that:
+//! message verified, goes over as it comes: chunks under half a
+//! `STREAM_CALL` (64 KiB) gathered into calls of up to that, larger ones
+//! (an MTA's body packets) passed on as they are, in pieces of at most
+//! `ONE_CALL`; so an instance never holds more of the body than one call:
 //! its memory is bounded by the header block.
 //!
 //! Each method returns `Result<Result<T, GuestError>>`: the outer error is
