@@ -69,7 +69,7 @@ cleanup() {
   "$PF" stop "$T/plain" >/dev/null 2>&1 || true
   "$PF" stop "$T/milter" >/dev/null 2>&1 || true
   [ -n "$MILTER_PID" ] && kill "$MILTER_PID" 2>/dev/null && wait "$MILTER_PID" 2>/dev/null
-  [ -n "${KEEP:-}" ] || rm -rf "$T"
+  if [ "${KEEP:-0}" = 1 ]; then log "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 
@@ -259,11 +259,12 @@ print(f"milter under load: {len(milter)} rounds of {milter[0]['sent']} messages 
 def cpu(side, r):  # CPU ms per message in a batch: the whole machine, the milter
     n = json.load(open(f"{t}/{side}-{r}.json"))["accepted"]
     return [int(x) / tck * 1000 / n for x in open(f"{t}/{side}-{r}.cpu").read().split()]
-def e2e(side, r):  # from the batch's start to its last delivery: messages/s, CPU ms a message (machine, milter)
-    n = json.load(open(f"{t}/{side}-{r}.json"))["accepted"]
-    start, machine, mine = open(f"{t}/{side}-{r}.e2e").read().split()
+def e2e(side, r):  # from the batch's first session to its last delivery: messages/s, CPU ms a message (machine, milter)
+    batch = json.load(open(f"{t}/{side}-{r}.json"))
+    n = batch["accepted"]
+    _, machine, mine = open(f"{t}/{side}-{r}.e2e").read().split()
     last = json.load(open(f"{t}/{side}-{r}.done"))["last"]
-    return n / (last - float(start)), int(machine) / tck * 1000 / n, int(mine) / tck * 1000 / n
+    return n / (last - batch["start"]), int(machine) / tck * 1000 / n, int(mine) / tck * 1000 / n
 drate = lambda side: [e2e(side, r)[0] for r in range(1, rounds + 1)]
 dratios = [m / p for m, p in zip(drate("milter"), drate("plain"))]
 # the throughput a server sustains is what it delivers: Postfix accepts a

@@ -484,15 +484,18 @@ cmd_inbound() {
 # (before it answers 250), deleting it if the transaction is aborted; so a
 # file that the sink process still holds open is not complete yet.
 sink_messages() {
-  local d=$1 pid f open=
+  local d=$1 pid f open= listed
   [ -d "$d/sink" ] || return 0
+  # the listing first, the open files after it: a file created in between
+  # is not listed, and one listed and closed since is complete
+  listed=$(find "$d/sink" -type f -printf '%T@ %p\n' | sort -n | cut -d' ' -f2-)
   if pid=$(sink_pid "$d"); then
     open=$(for f in /proc/"$pid"/fd/*; do readlink "$f" 2>/dev/null || true; done)
   fi
-  find "$d/sink" -type f -printf '%T@ %p\n' | sort -n | cut -d' ' -f2- |
-    while IFS= read -r f; do
-      grep -qxF -- "$f" <<<"$open" || printf '%s\n' "$f"
-    done
+  [ -n "$listed" ] || return 0
+  while IFS= read -r f; do
+    grep -qxF -- "$f" <<<"$open" || printf '%s\n' "$f"
+  done <<<"$listed"
 }
 
 cmd_wait() {

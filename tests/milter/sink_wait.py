@@ -6,12 +6,13 @@
 DIR is a Postfix instance of tests/milter/postfix.sh: its sink writes each
 message to DIR/sink/ as a file, created at MAIL FROM and closed after the
 final "." (before its 250), so a file the sink process still holds open is
-not complete. Polls every 20 ms with one directory scan and one look at the
-sink's open files (the shell's `postfix.sh wait` runs a process for each
-file, which under load costs seconds of CPU). Prints one JSON object: the
-complete messages counted and the modification time of the newest (the
-moment the last one was delivered, on the clock of `date +%s.%N`). Exits 1
-after TIMEOUT seconds with fewer than N. Standard library only.
+not complete. Polls every 20 ms: a directory listing, and for new names a
+look at the sink's open files and their times (the shell's `postfix.sh
+wait` runs a process for each file, which under load costs seconds of
+CPU). Prints one JSON object: the complete messages counted and the
+modification time of the newest (the moment the last one was delivered,
+on the clock of `date +%s.%N`). Exits 1 after TIMEOUT seconds with fewer
+than N. Standard library only.
 """
 import json
 import os
@@ -35,24 +36,44 @@ def open_files(d):
     return out
 
 
-def complete(d):
-    """(count, newest mtime) of the complete messages in DIR/sink."""
-    sink = os.path.join(os.path.realpath(d), "sink")
-    held = open_files(d)
-    count, newest = 0, 0.0
-    with os.scandir(sink) as it:
-        for e in it:
-            if e.is_file(follow_symlinks=False) and e.path not in held:
-                count += 1
-                newest = max(newest, e.stat(follow_symlinks=False).st_mtime)
-    return count, newest
+class Sink:
+    """The complete messages found so far in DIR/sink, with their times.
+
+    A file is looked at once it is complete (smtp-sink never changes a
+    closed file), so a poll costs a directory listing and the new names.
+    """
+
+    def __init__(self, d):
+        self.d = d
+        self.dir = os.path.join(os.path.realpath(d), "sink")
+        self.done = {}
+
+    def poll(self):
+        """(count, newest mtime) of the complete messages."""
+        # the listing first, the open files after it: a file created in
+        # between is not listed, and one listed and closed since is complete
+        with os.scandir(self.dir) as it:
+            new = [
+                e for e in it if e.path not in self.done and e.is_file(follow_symlinks=False)
+            ]
+        if new:
+            held = open_files(self.d)
+            for e in new:
+                if e.path in held:
+                    continue
+                try:
+                    self.done[e.path] = e.stat(follow_symlinks=False).st_mtime
+                except OSError:
+                    pass  # an aborted transaction's file, deleted meanwhile
+        return len(self.done), max(self.done.values(), default=0.0)
 
 
 def main():
     d, n, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     end = time.monotonic() + timeout
+    sink = Sink(d)
     while True:
-        count, newest = complete(d)
+        count, newest = sink.poll()
         if count >= n:
             print(json.dumps({"delivered": count, "last": newest}))
             return 0
