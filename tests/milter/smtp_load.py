@@ -8,8 +8,9 @@ SASL AUTH, for tests/milter/load.sh.
 Each session logs in once and sends its share of the messages (mixed sizes:
 2 KB to 1 MB; with --big-mb, one more message of that size). Every message
 has a unique Message-ID `<TAG.N@example.com>`. Prints one JSON object:
-accepted count, wall time, start (epoch seconds), and the latency from the end of DATA to the
-server's 250 (what a milter adds to), in milliseconds, per message.
+accepted count, wall time, start (epoch seconds), and the latency from
+the end of DATA to the server's 250 (what a milter adds to), in
+milliseconds, per message.
 Standard library only.
 """
 import argparse
