@@ -242,24 +242,6 @@ impl Rng {
     }
 }
 
-/// One packet: length, command, data.
-fn packet(code: u8, data: &[u8]) -> Vec<u8> {
-    let mut p = ((data.len() + 1) as u32).to_be_bytes().to_vec();
-    p.push(code);
-    p.extend_from_slice(data);
-    p
-}
-
-/// String pairs, each NUL-terminated (macros, CONNECT, MAIL).
-fn strings(parts: &[&[u8]]) -> Vec<u8> {
-    let mut d = Vec::new();
-    for p in parts {
-        d.extend_from_slice(p);
-        d.push(0);
-    }
-    d
-}
-
 /// The packets of one random step of a conversation; `None` for a step
 /// that cuts the conversation short (a packet announced longer than sent).
 fn random_step(rng: &mut Rng, qid: &str) -> Option<Vec<u8>> {

@@ -163,10 +163,7 @@ impl Client {
     }
 
     fn send(&mut self, code: u8, data: &[u8]) {
-        let mut p = ((data.len() + 1) as u32).to_be_bytes().to_vec();
-        p.push(code);
-        p.extend_from_slice(data);
-        self.s.write_all(&p).unwrap();
+        self.s.write_all(&packet(code, data)).unwrap();
     }
 
     fn recv(&mut self) -> (u8, Vec<u8>) {
@@ -202,10 +199,7 @@ impl Client {
     fn macros(&mut self, stage: u8, pairs: &[(&str, &str)]) {
         let mut d = vec![stage];
         for (n, v) in pairs {
-            d.extend_from_slice(n.as_bytes());
-            d.push(0);
-            d.extend_from_slice(v.as_bytes());
-            d.push(0);
+            d.extend(strings(&[n.as_bytes(), v.as_bytes()]));
         }
         self.send(b'D', &d);
     }
@@ -300,6 +294,24 @@ impl Client {
     fn abort(&mut self) {
         self.send(b'A', b"");
     }
+}
+
+/// One packet: length, command, data.
+fn packet(code: u8, data: &[u8]) -> Vec<u8> {
+    let mut p = ((data.len() + 1) as u32).to_be_bytes().to_vec();
+    p.push(code);
+    p.extend_from_slice(data);
+    p
+}
+
+/// String pairs, each NUL-terminated (macros, CONNECT, MAIL).
+fn strings(parts: &[&[u8]]) -> Vec<u8> {
+    let mut d = Vec::new();
+    for p in parts {
+        d.extend_from_slice(p);
+        d.push(0);
+    }
+    d
 }
 
 /// The header fields as they are on the wire (`value` after the colon,

@@ -4,6 +4,23 @@
 
 use super::*;
 
+use std::ffi::OsStr;
+
+/// Runs `waxseal ARGS`, which must succeed; returns its standard output.
+fn waxseal_ok<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> String {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_waxseal"))
+        .args(args)
+        .output()
+        .unwrap();
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
 #[test]
 fn the_annotated_example_config_loads() {
     // the README's steps: keys made by `waxseal keygen -o keys`, next to
@@ -14,14 +31,16 @@ fn the_annotated_example_config_loads() {
         dir.path().join("waxseal.toml"),
     )
     .unwrap();
+    let keys = dir.path().join("keys");
     for args in [&["-s", "rsa2026"][..], &["-s", "ed2026", "-a", "ed25519"]] {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_waxseal"))
-            .args(["keygen", "-d", "example.com", "--testing", "-o"])
-            .arg(dir.path().join("keys"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let keygen = ["keygen", "-d", "example.com", "--testing"]
+            .iter()
+            .chain(args);
+        waxseal_ok(
+            keygen
+                .map(OsStr::new)
+                .chain([OsStr::new("-o"), keys.as_os_str()]),
+        );
     }
     let c = Config::load(&dir.path().join("waxseal.toml")).unwrap();
     assert_eq!(c.keys.len(), 2);
@@ -36,17 +55,9 @@ fn the_annotated_example_config_loads() {
     );
     assert!(c.rule_for("alice", "other.org").is_none());
     // and --check prints what it would do
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_waxseal"))
-        .args(["milter", "--check", "--config"])
-        .arg(dir.path().join("waxseal.toml"))
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let config = dir.path().join("waxseal.toml");
+    let check = ["milter", "--check", "--config"].map(OsStr::new);
+    let out = waxseal_ok(check.into_iter().chain([config.as_os_str()]));
     assert!(
         out.contains("mail from example.com, *.example.com is signed with rsa2026 + ed2026"),
         "{out}"
@@ -92,17 +103,8 @@ fn check_dns_reads_the_dmarc_policy_of_each_from_domain() {
         ),
     )
     .unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_waxseal"))
-        .args(["milter", "--check", "--dns", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let check = ["milter", "--check", "--dns", "--config"].map(OsStr::new);
+    let out = waxseal_ok(check.into_iter().chain([path.as_os_str()]));
     let cautions: Vec<&str> = out.lines().filter(|l| l.contains("caution:")).collect();
     assert_eq!(cautions.len(), 2, "{out}");
     assert!(
@@ -337,13 +339,9 @@ news@example.com mail._domainkey.example.com\n*@example.com mail._domainkey.exam
         "127.0.0.1\n::1\nlocalhost\n10.0.0.0/8\n!10.0.0.99\nmail.example.com\n",
     )
     .unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_waxseal"))
-        .args(["milter", "import-opendkim"])
-        .arg(d.join("opendkim.conf"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let toml = String::from_utf8(o.stdout).unwrap();
+    let conf = d.join("opendkim.conf");
+    let import = ["milter", "import-opendkim"].map(OsStr::new);
+    let toml = waxseal_ok(import.into_iter().chain([conf.as_os_str()]));
     for want in [
         "listen = \"inet:127.0.0.1:8891\"",
         "socket_mode = \"0770\"",
