@@ -114,6 +114,8 @@ impl BodyCanonicalizer {
         let mut pos = 0;
         while let Some(i) = memchr::memchr(b'\n', &chunk[pos..]) {
             let lf = pos + i;
+            // the line just passed joined the run
+            let mut in_run = false;
             let crlf = lf > pos && chunk[lf - 1] == b'\r';
             let content_end = if crlf { lf - 1 } else { lf };
             if content_end == pos && self.at_line_start {
@@ -137,6 +139,7 @@ impl BodyCanonicalizer {
                 continue;
             }
             if crlf && self.at_line_start {
+                in_run = true;
                 match &mut run {
                     // the previous line's CRLF is in the input: extend the run
                     Some((s, e))
@@ -165,6 +168,17 @@ impl BodyCanonicalizer {
             }
             self.line_end();
             pos = lf + 1;
+            // the lines after it that are their own canonical form join it
+            // many at a time, up to RUN_MAX (the same state as line by line:
+            // the run ends before the last line's CRLF, which is held back)
+            if in_run && let Some((s, e)) = &mut run {
+                let cap = chunk.len().min(*s + RUN_MAX + 2);
+                let end = simple_lines_end(&chunk[..cap], pos);
+                if end > pos {
+                    *e = end - 2;
+                    pos = end;
+                }
+            }
         }
         if let Some((s, e)) = run.take() {
             self.emit(&chunk[s..e], out);
