@@ -23,14 +23,15 @@
 set -euo pipefail
 
 PROG=postfix.sh
-PACKAGES=(postfix sasl2-bin libsasl2-modules swaks)
+PACKAGES=(postfix sasl2-bin libsasl2-modules swaks python3)
 POSTFIX=/usr/sbin/postfix
 MASTER=/usr/lib/postfix/sbin/master
 SENDMAIL=/usr/sbin/sendmail
 MARKER=.waxseal-postfix          # marks a DIR this script may wipe and reuse
 SASL_USERS=(alice@example.com bob@other.org)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/milter/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$HERE/lib.sh"
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
 need_root() { [ "$(id -u)" = 0 ] || die "$1 needs root (Postfix's start-up and sendmail's postdrop do)"; }
@@ -379,7 +380,7 @@ cmd_status() {
   else echo "smtp-sink: stopped"; rc=1; fi
   echo "smtp: 127.0.0.1:$SMTP_PORT  submission: 127.0.0.1:$SUBMISSION_PORT  sink: 127.0.0.1:$SINK_PORT"
   echo "milter: ${MILTER:-none}${MILTER:+ (default action $MILTER_DEFAULT_ACTION)}"
-  echo "sink messages: $(sink_messages "$d" | wc -l)"
+  echo "sink messages: $(sink_messages "$d" 0 0 | wc -l)"
   if master_pid "$d" >/dev/null; then
     echo "queue: $(postqueue -c "$d/etc" -p 2>/dev/null | tail -n 1)"
   fi
@@ -479,43 +480,24 @@ cmd_inbound() {
 
 # ------------------------------------------------------------ wait / sink --
 
-# sink_messages DIR: the complete messages in DIR/sink, oldest first.
+# sink_messages DIR N TIMEOUT: the complete messages in DIR/sink, oldest
+# first, once there are N (exit 1 after TIMEOUT seconds with fewer).
 # smtp-sink creates a file at MAIL FROM and closes it after the final "."
 # (before it answers 250), deleting it if the transaction is aborted; so a
-# file that the sink process still holds open is not complete yet.
+# file that the sink process still holds open is not complete yet
+# (sink_wait.py, which load.sh uses too).
 sink_messages() {
-  local d=$1 pid f open= listed
-  [ -d "$d/sink" ] || return 0
-  # the listing first, the open files after it: a file created in between
-  # is not listed, and one listed and closed since is complete
-  listed=$(find "$d/sink" -type f -printf '%T@ %p\n' | sort -n | cut -d' ' -f2-)
-  if pid=$(sink_pid "$d"); then
-    open=$(for f in /proc/"$pid"/fd/*; do readlink "$f" 2>/dev/null || true; done)
-  fi
-  [ -n "$listed" ] || return 0
-  while IFS= read -r f; do
-    grep -qxF -- "$f" <<<"$open" || printf '%s\n' "$f"
-  done <<<"$listed"
+  python3 "$HERE/sink_wait.py" --list "$@"
 }
 
 cmd_wait() {
   [ $# -ge 2 ] || usage
-  local d n=$2 timeout=${3:-30} list count start
+  local d n=$2 timeout=${3:-30}
   d=$(cd "$1" && pwd -P) || die "no such directory: $1"
   [[ "$n" =~ ^[0-9]+$ ]] || die "wait: N must be a number"
-  start=$SECONDS
-  while :; do
-    list=$(sink_messages "$d")
-    count=$(grep -c . <<<"$list" || true)
-    if [ "$count" -ge "$n" ]; then
-      [ -n "$list" ] && printf '%s\n' "$list"
-      return 0
-    fi
-    [ $((SECONDS - start)) -ge "$timeout" ] && break
-    sleep 0.2
-  done
-  [ -n "$list" ] && printf '%s\n' "$list"
-  log "timeout: $count of $n messages in $d/sink after ${timeout}s; end of $d/maillog:"
+  [[ "$timeout" =~ ^[0-9]+$ ]] || die "wait: TIMEOUT must be a number of seconds"
+  sink_messages "$d" "$n" "$timeout" && return 0
+  log "timeout: end of $d/maillog:"
   tail -n 15 "$d/maillog" >&2 || true
   return 1
 }
