@@ -18,6 +18,8 @@
 #![allow(deprecated)]
 
 mod canon;
+#[cfg(target_arch = "x86_64")]
+mod fuse;
 mod guard;
 mod peer;
 mod race;
@@ -301,6 +303,13 @@ fn main() {
     // 10 MB of prose and of base64, relaxed and simple (issue 16's limit)
     if args.get(1).map(String::as_str) == Some("--canon") {
         canon::canon_race();
+        return;
+    }
+    // `--fuse` (x86-64): whether the relaxed scan could run in the shadow
+    // of SHA-256's rounds, if the two were interleaved block by block
+    #[cfg(target_arch = "x86_64")]
+    if args.get(1).map(String::as_str) == Some("--fuse") {
+        fuse::fuse_race();
         return;
     }
     // `--worker native|wasm|mail-auth|limit`: one contender of the
