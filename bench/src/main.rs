@@ -481,7 +481,7 @@ fn main() {
         .find_map(|t| t.strip_prefix("h="))
         .map_or(0, |v| v.split(':').count());
     println!(
-        "(\"defaults\": waxseal's own header selection, {entries} h= entries on this message; \"same\nfields\": the {} mail-auth is given)\n",
+        "(\"defaults\": waxseal's own header selection, {entries} h= entries on this message;\n\"same fields\": the {} mail-auth is given)\n",
         HEADERS.len()
     );
     let f = |x: f64| format!("{x:9.0}");

@@ -496,10 +496,15 @@ cmd_wait() {
   d=$(cd "$1" && pwd -P) || die "no such directory: $1"
   [[ "$n" =~ ^[0-9]+$ ]] || die "wait: N must be a number"
   [[ "$timeout" =~ ^[0-9]+$ ]] || die "wait: TIMEOUT must be a number of seconds"
-  sink_messages "$d" "$n" "$timeout" && return 0
-  log "timeout: end of $d/maillog:"
-  tail -n 15 "$d/maillog" >&2 || true
-  return 1
+  local rc=0
+  sink_messages "$d" "$n" "$timeout" || rc=$?
+  case $rc in
+    0) return 0 ;;
+    1) log "timeout: end of $d/maillog:"
+       tail -n 15 "$d/maillog" >&2 || true
+       return 1 ;;
+    *) die "wait: sink_wait.py failed (exit $rc)" ;;
+  esac
 }
 
 # extract FILE [--lf|--envelope]: the message from a sink dump file.

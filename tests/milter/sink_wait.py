@@ -28,7 +28,8 @@ def open_files(d):
     or when its pid now belongs to another program)."""
     try:
         pid = int(open(os.path.join(d, "sink.pid")).read().strip())
-        if os.path.basename(os.readlink(f"/proc/{pid}/exe")) != "smtp-sink":
+        exe = os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
+        if os.path.basename(exe) != "smtp-sink":
             return set()
         fds = os.listdir(f"/proc/{pid}/fd")
     except (OSError, ValueError):

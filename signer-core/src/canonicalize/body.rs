@@ -111,15 +111,16 @@ impl BodyCanonicalizer {
     fn update_simple(&mut self, chunk: &[u8], out: &mut impl FnMut(&[u8])) {
         // A run of input that is its own canonical form: chunk[run.0..run.1].
         let mut run: Option<(usize, usize)> = None;
+        // lines the run has taken one at a time since it started
+        let mut joined = 0u32;
         let mut pos = 0;
         while let Some(i) = memchr::memchr(b'\n', &chunk[pos..]) {
             let lf = pos + i;
-            // the line just passed joined the run
-            let mut in_run = false;
             let crlf = lf > pos && chunk[lf - 1] == b'\r';
             let content_end = if crlf { lf - 1 } else { lf };
             if content_end == pos && self.at_line_start {
                 // Empty lines: count them (they may be trailing).
+                joined = 0;
                 if let Some((s, e)) = run.take() {
                     self.emit(&chunk[s..e], out);
                 }
@@ -139,7 +140,6 @@ impl BodyCanonicalizer {
                 continue;
             }
             if crlf && self.at_line_start {
-                in_run = true;
                 match &mut run {
                     // the previous line's CRLF is in the input: extend the run
                     Some((s, e))
@@ -150,6 +150,7 @@ impl BodyCanonicalizer {
                     {
                         *e = content_end;
                         self.pending_crlf = 0;
+                        joined += 1;
                     }
                     _ => {
                         if let Some((s, e)) = run.take() {
@@ -158,9 +159,11 @@ impl BodyCanonicalizer {
                         self.flush_crlf(out);
                         run = Some((pos, content_end));
                         self.emitted = true;
+                        joined = 1;
                     }
                 }
             } else {
+                joined = 0;
                 if let Some((s, e)) = run.take() {
                     self.emit(&chunk[s..e], out);
                 }
@@ -168,10 +171,15 @@ impl BodyCanonicalizer {
             }
             self.line_end();
             pos = lf + 1;
-            // the lines after it that are their own canonical form join it
-            // many at a time, up to RUN_MAX (the same state as line by line:
-            // the run ends before the last line's CRLF, which is held back)
-            if in_run && let Some((s, e)) = &mut run {
+            // once a run has taken two lines (it usually goes on: an
+            // attachment, a paragraph), the lines after them that are their
+            // own canonical form join it many at a time, up to RUN_MAX (the
+            // same state as line by line: the run ends before the last
+            // line's CRLF, which is held back); a window is not tried after
+            // every line where runs are short (text between empty lines)
+            if joined >= 2
+                && let Some((s, e)) = &mut run
+            {
                 let cap = chunk.len().min(*s + RUN_MAX + 2);
                 let end = simple_lines_end(&chunk[..cap], pos);
                 if end > pos {

@@ -211,7 +211,7 @@ fn wide_window(value: &[u8], mut i: usize, masks: impl Fn(&[u8; 67]) -> Masks) -
 /// SHA-256 at 0.82-0.84x hashing alone; here 64 bytes a turn are tested
 /// for CR and LF only, on x86-64 (SSE2) and in WebAssembly with SIMD, and
 /// each LF is checked with the two bytes before it as shifts of the
-/// masks: 12.3-12.6 GB/s and 0.87-0.88x (`waxseal-bench --canon`, see the
+/// masks: 11.2-12.4 GB/s and 0.86-0.87x (`waxseal-bench --canon`, see the
 /// README). Elsewhere it returns `i` and the line-by-line path does all.
 #[inline(always)]
 pub(super) fn simple_lines_end(value: &[u8], i: usize) -> usize {
