@@ -95,6 +95,14 @@ open_to_others() {
   done
 }
 
+# exe_of PID: the program PID runs, also after a package upgrade replaced
+# its file (the kernel then adds " (deleted)" to the link)
+exe_of() {
+  local exe
+  exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+  printf '%s\n' "${exe% (deleted)}"
+}
+
 # sink_pid DIR: the pid of this instance's smtp-sink, if it runs (the pid
 # recorded by start_sink, still an smtp-sink dumping into DIR/sink/)
 sink_pid() {
@@ -102,7 +110,7 @@ sink_pid() {
   [ -r "$1/sink.pid" ] || return 1
   pid=$(cat "$1/sink.pid")
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$SMTP_SINK" ] || return 1
+  [ "$(exe_of "$pid")" = "$SMTP_SINK" ] || return 1
   tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "$1/sink/%Y%m%d-%H%M%S." || return 1
   echo "$pid"
 }

@@ -82,7 +82,7 @@ master_pid() {
   [ -r "$pidfile" ] || return 1
   pid=$(awk 'NR == 1 { print $1 }' "$pidfile")
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$MASTER" ] || return 1
+  [ "$(exe_of "$pid")" = "$MASTER" ] || return 1
   [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$1/queue" ] || return 1
   echo "$pid"
 }
