@@ -51,6 +51,16 @@ fn scan(blocks: &[[u8; 64]]) -> u64 {
     blocks.iter().fold(0, |acc, b| acc | candidates(b))
 }
 
+/// Scans `per` blocks, then hashes them, to the end.
+fn scan_then_hash(blocks: &[[u8; 64]], per: usize) {
+    let (mut st, mut found) = (H0, 0);
+    for group in blocks.chunks(per) {
+        found |= scan(group);
+        sha2::block_api::compress256(&mut st, group);
+    }
+    std::hint::black_box((st, found));
+}
+
 pub(crate) fn fuse_race() {
     let body = base64_body(10 << 20);
     let blocks = body.as_chunks::<64>().0;
@@ -64,24 +74,10 @@ pub(crate) fn fuse_race() {
         std::hint::black_box(scan(blocks));
     };
     // the core's order: a run of 32 KiB scanned, then hashed
-    let mut serial = || {
-        let (mut st, mut found) = (H0, 0);
-        for run in blocks.chunks(512) {
-            found |= scan(run);
-            sha2::block_api::compress256(&mut st, run);
-        }
-        std::hint::black_box((st, found));
-    };
+    let mut serial = || scan_then_hash(blocks, 512);
     // two blocks scanned, then hashed: the scan runs while the previous
     // blocks' rounds are still in flight
-    let mut fused = || {
-        let (mut st, mut found) = (H0, 0);
-        for pair in blocks.chunks(2) {
-            found |= scan(pair);
-            sha2::block_api::compress256(&mut st, pair);
-        }
-        std::hint::black_box((st, found));
-    };
+    let mut fused = || scan_then_hash(blocks, 2);
     let r = race(
         0.3,
         &mut [
