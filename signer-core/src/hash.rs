@@ -257,8 +257,10 @@ pub struct BodyHasher {
 impl BodyHasher {
     /// A body hasher; `limit` is the `l=` value, if any.
     pub fn new(canon: CanonicalizationAlgorithm, alg: HashAlgorithm, limit: Option<u64>) -> Self {
+        let mut canon = BodyCanonicalizer::new(canon);
+        canon.set_interleave(true);
         BodyHasher {
-            canon: BodyCanonicalizer::new(canon),
+            canon,
             hash: LimitedHash::new(alg, limit, None),
             total: 0,
         }
@@ -327,14 +329,25 @@ impl BodyHashSet {
         let idx = self.requests.len();
         self.requests.push((canon, alg, limit));
         self.hashes.push(LimitedHash::new(alg, limit, self.sha256));
-        match self.groups.iter_mut().find(|g| g.0.algorithm() == canon) {
-            Some(g) => g.1.push(idx),
+        let g = match self.groups.iter().position(|g| g.0.algorithm() == canon) {
+            Some(g) => g,
             None => {
                 self.groups
-                    .push((BodyCanonicalizer::new(canon), alloc::vec![idx]));
+                    .push((BodyCanonicalizer::new(canon), alloc::vec![]));
                 self.totals.push(0);
+                self.groups.len() - 1
             }
-        }
+        };
+        let (canonicalizer, members) = &mut self.groups[g];
+        members.push(idx);
+        // pieces as the scan passes them only where every hash of the
+        // group runs here (a host's SHA-256 is a call away)
+        let hashes = &self.hashes;
+        canonicalizer.set_interleave(
+            members
+                .iter()
+                .all(|&m| !matches!(hashes[m].hasher, Hasher::External(_))),
+        );
         idx
     }
 

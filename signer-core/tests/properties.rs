@@ -159,20 +159,64 @@ fn trailing_empty_lines() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
-/// `b` canonicalizes as the reference does, whole and in chunks of `size`.
+/// `b` canonicalizes as the reference does, whole and in chunks of `size`,
+/// with long runs handed on as they are scanned (interleave) and without.
 fn matches_reference(b: &[u8], size: usize) -> Result<(), TestCaseError> {
     for alg in ALGS {
         let want = reference(alg, b);
         prop_assert_eq!(canonicalize_body(alg, b), want.clone());
-        let mut got = Vec::new();
-        let mut c = BodyCanonicalizer::new(alg);
-        for piece in b.chunks(size) {
-            c.update(piece, &mut |o: &[u8]| got.extend_from_slice(o));
+        for interleave in [false, true] {
+            let mut got = Vec::new();
+            let mut c = BodyCanonicalizer::new(alg);
+            c.set_interleave(interleave);
+            for piece in b.chunks(size) {
+                c.update(piece, &mut |o: &[u8]| got.extend_from_slice(o));
+            }
+            c.finish(&mut |o: &[u8]| got.extend_from_slice(o));
+            prop_assert_eq!(&got, &want, "interleave {}", interleave);
         }
-        c.finish(&mut |o: &[u8]| got.extend_from_slice(o));
-        prop_assert_eq!(got, want);
     }
     Ok(())
+}
+
+/// Bodies of base64 lines (1 to 6 KiB), with what ends or changes a run
+/// of relaxed canonicalization (double spaces, a TAB, WSP before a line
+/// ending, a bare CR or LF, an empty line, a control byte) put anywhere:
+/// the runs that interleave hands on as they are scanned (after 1 KiB)
+/// end at every offset of the scan's 64-byte window and of its steps.
+fn interleaved_body() -> impl Strategy<Value = Vec<u8>> {
+    let edit = (
+        any::<proptest::sample::Index>(),
+        prop_oneof![
+            Just(&b"  "[..]),
+            Just(&b"\t"[..]),
+            Just(&b" \r\n"[..]),
+            Just(&b"\r"[..]),
+            Just(&b"\n"[..]),
+            Just(&b"\r\n\r\n"[..]),
+            Just(&b"\x01"[..]),
+            Just(&b"\r\r\n"[..]),
+        ],
+    );
+    (1024usize..6144, proptest::collection::vec(edit, 0..8)).prop_map(|(len, edits)| {
+        let mut b = Vec::with_capacity(len + 78);
+        let mut x = len as u32;
+        while b.len() < len {
+            for _ in 0..76 {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                b.push(
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                        [(x >> 26) as usize],
+                );
+            }
+            b.extend_from_slice(b"\r\n");
+        }
+        for (at, bytes) in edits {
+            let i = at.index(b.len());
+            b.splice(i..i, bytes.iter().copied());
+        }
+        b
+    })
 }
 
 proptest! {
@@ -214,6 +258,14 @@ proptest! {
     /// canonicalize as the reference does, whole and in chunks.
     #[test]
     fn line_endings_at_every_offset_match_reference(b in crlf_body(), size in 1usize..300) {
+        matches_reference(&b, size)?;
+    }
+
+    /// Bodies of long runs with something in them that ends a run, at any
+    /// offset, canonicalize as the reference does, whole and in chunks,
+    /// handed on as scanned or not.
+    #[test]
+    fn interleaved_runs_match_reference(b in interleaved_body(), size in 1usize..7000) {
         matches_reference(&b, size)?;
     }
 

@@ -144,7 +144,7 @@ pub(super) fn body_run_end(
     let _ = long_run;
     #[cfg(target_arch = "x86_64")]
     {
-        i = wide_window(value, i, sse2::body_masks);
+        i = wide_window(value, i, sse2::body_masks, &mut |_| {});
     }
     // the window: the byte before the block, 32 bytes, the two after
     #[cfg(target_arch = "aarch64")]
@@ -166,16 +166,44 @@ pub(super) fn body_run_end(
     text_run_end(value, i)
 }
 
+/// [`body_run_end`] on x86-64 for a run whose bytes go out as the scan
+/// passes them: `passed(k)` every [`PASSED_STEP`] bytes or so says that
+/// `value[..k]` is text of the run (the caller hands it on, and its hasher
+/// works on it while the scan goes on).
+#[cfg(target_arch = "x86_64")]
+pub(super) fn body_run_end_passing(
+    value: &[u8],
+    i: usize,
+    passed: &mut impl FnMut(usize),
+) -> usize {
+    text_run_end(value, wide_window(value, i, sse2::body_masks, passed))
+}
+
+/// How many bytes [`body_run_end_passing`] scans between two calls of its
+/// `passed`.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+const PASSED_STEP: usize = 128;
+
 /// The 64-byte window scan (x86-64, and WebAssembly SIMD for long runs)
 /// from `i >= 1`, with `masks` the target's [`Masks`] of a window: the
 /// first candidate, or where fewer than 67 bytes are left, put back on the
-/// CR of a line ending the last block passed over half.
+/// CR of a line ending the last block passed over half. `passed` as in
+/// [`body_run_end_passing`] (the other callers give one that does nothing).
 #[cfg(any(
     target_arch = "x86_64",
     all(target_arch = "wasm32", target_feature = "simd128")
 ))]
 #[inline(always)]
-fn wide_window(value: &[u8], mut i: usize, masks: impl Fn(&[u8; 67]) -> Masks) -> usize {
+fn wide_window(
+    value: &[u8],
+    mut i: usize,
+    masks: impl Fn(&[u8; 67]) -> Masks,
+    passed: &mut impl FnMut(usize),
+) -> usize {
+    let mut next = i + PASSED_STEP;
     // the window: the byte before the block, 64 bytes, the two after
     while let Some(w) = value.get(i - 1..i + 66).and_then(|w| w.first_chunk::<67>()) {
         // (WebAssembly has no prefetch)
@@ -189,6 +217,13 @@ fn wide_window(value: &[u8], mut i: usize, masks: impl Fn(&[u8; 67]) -> Masks) -
             break;
         }
         i += 64;
+        if i >= next {
+            // all before the last byte is text of the run (the last one
+            // may be the CR of a line ending the caller looks at again:
+            // left to the next piece)
+            passed(i - 1);
+            next = i + PASSED_STEP;
+        }
     }
     // a block may end between the CR and the LF of a line ending it passed
     // over: the line ending is looked at whole
@@ -468,7 +503,7 @@ mod simd {
     /// (from `i >= 1`), for runs that go on past line endings.
     #[inline(never)]
     pub(super) fn body_run_end_wide(value: &[u8], i: usize) -> usize {
-        super::text_run_end(value, super::wide_window(value, i, body_masks))
+        super::text_run_end(value, super::wide_window(value, i, body_masks, &mut |_| {}))
     }
 
     /// From `*i` on, 32 bytes at a time while 33 are left: the index of

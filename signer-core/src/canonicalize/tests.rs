@@ -207,3 +207,41 @@ fn many_trailing_empty_lines_then_text() {
     assert_eq!(body(Simple, &b), want);
     assert_eq!(body(Relaxed, &b), want);
 }
+
+/// With interleave, a long run goes out in pieces as it is scanned, each
+/// ending on a 64-byte block of the output (a hash then takes each whole);
+/// the output is the same as without.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn interleave_hands_on_block_pieces() {
+    // a preamble that leaves the output off a block boundary, then 20 KiB
+    // of base64 lines
+    let mut b = b"Hi  there,\r\n\r\n".to_vec();
+    let mut x = 7u32;
+    while b.len() < 20_000 {
+        for _ in 0..76 {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            b.push(
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                    [(x >> 26) as usize],
+            );
+        }
+        b.extend_from_slice(b"\r\n");
+    }
+    let mut c = BodyCanonicalizer::new(Relaxed);
+    c.set_interleave(true);
+    let mut ends = Vec::new();
+    let mut out = Vec::new();
+    let mut sink = |o: &[u8]| {
+        out.extend_from_slice(o);
+        ends.push(out.len());
+    };
+    c.update(&b, &mut sink);
+    c.finish(&mut sink);
+    assert_eq!(out, body(Relaxed, &b));
+    // about 19 KiB after the first KiB in steps of 128 bytes
+    assert!(ends.len() > 100, "{} pieces", ends.len());
+    // all but what the run and the end of the body leave over
+    let aligned = ends.iter().filter(|&&e| e % 64 == 0).count();
+    assert!(aligned >= ends.len() - 3, "{ends:?}");
+}
