@@ -312,6 +312,13 @@ impl BodyHashSet {
     /// (`None`: the built-in one).
     pub fn set_sha256(&mut self, sha256: Option<Sha256Factory>) {
         self.sha256 = sha256;
+        if sha256.is_some() {
+            // the hashes made from now on (also in finish_reset) are a
+            // call away: no small pieces for them
+            for (canon, _) in &mut self.groups {
+                canon.set_interleave(false);
+            }
+        }
     }
 
     /// Asks for a body hash; returns its index in the result of

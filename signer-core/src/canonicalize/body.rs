@@ -313,9 +313,10 @@ impl BodyCanonicalizer {
 
     /// Relaxed with [`interleave`](Self::set_interleave): the rest of a
     /// run of text from `e`, `run` (what is held back last) ending at `e`.
-    /// Once the scan has passed [`PASSED_STEP`] bytes, all before it goes
-    /// out, and so on as the scan goes; what it has not handed on yet is
-    /// left in `run`. Where the run ends.
+    /// About every 128 bytes the scan passes, what it has passed goes out,
+    /// up to the last 64-byte block boundary of the output; what is not
+    /// handed on yet when the run ends is left in `run`. Where the run
+    /// ends.
     ///
     /// Design note: SHA-256 with the SHA instructions waits on the latency
     /// of its rounds and leaves execution units idle. A run scanned whole
@@ -337,9 +338,13 @@ impl BodyCanonicalizer {
         let len = chunk.len();
         let mut done = run.map_or(e, |(rs, _)| rs);
         let (buf, handed) = (&mut self.buf, &mut self.handed);
+        // hands on chunk[done..k], all text of the run, cut back to end on
+        // a 64-byte block of the output, so that a hash takes each piece
+        // whole, with nothing to copy aside; nothing under a block
         let mut pass = |k: usize| {
-            // pieces that end on a 64-byte block of the output, so that a
-            // hash takes each one whole, with nothing to copy aside
+            if k < done + 64 {
+                return;
+            }
             let at = handed.wrapping_add((buf.len() + (k - done)) as u64);
             let k = k - (at % 64) as usize;
             if k <= done {
@@ -362,13 +367,14 @@ impl BodyCanonicalizer {
                 && !BREAKS_TEXT[usize::from(*next)]
             {
                 e += 3;
-                continue;
-            }
-            if e + 1 < len && chunk[e] == b'\r' && chunk[e + 1] != b'\n' {
+            } else if e + 1 < len && chunk[e] == b'\r' && chunk[e + 1] != b'\n' {
                 e += 1;
-                continue;
+            } else {
+                break;
             }
-            break;
+            // the scan starts again: where it stops often (a control byte
+            // on every line), what it has passed goes out from here
+            pass(e);
         }
         *run = Some((done, e));
         e

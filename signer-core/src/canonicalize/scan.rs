@@ -168,7 +168,7 @@ pub(super) fn body_run_end(
 
 /// [`body_run_end`] on x86-64 for a run whose bytes go out as the scan
 /// passes them: `passed(k)` every [`PASSED_STEP`] bytes or so says that
-/// `value[..k]` is text of the run (the caller hands it on, and its hasher
+/// `value[i..k]` is text of the run (the caller hands it on, and its hasher
 /// works on it while the scan goes on).
 #[cfg(target_arch = "x86_64")]
 pub(super) fn body_run_end_passing(

@@ -208,17 +208,12 @@ fn many_trailing_empty_lines_then_text() {
     assert_eq!(body(Relaxed, &b), want);
 }
 
-/// With interleave, a long run goes out in pieces as it is scanned, each
-/// ending on a 64-byte block of the output (a hash then takes each whole);
-/// the output is the same as without.
+/// `n` bytes of base64 lines.
 #[cfg(target_arch = "x86_64")]
-#[test]
-fn interleave_hands_on_block_pieces() {
-    // a preamble that leaves the output off a block boundary, then 20 KiB
-    // of base64 lines
-    let mut b = b"Hi  there,\r\n\r\n".to_vec();
+fn base64_lines(n: usize) -> Vec<u8> {
+    let mut b = Vec::new();
     let mut x = 7u32;
-    while b.len() < 20_000 {
+    while b.len() < n {
         for _ in 0..76 {
             x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             b.push(
@@ -228,20 +223,59 @@ fn interleave_hands_on_block_pieces() {
         }
         b.extend_from_slice(b"\r\n");
     }
-    let mut c = BodyCanonicalizer::new(Relaxed);
-    c.set_interleave(true);
+    b
+}
+
+/// Canonicalizes `b` relaxed with interleave on `c`: the output and where
+/// each piece handed on ends in it.
+#[cfg(target_arch = "x86_64")]
+fn pieces(c: &mut BodyCanonicalizer, b: &[u8]) -> (Vec<u8>, Vec<usize>) {
     let mut ends = Vec::new();
     let mut out = Vec::new();
     let mut sink = |o: &[u8]| {
         out.extend_from_slice(o);
         ends.push(out.len());
     };
-    c.update(&b, &mut sink);
+    c.update(b, &mut sink);
     c.finish(&mut sink);
+    (out, ends)
+}
+
+/// With interleave, a long run goes out in pieces as it is scanned, each
+/// ending on a 64-byte block of the output (a hash then takes each whole);
+/// the output is the same as without. Also after more than the output
+/// buffer of short runs before it, and for a second body.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn interleave_hands_on_block_pieces() {
+    let mut c = BodyCanonicalizer::new(Relaxed);
+    c.set_interleave(true);
+    // short runs (a double space in every line) of more than the 8 KiB
+    // output buffer, which leave the output off a block boundary, then
+    // 20 KiB of base64 lines
+    let mut b = b"Hi  there, hi  there.\r\n".repeat(500);
+    b.extend_from_slice(&base64_lines(20_000));
+    for _ in 0..2 {
+        let (out, ends) = pieces(&mut c, &b);
+        assert_eq!(out, body(Relaxed, &b));
+        // about 19 KiB after the first KiB, in steps of 128 bytes
+        let long: Vec<_> = ends.iter().filter(|&&e| e > 13_000).collect();
+        assert!(long.len() > 100, "{} pieces", long.len());
+        // all but what the run and the end of the body leave over
+        let aligned = long.iter().filter(|&&&e| e % 64 == 0).count();
+        assert!(aligned >= long.len() - 3, "{ends:?}");
+    }
+    // a control byte in every line (an escape sequence) stops the scan on
+    // every line without ending the run: the pieces stay small all the same
+    let mut b = Vec::new();
+    for _ in 0..2_000 {
+        b.extend_from_slice(b"\x1b$B");
+        b.extend_from_slice(&[b'A'; 70]);
+        b.extend_from_slice(b"\r\n");
+    }
+    let (out, ends) = pieces(&mut c, &b);
     assert_eq!(out, body(Relaxed, &b));
-    // about 19 KiB after the first KiB in steps of 128 bytes
-    assert!(ends.len() > 100, "{} pieces", ends.len());
-    // all but what the run and the end of the body leave over
-    let aligned = ends.iter().filter(|&&e| e % 64 == 0).count();
-    assert!(aligned >= ends.len() - 3, "{ends:?}");
+    let starts = core::iter::once(0).chain(ends.iter().copied());
+    let longest = ends.iter().zip(starts).map(|(e, s)| e - s).max();
+    assert!(longest <= Some(2048), "a piece of {longest:?} bytes");
 }
