@@ -14,11 +14,23 @@ pub(crate) struct Dnsmasq {
 }
 
 impl Dnsmasq {
+    /// Starts dnsmasq on a free port. The port is picked by binding and
+    /// letting go, so a test running at the same time may take it first:
+    /// then dnsmasq exits, and it is started again on another port.
     pub(crate) fn start(records: &[(&str, Vec<String>)]) -> Self {
-        let port = {
-            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-            s.local_addr().unwrap().port()
-        };
+        for _ in 0..5 {
+            let port = {
+                let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+                s.local_addr().unwrap().port()
+            };
+            if let Some(d) = Self::try_start(records, port) {
+                return d;
+            }
+        }
+        panic!("dnsmasq did not start on loopback in five tries");
+    }
+
+    fn try_start(records: &[(&str, Vec<String>)], port: u16) -> Option<Self> {
         let mut cmd = Command::new("dnsmasq");
         cmd.args([
             "--keep-in-foreground",
@@ -42,22 +54,29 @@ impl Dnsmasq {
             assert!(strings.iter().all(|s| !s.contains(',')));
             cmd.arg(format!("--txt-record={name},{}", strings.join(",")));
         }
-        let child = cmd
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("dnsmasq (Debian dnsmasq-base, installed by scripts/setup.sh)");
-        // wait until it answers
+        // wait until it answers; dnsmasq exits when it cannot bind
         for _ in 0..50 {
-            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-            if s.connect(("127.0.0.1", port)).is_ok()
-                && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            {
-                break;
+            if child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // the listener is ours only if our dnsmasq still runs
+                std::thread::sleep(Duration::from_millis(20));
+                if child.try_wait().ok().flatten().is_some() {
+                    return None;
+                }
+                return Some(Dnsmasq { child, port });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Dnsmasq { child, port }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
     }
 
     pub(crate) fn addr(&self) -> String {
