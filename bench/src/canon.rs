@@ -27,6 +27,19 @@ pub(crate) fn base64_body(len: usize) -> Vec<u8> {
     out
 }
 
+/// SHA-256 of `body` alone: the limit the body hash is measured against.
+pub(crate) fn sha256_alone(body: &[u8]) {
+    std::hint::black_box(HashAlgorithm::Sha256.digest(body));
+}
+
+/// The core's body hash of `body` (canonicalization + SHA-256), as
+/// signing and verification run it.
+pub(crate) fn body_hash(alg: CanonicalizationAlgorithm, body: &[u8]) {
+    let mut h = BodyHasher::new(alg, HashAlgorithm::Sha256, None);
+    h.update(body);
+    std::hint::black_box(h.finish());
+}
+
 pub(crate) fn canon_race() {
     let len = std::env::var("WAXSEAL_CANON_LEN").map_or(10 << 20, |v| v.parse().unwrap());
     let prose = message(len);
@@ -45,14 +58,8 @@ pub(crate) fn canon_race() {
         ("prose, simple", &prose, CanonicalizationAlgorithm::Simple),
         ("base64, simple", &base64, CanonicalizationAlgorithm::Simple),
     ] {
-        let mut hash = || {
-            std::hint::black_box(HashAlgorithm::Sha256.digest(body));
-        };
-        let mut both = || {
-            let mut h = BodyHasher::new(alg, HashAlgorithm::Sha256, None);
-            h.update(body);
-            std::hint::black_box(h.finish());
-        };
+        let mut hash = || sha256_alone(body);
+        let mut both = || body_hash(alg, body);
         // the same work with the canonicalizer's pieces as they were
         // before interleave: runs of up to 32 KiB, scanned, then hashed
         let mut serial = || {

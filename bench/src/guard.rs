@@ -6,7 +6,7 @@ use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::DkimSigner;
 use waxseal::component::Limits;
 use waxseal::engine::{Engine, SignSpec};
-use waxseal_core::{BodyHasher, CanonicalizationAlgorithm, HashAlgorithm, PrivateKey};
+use waxseal_core::{CanonicalizationAlgorithm, PrivateKey};
 
 use crate::peer::{MailAuthVerifier, mail_auth_signed};
 use crate::race::race_rounds;
@@ -95,14 +95,8 @@ pub(crate) fn guard(file: &std::path::Path, update: bool) {
         ),
         ("prose, simple", &prose, CanonicalizationAlgorithm::Simple),
     ] {
-        let mut hash = || {
-            std::hint::black_box(HashAlgorithm::Sha256.digest(body));
-        };
-        let mut both = || {
-            let mut h = BodyHasher::new(alg, HashAlgorithm::Sha256, None);
-            h.update(body);
-            std::hint::black_box(h.finish());
-        };
+        let mut hash = || crate::canon::sha256_alone(body);
+        let mut both = || crate::canon::body_hash(alg, body);
         let r = race_rounds(
             GUARD_ROUNDS,
             0.02,
