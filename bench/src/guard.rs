@@ -93,6 +93,7 @@ pub(crate) fn guard(file: &std::path::Path, update: bool) {
             &base64,
             CanonicalizationAlgorithm::Relaxed,
         ),
+        ("prose, relaxed", &prose, CanonicalizationAlgorithm::Relaxed),
         ("prose, simple", &prose, CanonicalizationAlgorithm::Simple),
     ] {
         let mut hash = || crate::canon::sha256_alone(body);

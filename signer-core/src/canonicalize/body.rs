@@ -21,6 +21,10 @@ const RUN_MAX: usize = 32 * 1024;
 /// With [`interleave`](BodyCanonicalizer::set_interleave), how long a run
 /// of text is scanned before it goes out as the scan passes it.
 const PASS_AFTER: usize = 1024;
+/// With interleave, how much output the buffer gathers before it goes out
+/// (cut to the output's 64-byte blocks; see `pass_buf`).
+#[cfg(target_arch = "x86_64")]
+const PASS_BUF: usize = 64;
 
 /// 256 CRLFs, for emitting held-back line endings in bulk.
 const CRLFS: [u8; 512] = {
@@ -86,9 +90,10 @@ impl BodyCanonicalizer {
 
     /// Hands the long runs of text of relaxed canonicalization on a few
     /// blocks at a time as they are scanned, rather than up to 32 KiB at
-    /// once. For an `out` that hashes in the same thread (the core's own
-    /// SHA-256): the hash rounds of one piece and the scan of the next then
-    /// overlap in the CPU. Costs more calls of `out`, so not for a hash
+    /// once, and what the output buffer gathers (short runs) a few blocks
+    /// at a time rather than 8 KiB. For an `out` that hashes in the same
+    /// thread (the core's own SHA-256): the hash rounds of one piece and
+    /// the canonicalization of the next then overlap in the CPU. Costs more calls of `out`, so not for a hash
     /// that is a call away (a WebAssembly host's). Only x86-64 has it;
     /// elsewhere this does nothing. The output is the same either way.
     pub fn set_interleave(&mut self, on: bool) {
@@ -229,6 +234,7 @@ impl BodyCanonicalizer {
     fn update_relaxed(&mut self, chunk: &[u8], out: &mut impl FnMut(&[u8])) {
         let len = chunk.len();
         let mut run: Option<(usize, usize)> = None;
+        let mut last: LastBlock = None;
         let mut i = 0;
         while i < len {
             match chunk[i] {
@@ -274,7 +280,7 @@ impl BodyCanonicalizer {
                         // a run is scanned at most RUN_MAX at a time (the
                         // scan passes over a paragraph's line endings)
                         let cap = len.min(s + run_max).max(e);
-                        e = body_run_end(&chunk[..cap], e, line_ends >= 2);
+                        e = body_run_end(&chunk[..cap], e, line_ends >= 2, &mut last);
                         // a line ending with text on both sides is its own
                         // canonical form: the run goes on (one run for a
                         // paragraph, not one per line)
@@ -300,7 +306,7 @@ impl BodyCanonicalizer {
                     self.run_text(chunk, &mut run, s, e, out);
                     #[cfg(target_arch = "x86_64")]
                     if self.interleave && e - s >= PASS_AFTER {
-                        e = self.pass_run(chunk, &mut run, e, out);
+                        e = self.pass_run(chunk, &mut run, e, &mut last, out);
                     }
                     i = e;
                 }
@@ -333,6 +339,7 @@ impl BodyCanonicalizer {
         chunk: &[u8],
         run: &mut Option<(usize, usize)>,
         mut e: usize,
+        last: &mut LastBlock,
         out: &mut impl FnMut(&[u8]),
     ) -> usize {
         let len = chunk.len();
@@ -360,7 +367,7 @@ impl BodyCanonicalizer {
             done = k;
         };
         loop {
-            e = body_run_end_passing(chunk, e, &mut pass);
+            e = body_run_end_passing(chunk, e, &mut pass, last);
             // as in update_relaxed: a line ending with text on both
             // sides, or a CR without LF, does not end the run
             if let Some([b'\r', b'\n', next]) = chunk.get(e..e + 3)
@@ -443,6 +450,32 @@ impl BodyCanonicalizer {
             self.buf.reserve_exact(OUT_BUF);
         }
         self.buf.extend_from_slice(bytes);
+        #[cfg(target_arch = "x86_64")]
+        if self.interleave && self.buf.len() >= PASS_BUF {
+            self.pass_buf(out);
+        }
+    }
+
+    /// With [`interleave`](Self::set_interleave): hands on what the output
+    /// buffer holds up to the output's last 64-byte block boundary and
+    /// keeps the rest (under a block).
+    ///
+    /// Design note: where runs are short (prose with a double space in
+    /// every line: a piece per line), the output is gathered here and
+    /// used to go out 8 KiB at a time, so the hash came after the
+    /// canonicalization of those 8 KiB and paid for both, as long runs did
+    /// before [`pass_run`](Self::pass_run). Handed on a few blocks at a
+    /// time, the hash rounds of one piece and the canonicalization of the
+    /// next lines overlap.
+    #[cfg(target_arch = "x86_64")]
+    fn pass_buf(&mut self, out: &mut impl FnMut(&[u8])) {
+        let len = self.buf.len();
+        let at = self.handed.wrapping_add(len as u64);
+        let cut = len - (at % 64) as usize;
+        out(&self.buf[..cut]);
+        self.handed = self.handed.wrapping_add(cut as u64);
+        self.buf.copy_within(cut.., 0);
+        self.buf.truncate(len - cut);
     }
 
     /// Emits the held-back line endings: content follows them, so they were

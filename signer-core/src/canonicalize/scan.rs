@@ -128,6 +128,7 @@ pub(super) fn body_run_end(
     value: &[u8],
     #[allow(unused_mut)] mut i: usize,
     long_run: bool,
+    last: &mut LastBlock,
 ) -> usize {
     if i == 0 {
         // no byte before: the caller always has one (the run's first)
@@ -142,9 +143,11 @@ pub(super) fn body_run_end(
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     let _ = long_run;
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = last;
     #[cfg(target_arch = "x86_64")]
     {
-        i = wide_window(value, i, sse2::body_masks, &mut |_| {});
+        i = wide_window(value, i, sse2::body_masks, &mut |_| {}, last);
     }
     // the window: the byte before the block, 32 bytes, the two after
     #[cfg(target_arch = "aarch64")]
@@ -175,9 +178,22 @@ pub(super) fn body_run_end_passing(
     value: &[u8],
     i: usize,
     passed: &mut impl FnMut(usize),
+    last: &mut LastBlock,
 ) -> usize {
-    text_run_end(value, wide_window(value, i, sse2::body_masks, passed))
+    text_run_end(value, wide_window(value, i, sse2::body_masks, passed, last))
 }
+
+/// The candidates of the block the 64-byte window scan (x86-64) found one
+/// in last: `(start, candidates)`, bit `k` for `value[start + k]`. One per
+/// chunk (the indices are the chunk's).
+///
+/// Design note: a run that stops often (prose with a double space in
+/// every line) asks for the next candidate a few bytes after the last one,
+/// usually in the same block. The candidates of a byte depend only on the
+/// bytes around it, so the block's mask answers without testing its bytes
+/// again, and the scan goes on block after block: about one window per
+/// 64 bytes rather than two or three per line.
+pub(super) type LastBlock = Option<(usize, u64)>;
 
 /// How many bytes [`body_run_end_passing`] scans between two calls of its
 /// `passed`.
@@ -202,7 +218,29 @@ fn wide_window(
     mut i: usize,
     masks: impl Fn(&[u8; 67]) -> Masks,
     passed: &mut impl FnMut(usize),
+    last: &mut LastBlock,
 ) -> usize {
+    // in the block found last (whose window `value` holds whole: a slice
+    // that ends earlier would see other candidates at its end), the
+    // candidates from `i` on; none: the scan goes on after the block
+    'last: {
+        if let Some((start, cands)) = *last
+            && start <= i
+            && i < start + 64
+            && start + 66 <= value.len()
+        {
+            let c = cands & (u64::MAX << (i - start));
+            if c == 0 {
+                i = start + 64;
+                break 'last;
+            }
+            i = start + c.trailing_zeros() as usize;
+            if value[i - 1] == b'\r' && value[i] == b'\n' {
+                i -= 1;
+            }
+            return i;
+        }
+    }
     let mut next = i + PASSED_STEP;
     // the window: the byte before the block, 64 bytes, the two after
     while let Some(w) = value.get(i - 1..i + 66).and_then(|w| w.first_chunk::<67>()) {
@@ -213,6 +251,7 @@ fn wide_window(
         }
         let c = candidates_of(masks(w), w);
         if c != 0 {
+            *last = Some((i, c));
             i += c.trailing_zeros() as usize;
             break;
         }
@@ -503,7 +542,10 @@ mod simd {
     /// (from `i >= 1`), for runs that go on past line endings.
     #[inline(never)]
     pub(super) fn body_run_end_wide(value: &[u8], i: usize) -> usize {
-        super::text_run_end(value, super::wide_window(value, i, body_masks, &mut |_| {}))
+        super::text_run_end(
+            value,
+            super::wide_window(value, i, body_masks, &mut |_| {}, &mut None),
+        )
     }
 
     /// From `*i` on, 32 bytes at a time while 33 are left: the index of

@@ -241,10 +241,11 @@ fn pieces(c: &mut BodyCanonicalizer, b: &[u8]) -> (Vec<u8>, Vec<usize>) {
     (out, ends)
 }
 
-/// With interleave, a long run goes out in pieces as it is scanned, each
-/// ending on a 64-byte block of the output (a hash then takes each whole);
-/// the output is the same as without. Also after more than the output
-/// buffer of short runs before it, and for a second body.
+/// With interleave, a long run goes out in pieces as it is scanned, and
+/// short runs a block or two at a time as the output buffer gathers them,
+/// each piece ending on a 64-byte block of the output (a hash then takes
+/// each whole); the output is the same as without. Also after more than
+/// the output buffer of short runs before it, and for a second body.
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn interleave_hands_on_block_pieces() {
@@ -258,6 +259,11 @@ fn interleave_hands_on_block_pieces() {
     for _ in 0..2 {
         let (out, ends) = pieces(&mut c, &b);
         assert_eq!(out, body(Relaxed, &b));
+        // the short runs are gathered and go out a block or two at a
+        // time, on blocks (out of 10,500 bytes of output)
+        let short: Vec<_> = ends.iter().filter(|&&e| e < 10_000).collect();
+        assert!(short.len() > 100, "{} pieces", short.len());
+        assert!(short.iter().all(|&&e| e % 64 == 0), "{ends:?}");
         // about 19 KiB after the first KiB, in steps of 128 bytes
         let long: Vec<_> = ends.iter().filter(|&&e| e > 13_000).collect();
         assert!(long.len() > 100, "{} pieces", long.len());
