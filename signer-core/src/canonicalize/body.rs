@@ -88,10 +88,11 @@ impl BodyCanonicalizer {
         }
     }
 
-    /// Hands the long runs of text of relaxed canonicalization on a few
-    /// blocks at a time as they are scanned, rather than up to 32 KiB at
-    /// once, and what the output buffer gathers (short runs) a few blocks
-    /// at a time rather than 8 KiB. For an `out` that hashes in the same
+    /// Hands the long runs of text of relaxed canonicalization and the
+    /// stretches of whole lines of simple canonicalization on a few blocks
+    /// at a time as they are scanned, rather than up to 32 KiB at once,
+    /// and what the output buffer gathers (short runs) a block at a time
+    /// rather than 8 KiB. For an `out` that hashes in the same
     /// thread (the core's own SHA-256): the hash rounds of one piece and
     /// the canonicalization of the next then overlap in the CPU. Costs more calls of `out`, so not for a hash
     /// that is a call away (a WebAssembly host's). Only x86-64 has it;
@@ -207,6 +208,20 @@ impl BodyCanonicalizer {
             if joined >= 2
                 && let Some((s, e)) = &mut run
             {
+                #[cfg(target_arch = "x86_64")]
+                if self.interleave {
+                    // no cap: what the scan passes goes out as it goes
+                    let mut done = *s;
+                    let (buf, handed) = (&mut self.buf, &mut self.handed);
+                    let mut pass = |k| pass_piece(buf, handed, out, chunk, &mut done, k);
+                    let end = simple_lines_end_passing(chunk, pos, &mut pass);
+                    *s = done;
+                    if end > pos {
+                        *e = end - 2;
+                        pos = end;
+                    }
+                    continue;
+                }
                 let cap = chunk.len().min(*s + RUN_MAX + 2);
                 let end = simple_lines_end(&chunk[..cap], pos);
                 if end > pos {
@@ -345,27 +360,7 @@ impl BodyCanonicalizer {
         let len = chunk.len();
         let mut done = run.map_or(e, |(rs, _)| rs);
         let (buf, handed) = (&mut self.buf, &mut self.handed);
-        // hands on chunk[done..k], all text of the run, cut back to end on
-        // a 64-byte block of the output, so that a hash takes each piece
-        // whole, with nothing to copy aside; nothing under a block
-        let mut pass = |k: usize| {
-            if k < done + 64 {
-                return;
-            }
-            let at = handed.wrapping_add((buf.len() + (k - done)) as u64);
-            let k = k - (at % 64) as usize;
-            if k <= done {
-                return;
-            }
-            if !buf.is_empty() {
-                out(buf);
-                *handed = handed.wrapping_add(buf.len() as u64);
-                buf.clear();
-            }
-            out(&chunk[done..k]);
-            *handed = handed.wrapping_add((k - done) as u64);
-            done = k;
-        };
+        let mut pass = |k| pass_piece(buf, handed, out, chunk, &mut done, k);
         loop {
             e = body_run_end_passing(chunk, e, &mut pass, last);
             // as in update_relaxed: a line ending with text on both
@@ -602,6 +597,38 @@ impl BodyCanonicalizer {
             }
         }
     }
+}
+
+/// With interleave: hands on `chunk[*done..k]`, all of it output of the
+/// current run, after what `buf` holds, cut back to end on a 64-byte block
+/// of the output (`handed` counts what went out before), so that a hash
+/// takes each piece whole, with nothing to copy aside; nothing under a
+/// block. Moves `done` to where the piece ends.
+#[cfg(target_arch = "x86_64")]
+fn pass_piece(
+    buf: &mut Vec<u8>,
+    handed: &mut u64,
+    out: &mut impl FnMut(&[u8]),
+    chunk: &[u8],
+    done: &mut usize,
+    k: usize,
+) {
+    if k < *done + 64 {
+        return;
+    }
+    let at = handed.wrapping_add((buf.len() + (k - *done)) as u64);
+    let k = k - (at % 64) as usize;
+    if k <= *done {
+        return;
+    }
+    if !buf.is_empty() {
+        out(buf);
+        *handed = handed.wrapping_add(buf.len() as u64);
+        buf.clear();
+    }
+    out(&chunk[*done..k]);
+    *handed = handed.wrapping_add((k - *done) as u64);
+    *done = k;
 }
 
 /// Canonicalizes a whole body at once (a wrapper of [`BodyCanonicalizer`]).

@@ -226,8 +226,8 @@ fn base64_lines(n: usize) -> Vec<u8> {
     b
 }
 
-/// Canonicalizes `b` relaxed with interleave on `c`: the output and where
-/// each piece handed on ends in it.
+/// Canonicalizes `b` with interleave on `c`: the output and where each
+/// piece handed on ends in it.
 #[cfg(target_arch = "x86_64")]
 fn pieces(c: &mut BodyCanonicalizer, b: &[u8]) -> (Vec<u8>, Vec<usize>) {
     let mut ends = Vec::new();
@@ -284,4 +284,30 @@ fn interleave_hands_on_block_pieces() {
     let starts = core::iter::once(0).chain(ends.iter().copied());
     let longest = ends.iter().zip(starts).map(|(e, s)| e - s).max();
     assert!(longest <= Some(2048), "a piece of {longest:?} bytes");
+}
+
+/// Simple with interleave: the stretches of whole lines go out in pieces
+/// as they are scanned, on blocks, the last line's CRLF held back (the
+/// empty lines after it are trailing, and removed).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn interleave_hands_on_simple_lines_in_block_pieces() {
+    let mut c = BodyCanonicalizer::new(Simple);
+    c.set_interleave(true);
+    let mut b = b"Hi.\r\n\r\n".to_vec();
+    b.extend_from_slice(&base64_lines(20_000));
+    b.extend_from_slice(b"\r\n\r\n");
+    for _ in 0..2 {
+        let (out, ends) = pieces(&mut c, &b);
+        assert_eq!(out, body(Simple, &b));
+        // the first piece is the buffer ("Hi." and the empty line), then
+        // the stretch, then what is left at the end
+        let inner = &ends[1..ends.len() - 1];
+        assert_eq!(ends[0], 7);
+        assert!(inner.len() > 100, "{} pieces", inner.len());
+        assert!(inner.iter().all(|&e| e % 64 == 0), "{ends:?}");
+        let starts = core::iter::once(0).chain(ends.iter().copied());
+        let longest = ends.iter().zip(starts).map(|(e, s)| e - s).max();
+        assert!(longest <= Some(256), "a piece of {longest:?} bytes");
+    }
 }
