@@ -92,11 +92,12 @@ impl BodyCanonicalizer {
     /// stretches of whole lines of simple canonicalization on a few blocks
     /// at a time as they are scanned, rather than up to 32 KiB at once,
     /// and what the output buffer gathers (short runs) a block at a time
-    /// rather than 8 KiB. For an `out` that hashes in the same
-    /// thread (the core's own SHA-256): the hash rounds of one piece and
-    /// the canonicalization of the next then overlap in the CPU. Costs more calls of `out`, so not for a hash
-    /// that is a call away (a WebAssembly host's). Only x86-64 has it;
-    /// elsewhere this does nothing. The output is the same either way.
+    /// rather than 8 KiB. For an `out` that hashes in the same thread (the
+    /// core's own SHA-256): the hash rounds of one piece and the
+    /// canonicalization of the next then overlap in the CPU. Costs more
+    /// calls of `out`, so not for a hash that is a call away (a
+    /// WebAssembly host's). Only x86-64 has it; elsewhere this does
+    /// nothing. The output is the same either way.
     pub fn set_interleave(&mut self, on: bool) {
         self.interleave = on && cfg!(target_arch = "x86_64");
     }
@@ -459,9 +460,9 @@ impl BodyCanonicalizer {
     /// every line: a piece per line), the output is gathered here and
     /// used to go out 8 KiB at a time, so the hash came after the
     /// canonicalization of those 8 KiB and paid for both, as long runs did
-    /// before [`pass_run`](Self::pass_run). Handed on a few blocks at a
-    /// time, the hash rounds of one piece and the canonicalization of the
-    /// next lines overlap.
+    /// before [`pass_run`](Self::pass_run). Handed on as soon as it holds
+    /// a block, the hash rounds of one piece and the canonicalization of
+    /// the next lines overlap.
     #[cfg(target_arch = "x86_64")]
     fn pass_buf(&mut self, out: &mut impl FnMut(&[u8])) {
         let len = self.buf.len();
