@@ -210,22 +210,19 @@ impl BodyCanonicalizer {
             if joined >= 2
                 && let Some((s, e)) = &mut run
             {
-                #[cfg(target_arch = "x86_64")]
-                if self.interleave {
+                let end = match () {
                     // no cap: what the scan passes goes out as it goes
-                    let mut done = *s;
-                    let (buf, handed) = (&mut self.buf, &mut self.handed);
-                    let mut pass = |k| pass_piece(buf, handed, out, chunk, &mut done, k);
-                    let end = simple_lines_end_passing(chunk, pos, &mut pass);
-                    *s = done;
-                    if end > pos {
-                        *e = end - 2;
-                        pos = end;
+                    #[cfg(target_arch = "x86_64")]
+                    () if self.interleave => {
+                        let mut done = *s;
+                        let (buf, handed) = (&mut self.buf, &mut self.handed);
+                        let mut pass = |k| pass_piece(buf, handed, out, chunk, &mut done, k);
+                        let end = simple_lines_end_passing(chunk, pos, &mut pass);
+                        *s = done;
+                        end
                     }
-                    continue;
-                }
-                let cap = chunk.len().min(*s + RUN_MAX + 2);
-                let end = simple_lines_end(&chunk[..cap], pos);
+                    () => simple_lines_end(&chunk[..chunk.len().min(*s + RUN_MAX + 2)], pos),
+                };
                 if end > pos {
                     *e = end - 2;
                     pos = end;

@@ -220,56 +220,52 @@ fn wide_window(
     passed: &mut impl FnMut(usize),
     last: &mut LastBlock,
 ) -> usize {
-    // in the block found last (whose window `value` holds whole: a slice
-    // that ends earlier would see other candidates at its end), the
-    // candidates from `i` on; none: the scan goes on after the block
-    'last: {
+    let i = 'found: {
+        // in the block found last (whose window `value` holds whole: a
+        // slice that ends earlier would see other candidates at its end),
+        // the candidates from `i` on; none: the scan goes on after it
         if let Some((start, cands)) = *last
             && start <= i
             && i < start + 64
             && start + 66 <= value.len()
         {
             let c = cands & (u64::MAX << (i - start));
-            if c == 0 {
-                i = start + 64;
-                break 'last;
+            if c != 0 {
+                break 'found start + c.trailing_zeros() as usize;
             }
-            i = start + c.trailing_zeros() as usize;
-            if value[i - 1] == b'\r' && value[i] == b'\n' {
-                i -= 1;
+            i = start + 64;
+        }
+        let mut next = i + PASSED_STEP;
+        // the window: the byte before the block, 64 bytes, the two after
+        while let Some(w) = value.get(i - 1..i + 66).and_then(|w| w.first_chunk::<67>()) {
+            // (WebAssembly has no prefetch)
+            #[cfg(target_arch = "x86_64")]
+            if let Some(ahead) = value.get(i + PREFETCH) {
+                safe_arch::prefetch_t0(ahead);
             }
-            return i;
+            let c = candidates_of(masks(w), w);
+            if c != 0 {
+                *last = Some((i, c));
+                break 'found i + c.trailing_zeros() as usize;
+            }
+            i += 64;
+            if i >= next {
+                // all before the last byte is text of the run (the last
+                // one may be the CR of a line ending the caller looks at
+                // again: left to the next piece)
+                passed(i - 1);
+                next = i + PASSED_STEP;
+            }
         }
-    }
-    let mut next = i + PASSED_STEP;
-    // the window: the byte before the block, 64 bytes, the two after
-    while let Some(w) = value.get(i - 1..i + 66).and_then(|w| w.first_chunk::<67>()) {
-        // (WebAssembly has no prefetch)
-        #[cfg(target_arch = "x86_64")]
-        if let Some(ahead) = value.get(i + PREFETCH) {
-            safe_arch::prefetch_t0(ahead);
-        }
-        let c = candidates_of(masks(w), w);
-        if c != 0 {
-            *last = Some((i, c));
-            i += c.trailing_zeros() as usize;
-            break;
-        }
-        i += 64;
-        if i >= next {
-            // all before the last byte is text of the run (the last one
-            // may be the CR of a line ending the caller looks at again:
-            // left to the next piece)
-            passed(i - 1);
-            next = i + PASSED_STEP;
-        }
-    }
+        i
+    };
     // a block may end between the CR and the LF of a line ending it passed
     // over: the line ending is looked at whole
     if value[i - 1] == b'\r' && value.get(i) == Some(&b'\n') {
-        i -= 1;
+        i - 1
+    } else {
+        i
     }
-    i
 }
 
 /// Simple canonicalization's fast path (RFC 6376 3.4.3): from `i >= 2`, a
